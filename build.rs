@@ -1,0 +1,245 @@
+//! Generates the IoTDA client from `openapi/iotda-batchtask.yaml` with progenitor.
+//!
+//! Two files land in `OUT_DIR`: `types.rs` (the request/response types, which
+//! need only serde, schemars and regress) and `client.rs` (the progenitor
+//! client, which needs reqwest). Keeping them apart lets a types-only build
+//! skip the HTTP stack. Nothing generated is committed: the insta snapshots in
+//! `tests/generated.rs` lock it instead, so every spec edit shows as a diff.
+//!
+//! The generation function lives here, not in the library, so the build does
+//! not depend on the crate it builds; `tests/generated.rs` includes this file
+//! as a module to snapshot the output and to feed it broken specs.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The spec, relative to the package root.
+pub const SPEC_PATH: &str = "openapi/iotda-batchtask.yaml";
+
+#[allow(dead_code)] // `main` is unused when tests include this file as a module.
+fn main() {
+    println!("cargo::rerun-if-changed={SPEC_PATH}");
+    println!("cargo::rerun-if-changed=build.rs");
+    if let Err(message) = run() {
+        // One line naming the file and the problem, shown as a cargo warning
+        // and on stderr; exiting (not panicking) keeps a backtrace out of it.
+        println!("cargo::warning={message}");
+        eprintln!("error: {message}");
+        std::process::exit(1);
+    }
+}
+
+#[allow(dead_code)]
+fn run() -> Result<(), String> {
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
+    // Cargo runs build scripts in the package root, so the relative path
+    // works and reads best in the message.
+    let generated = generate_file(Path::new(SPEC_PATH)).map_err(|e| e.to_string())?;
+    write_if_changed(&out_dir.join("types.rs"), &generated.types)?;
+    write_if_changed(&out_dir.join("client.rs"), &generated.client)?;
+    Ok(())
+}
+
+/// Rewriting identical bytes would bump the mtime and recompile for nothing.
+#[allow(dead_code)]
+fn write_if_changed(path: &Path, contents: &str) -> Result<(), String> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    std::fs::write(path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Generated Rust source, pretty-printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    /// The contents of the `types` module.
+    pub types: String,
+    /// Everything else progenitor emits: `Client`, `builder`, `prelude`.
+    pub client: String,
+}
+
+/// Why the spec could not be turned into code. `Display` names the file.
+#[derive(Debug)]
+pub enum GenerateError {
+    /// The file could not be read.
+    Read { path: String, source: std::io::Error },
+    /// The YAML is malformed or is not an OpenAPI 3.0 document (with position).
+    Parse { path: String, message: String },
+    /// progenitor rejected the document (returned an error or panicked).
+    Generate { path: String, message: String },
+    /// progenitor produced tokens that are not a Rust file (a progenitor bug).
+    Syntax { path: String, message: String },
+}
+
+impl fmt::Display for GenerateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read { path, source } => write!(f, "{path}: cannot read the OpenAPI spec: {source}"),
+            Self::Parse { path, message } => write!(f, "{path}: not a valid OpenAPI 3.0 document: {message}"),
+            Self::Generate { path, message } => write!(f, "{path}: progenitor cannot generate a client: {message}"),
+            Self::Syntax { path, message } => write!(f, "{path}: generated code does not parse: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for GenerateError {}
+
+/// Reads and generates the spec at `path`.
+pub fn generate_file(path: &Path) -> Result<Generated, GenerateError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| GenerateError::Read {
+        path: origin.clone(),
+        source,
+    })?;
+    generate(&text, &origin)
+}
+
+/// Generates the client for the spec `text`; `origin` names it in errors.
+pub fn generate(text: &str, origin: &str) -> Result<Generated, GenerateError> {
+    let spec: openapiv3::OpenAPI = serde_yaml_ng::from_str(text).map_err(|e| GenerateError::Parse {
+        path: origin.to_owned(),
+        message: e.to_string(),
+    })?;
+
+    let mut settings = progenitor::GenerationSettings::new();
+    settings
+        .with_interface(progenitor::InterfaceStyle::Builder)
+        .with_tag(progenitor::TagStyle::Merged)
+        // Per-call state for the hooks (auth, response capture); see src/client/hooks.rs.
+        .with_inner_type(quote::quote!(crate::client::hooks::CallContext))
+        .with_hooks(progenitor::HooksMode::Expected)
+        .with_derive("schemars::JsonSchema")
+        .with_derive("PartialEq");
+
+    let tokens =
+        without_panic_output(|| progenitor::Generator::new(&settings).generate_tokens(&spec)).map_err(|message| {
+            GenerateError::Generate {
+                path: origin.to_owned(),
+                message,
+            }
+        })?;
+    let file: syn::File = syn::parse2(tokens).map_err(|e| GenerateError::Syntax {
+        path: origin.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(split(file, &string_constraints(&spec)))
+}
+
+/// Validation keywords the generated `JsonSchema` derives would otherwise
+/// drop, keyed by type name and field (`None` for a newtype's only field).
+type Constraints = std::collections::BTreeMap<(String, Option<String>), Constraint>;
+
+/// `pattern`, and `minLength`/`maxLength` or `minItems`/`maxItems`.
+#[derive(Default)]
+struct Constraint {
+    pattern: Option<String>,
+    min: Option<usize>,
+    max: Option<usize>,
+}
+
+fn string_constraints(spec: &openapiv3::OpenAPI) -> Constraints {
+    use openapiv3::{SchemaKind, Type};
+    let mut out = Constraints::new();
+    for (name, schema) in spec.components.iter().flat_map(|c| c.schemas.iter()) {
+        let Some(schema) = schema.as_item() else { continue };
+        match &schema.schema_kind {
+            SchemaKind::Type(Type::String(s)) => {
+                let c = Constraint {
+                    pattern: s.pattern.clone(),
+                    min: s.min_length,
+                    max: s.max_length,
+                };
+                out.insert((name.clone(), None), c);
+            }
+            SchemaKind::Type(Type::Object(o)) => {
+                for (field, property) in &o.properties {
+                    if let Some(SchemaKind::Type(Type::Array(a))) = property.as_item().map(|p| &p.schema_kind) {
+                        let c = Constraint {
+                            pattern: None,
+                            min: a.min_items,
+                            max: a.max_items,
+                        };
+                        out.insert((name.clone(), Some(field.clone())), c);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// typify enforces a string newtype's pattern and lengths in `FromStr`, but
+/// the `JsonSchema` derive would describe a bare string (and arrays without
+/// their item limits). Annotate the fields so the published JSON Schema
+/// carries the spec's constraints.
+fn annotate_schema_constraints(item: &mut syn::Item, constraints: &Constraints) {
+    let syn::Item::Struct(s) = item else { return };
+    let type_name = s.ident.to_string();
+    for (index, field) in s.fields.iter_mut().enumerate() {
+        let key = (type_name.clone(), field.ident.as_ref().map(ToString::to_string));
+        let Some(c) = constraints.get(&key) else { continue };
+        if key.1.is_none() && index > 0 {
+            continue;
+        }
+        if let Some(pattern) = &c.pattern {
+            field.attrs.push(syn::parse_quote!(#[schemars(pattern(#pattern))]));
+        }
+        match (c.min, c.max) {
+            (Some(min), Some(max)) => field
+                .attrs
+                .push(syn::parse_quote!(#[schemars(length(min = #min, max = #max))])),
+            (Some(min), None) => field.attrs.push(syn::parse_quote!(#[schemars(length(min = #min))])),
+            (None, Some(max)) => field.attrs.push(syn::parse_quote!(#[schemars(length(max = #max))])),
+            (None, None) => {}
+        }
+    }
+}
+
+/// Runs progenitor, turning both its errors and its panics (it asserts on
+/// some unsupported shapes, e.g. differing error schemas) into a message.
+fn without_panic_output<T, E: fmt::Display>(f: impl FnOnce() -> Result<T, E>) -> Result<T, String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(payload) => Err(payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "progenitor panicked".to_owned())),
+    }
+}
+
+/// Splits progenitor's single file into the `types` module's contents and the rest.
+fn split(file: syn::File, constraints: &Constraints) -> Generated {
+    let mut types = Vec::new();
+    let mut client = Vec::new();
+    for item in file.items {
+        match item {
+            syn::Item::Mod(module) if module.ident == "types" => {
+                let mut items = module.content.map(|(_, items)| items).unwrap_or_default();
+                items
+                    .iter_mut()
+                    .for_each(|item| annotate_schema_constraints(item, constraints));
+                types.extend(items);
+            }
+            other => client.push(other),
+        }
+    }
+    let render = |items| {
+        prettyplease::unparse(&syn::File {
+            shebang: None,
+            frontmatter: None,
+            attrs: Vec::new(),
+            items,
+        })
+    };
+    Generated {
+        types: render(types),
+        client: render(client),
+    }
+}

@@ -1,0 +1,207 @@
+//! Credentials: an IAM token, or an access key pair (optionally temporary).
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::validation::{self, InvalidInput};
+
+/// How requests authenticate. Secrets are held in [`secrecy`] types and never
+/// appear in `Debug` output.
+///
+/// ```
+/// use iotda_batchtask::Credentials;
+///
+/// let c = Credentials::ak_sk("HPUAEXAMPLEAK0000001", "example-secret");
+/// assert!(!format!("{c:?}").contains("example-secret"));
+/// ```
+#[derive(Clone)]
+pub struct Credentials {
+    kind: Kind,
+    project_id: Option<String>,
+}
+
+#[derive(Clone)]
+enum Kind {
+    Token(SecretString),
+    AkSk(AkSk),
+}
+
+/// An access key pair, with the security token of temporary credentials.
+#[derive(Clone)]
+pub struct AkSk {
+    ak: String,
+    sk: SecretString,
+    security_token: Option<SecretString>,
+}
+
+impl AkSk {
+    /// The access key ID (not a secret: it is sent in every `Authorization`).
+    pub fn access_key(&self) -> &str {
+        &self.ak
+    }
+
+    pub(crate) fn secret_key(&self) -> &SecretString {
+        &self.sk
+    }
+
+    pub(crate) fn security_token(&self) -> Option<&SecretString> {
+        self.security_token.as_ref()
+    }
+
+    /// Checks the pair without revealing it: the error names the field only.
+    pub(crate) fn validate(&self) -> Result<(), InvalidInput> {
+        validation::access_key(&self.ak)?;
+        validation::secret("credentials.sk", self.sk.expose_secret())?;
+        if let Some(token) = &self.security_token {
+            validation::secret("credentials.security_token", token.expose_secret())?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for AkSk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AkSk")
+            .field("ak", &self.ak)
+            .field("sk", &"[redacted]")
+            .field("security_token", &self.security_token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// An IAM user token, sent as `X-Auth-Token` (the `X-Subject-Token` header
+    /// of IAM's get-token API).
+    pub fn token(token: impl Into<String>) -> Self {
+        Self::from_kind(Kind::Token(SecretString::from(token.into())))
+    }
+
+    /// A permanent access key pair; requests are AK/SK-signed.
+    pub fn ak_sk(ak: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self::from_kind(Kind::AkSk(AkSk {
+            ak: ak.into(),
+            sk: SecretString::from(sk.into()),
+            security_token: None,
+        }))
+    }
+
+    /// Temporary credentials: an access key pair plus its security token,
+    /// sent (and signed) as `X-Security-Token`.
+    pub fn temporary(ak: impl Into<String>, sk: impl Into<String>, security_token: impl Into<String>) -> Self {
+        Self::from_kind(Kind::AkSk(AkSk {
+            ak: ak.into(),
+            sk: SecretString::from(sk.into()),
+            security_token: Some(SecretString::from(security_token.into())),
+        }))
+    }
+
+    /// Attaches a project ID, as the official SDK's credentials carry one. The
+    /// client uses it when its builder was given none.
+    pub fn with_project_id(mut self, project_id: impl Into<String>) -> Self {
+        self.project_id = Some(project_id.into());
+        self
+    }
+
+    /// Reads credentials from the environment, like the official SDKs:
+    ///
+    /// - `HUAWEICLOUD_SDK_AK` and `HUAWEICLOUD_SDK_SK`, else `CLOUD_SDK_AK` and
+    ///   `CLOUD_SDK_SK` (the variables Huawei's documentation samples use);
+    /// - `HUAWEICLOUD_SDK_SECURITY_TOKEN` for temporary credentials;
+    /// - `HUAWEICLOUD_SDK_PROJECT_ID` for the project ID;
+    /// - with no access key at all, `IOTDA_AUTH_TOKEN` for token auth.
+    ///
+    /// Errors name the missing or half-set variable, never its value.
+    pub fn from_env() -> Result<Self, InvalidInput> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`Credentials::from_env`] over any variable source (a config system, or
+    /// a map in tests). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InvalidInput> {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let pair = |ak_var: &'static str, sk_var: &'static str| match (get(ak_var), get(sk_var)) {
+            (Some(ak), Some(sk)) => Ok(Some((ak, sk))),
+            (Some(_), None) => Err(InvalidInput::new(sk_var, format!("is not set, but {ak_var} is"))),
+            (None, Some(_)) => Err(InvalidInput::new(ak_var, format!("is not set, but {sk_var} is"))),
+            (None, None) => Ok(None),
+        };
+        let keys = match pair("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK")? {
+            Some(keys) => Some(keys),
+            None => pair("CLOUD_SDK_AK", "CLOUD_SDK_SK")?,
+        };
+        let credentials = match (keys, get("HUAWEICLOUD_SDK_SECURITY_TOKEN")) {
+            (Some((ak, sk)), None) => Self::ak_sk(ak, sk),
+            (Some((ak, sk)), Some(token)) => Self::temporary(ak, sk, token),
+            (None, Some(_)) => {
+                return Err(InvalidInput::new(
+                    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+                    "is set without HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK",
+                ));
+            }
+            (None, None) => match get("IOTDA_AUTH_TOKEN") {
+                Some(token) => Self::token(token),
+                None => {
+                    return Err(InvalidInput::new(
+                        "credentials",
+                        "none in the environment: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
+                         (or CLOUD_SDK_AK and CLOUD_SDK_SK), or IOTDA_AUTH_TOKEN",
+                    ));
+                }
+            },
+        };
+        Ok(match get("HUAWEICLOUD_SDK_PROJECT_ID") {
+            Some(project_id) => credentials.with_project_id(project_id),
+            None => credentials,
+        })
+    }
+
+    /// The project ID attached with [`Credentials::with_project_id`] or read
+    /// from `HUAWEICLOUD_SDK_PROJECT_ID`.
+    pub fn project_id(&self) -> Option<&str> {
+        self.project_id.as_deref()
+    }
+
+    /// The access key pair, when these are AK/SK credentials.
+    pub fn ak_sk_pair(&self) -> Option<&AkSk> {
+        match &self.kind {
+            Kind::AkSk(pair) => Some(pair),
+            Kind::Token(_) => None,
+        }
+    }
+
+    /// `true` for an IAM token, `false` for an access key pair.
+    pub fn is_token(&self) -> bool {
+        matches!(self.kind, Kind::Token(_))
+    }
+
+    pub(crate) fn token_secret(&self) -> Option<&SecretString> {
+        match &self.kind {
+            Kind::Token(token) => Some(token),
+            Kind::AkSk(_) => None,
+        }
+    }
+
+    /// Checks every part; errors name the field (`credentials.sk`, ...), never the value.
+    pub(crate) fn validate(&self) -> Result<(), InvalidInput> {
+        match &self.kind {
+            Kind::Token(token) => validation::secret("credentials.token", token.expose_secret()),
+            Kind::AkSk(pair) => pair.validate(),
+        }
+    }
+
+    fn from_kind(kind: Kind) -> Self {
+        Self { kind, project_id: None }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Credentials");
+        match &self.kind {
+            Kind::Token(_) => s.field("token", &"[redacted]"),
+            Kind::AkSk(pair) => s.field("ak_sk", pair),
+        };
+        s.field("project_id", &self.project_id).finish()
+    }
+}

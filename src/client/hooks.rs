@@ -1,0 +1,191 @@
+//! progenitor's request hooks: where auth is applied and responses are read.
+//!
+//! The generated client calls `pre` once the request is final (headers, body)
+//! and `exec` to send it. `pre` removes what progenitor adds but the official
+//! SDK does not send (`api-version`, `Accept`), sets `Content-Type` and
+//! `User-Agent`, then authenticates: `X-Auth-Token`, or AK/SK signing over the
+//! finished request. `exec` sends it and reads the body under a size cap,
+//! recording status, request ID and body in the per-call [`CallContext`] so
+//! the wrapper can build an error a person can act on even when the body is
+//! not the documented JSON.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::{Bytes, BytesMut};
+use progenitor_client::{ClientHooks, OperationInfo};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use secrecy::ExposeSecret;
+
+use super::generated;
+use super::{Auth, Shared};
+use crate::error::Error;
+
+/// The header IoTDA and the API gateway put the request ID in.
+pub(crate) const REQUEST_ID: &str = "x-request-id";
+
+/// State for one call: the client's shared configuration and what the hooks saw.
+pub(crate) struct CallContext {
+    pub(crate) shared: Arc<Shared>,
+    record: Mutex<Record>,
+}
+
+/// What happened on the wire during one call.
+#[derive(Debug, Default)]
+pub(crate) struct Record {
+    /// Attempts sent.
+    pub(crate) attempts: u32,
+    /// Status of the last response.
+    pub(crate) status: Option<u16>,
+    /// `X-Request-Id` of the last response.
+    pub(crate) request_id: Option<String>,
+    /// The last response body, as read.
+    pub(crate) body: Bytes,
+    /// A failure the hooks detected that progenitor cannot express (a body
+    /// over the cap, a request that could not be signed). Takes precedence.
+    pub(crate) failure: Option<Error>,
+}
+
+impl CallContext {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            record: Mutex::new(Record::default()),
+        }
+    }
+
+    /// Takes the record, leaving an empty one.
+    pub(crate) fn take_record(&self) -> Record {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Record> {
+        // A panic elsewhere cannot leave a Record half-written in a way that
+        // matters; keep going rather than propagate the poison.
+        self.record.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Final touches and authentication, after progenitor built the request.
+    fn prepare(&self, request: &mut reqwest::Request) -> Result<(), Error> {
+        let headers = request.headers_mut();
+        headers.remove(HeaderName::from_static("api-version"));
+        headers.remove(ACCEPT);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, self.shared.user_agent.clone());
+        match &self.shared.auth {
+            Auth::Token(token) => {
+                let mut value = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
+                    crate::validation::InvalidInput::new("credentials.token", "is not a legal header value")
+                })?;
+                value.set_sensitive(true);
+                headers.insert(HeaderName::from_static("x-auth-token"), value);
+            }
+            Auth::Signed(signer) => {
+                signer.sign(request, jiff::Timestamp::now()).map_err(|e| {
+                    Error::from(crate::validation::InvalidInput::new(
+                        "request",
+                        format!("cannot be signed: {e}"),
+                    ))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one attempt and reads the body under the cap.
+    async fn execute(
+        &self,
+        client: &reqwest::Client,
+        mut request: reqwest::Request,
+    ) -> reqwest::Result<reqwest::Response> {
+        if request.timeout().is_none() {
+            *request.timeout_mut() = Some(self.shared.request_timeout);
+        }
+        self.lock().attempts += 1;
+        let response = client.execute(request).await?;
+        let status = response.status();
+        let version = response.version();
+        let headers = response.headers().clone();
+        {
+            let mut record = self.lock();
+            record.status = Some(status.as_u16());
+            record.request_id = request_id(&headers);
+        }
+        let body = match read_capped(response, self.shared.max_response_bytes).await? {
+            Some(body) => body,
+            None => {
+                let mut record = self.lock();
+                record.failure = Some(Error::ResponseTooLarge {
+                    status: status.as_u16(),
+                    limit: self.shared.max_response_bytes,
+                    request_id: record.request_id.clone(),
+                });
+                Bytes::new()
+            }
+        };
+        self.lock().body = body.clone();
+
+        // Hand progenitor the same response with the body already in memory.
+        let mut rebuilt = http::Response::new(body);
+        *rebuilt.status_mut() = status;
+        *rebuilt.version_mut() = version;
+        *rebuilt.headers_mut() = headers;
+        Ok(reqwest::Response::from(rebuilt))
+    }
+}
+
+/// Reads at most `cap` bytes; `None` when the body is larger. A declared
+/// `Content-Length` over the cap is refused before reading anything.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> reqwest::Result<Option<Bytes>> {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Ok(None);
+    }
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if buf.len() + chunk.len() > cap {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Some(buf.freeze()))
+}
+
+/// The `X-Request-Id` header, when present and printable.
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+impl Clone for CallContext {
+    /// A clone starts with an empty record (progenitor derives `Clone` on its
+    /// client; the record belongs to one call).
+    fn clone(&self) -> Self {
+        Self::new(self.shared.clone())
+    }
+}
+
+impl std::fmt::Debug for CallContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallContext").finish_non_exhaustive()
+    }
+}
+
+impl ClientHooks<CallContext> for generated::Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        _info: &OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        self.inner.prepare(request).map_err(|e| {
+            let message = e.to_string();
+            self.inner.lock().failure = Some(e);
+            progenitor_client::Error::Custom(message)
+        })
+    }
+
+    async fn exec(&self, request: reqwest::Request, _info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+        self.inner.execute(&self.client, request).await
+    }
+}

@@ -1,0 +1,321 @@
+//! Input validation, done before any I/O.
+//!
+//! Every check returns an [`InvalidInput`] that names the field and the rule,
+//! and never echoes the rejected value (it may be a secret, or may contain
+//! control characters that would corrupt a log line).
+//!
+//! The patterns of IDs come from the OpenAPI spec through the generated
+//! newtypes ([`crate::types::ProjectId`], [`crate::types::TaskId`],
+//! [`crate::types::InstanceId`]), so the spec stays their single source.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use crate::types;
+
+/// The most targets one StopBatchTask request may name (the API's limit).
+pub const MAX_TARGETS_PER_REQUEST: usize = 100;
+
+/// The longest device ID IoTDA accepts.
+pub const MAX_DEVICE_ID_LEN: usize = 128;
+
+/// A value rejected before anything was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field}: {rule}")]
+pub struct InvalidInput {
+    field: Cow<'static, str>,
+    rule: Cow<'static, str>,
+}
+
+impl InvalidInput {
+    /// An error for `field` breaking `rule`.
+    pub fn new(field: impl Into<Cow<'static, str>>, rule: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+
+    /// The field, e.g. `task_id`, `targets[3]`, `credentials.sk`, `endpoint`.
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// The rule the value broke.
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+}
+
+/// Parses a project ID (`^[a-fA-F0-9]{1,32}$`).
+pub fn project_id(value: &str) -> Result<types::ProjectId, InvalidInput> {
+    value.parse().map_err(|e| InvalidInput::new("project_id", rule_of(e)))
+}
+
+/// Parses a batch task ID (`^[a-f0-9]{1,24}$`).
+pub fn task_id(value: &str) -> Result<types::TaskId, InvalidInput> {
+    value.parse().map_err(|e| InvalidInput::new("task_id", rule_of(e)))
+}
+
+/// Parses an `Instance-Id` header value (1 to 36 of `[a-f0-9-]`).
+pub fn instance_id(value: &str) -> Result<types::InstanceId, InvalidInput> {
+    value.parse().map_err(|e| InvalidInput::new("instance_id", rule_of(e)))
+}
+
+fn rule_of(e: types::error::ConversionError) -> String {
+    e.to_string()
+}
+
+/// Checks one target: a device ID, `^[a-zA-Z0-9_-]{1,128}$`.
+///
+/// StopBatchTask's own definition puts no pattern on its targets, but for
+/// upgrade tasks they are the device IDs the task was created with, and
+/// CreateBatchTask (like device creation) allows only this pattern. Checking it
+/// here rejects empty strings, control characters, CR/LF and overlong values
+/// before they reach the wire.
+pub fn target(index: usize, value: &str) -> Result<(), InvalidInput> {
+    let field = || format!("targets[{index}]");
+    if value.is_empty() {
+        return Err(InvalidInput::new(field(), "is empty"));
+    }
+    if value.len() > MAX_DEVICE_ID_LEN {
+        return Err(InvalidInput::new(
+            field(),
+            format!(
+                "is {} bytes long; a device ID has at most {MAX_DEVICE_ID_LEN}",
+                value.len()
+            ),
+        ));
+    }
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        let what = if bad.is_control() {
+            "a control character".to_owned()
+        } else {
+            format!("{bad:?}")
+        };
+        return Err(InvalidInput::new(
+            field(),
+            format!("contains {what}; a device ID allows only letters, digits, '_' and '-'"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks and de-duplicates the targets of one request: 1 to 100 distinct
+/// device IDs, first occurrence kept. An empty list is an error, never `{}`.
+pub fn targets<I, S>(items: I) -> Result<Vec<String>, InvalidInput>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let unique = unique_targets(items)?;
+    if unique.is_empty() {
+        return Err(InvalidInput::new(
+            "targets",
+            "is empty; name at least one device, or call all() to stop every sub-task explicitly",
+        ));
+    }
+    if unique.len() > MAX_TARGETS_PER_REQUEST {
+        return Err(InvalidInput::new(
+            "targets",
+            format!(
+                "has {} distinct devices; one request takes at most {MAX_TARGETS_PER_REQUEST} \
+                 (the bulk call splits larger lists)",
+                unique.len()
+            ),
+        ));
+    }
+    Ok(unique)
+}
+
+/// Checks every target and drops repeats, keeping the first occurrence.
+/// Any length, including zero; callers apply their own bounds.
+pub fn unique_targets<I, S>(items: I) -> Result<Vec<String>, InvalidInput>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut seen = HashSet::new();
+    let mut unique = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let item = item.into();
+        target(index, &item)?;
+        if seen.insert(item.clone()) {
+            unique.push(item);
+        }
+    }
+    Ok(unique)
+}
+
+/// Checks a region ID such as `cn-north-4` (it becomes part of the derived
+/// signing scope, so `/` or spaces would corrupt it).
+pub fn region(value: &str) -> Result<(), InvalidInput> {
+    let ok = (3..=32).contains(&value.len())
+        && value.split('-').count() >= 2
+        && value.split('-').all(|part| !part.is_empty())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && value.as_bytes()[0].is_ascii_lowercase();
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidInput::new(
+            "region",
+            "must be a region ID such as cn-north-4 (lowercase letters, digits and '-')",
+        ))
+    }
+}
+
+/// Checks an access key ID: 1 to 128 ASCII letters and digits.
+pub fn access_key(value: &str) -> Result<(), InvalidInput> {
+    if value.is_empty() {
+        return Err(InvalidInput::new("credentials.ak", "is empty"));
+    }
+    if value.len() > 128 || !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(InvalidInput::new(
+            "credentials.ak",
+            "must be 1 to 128 ASCII letters and digits",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a secret (secret key, token, security token) without revealing it:
+/// non-empty, visible ASCII only (it may travel in a header), no surrounding
+/// whitespace (a common copy-paste accident).
+pub fn secret(field: &'static str, value: &str) -> Result<(), InvalidInput> {
+    if value.is_empty() {
+        return Err(InvalidInput::new(field, "is empty"));
+    }
+    if value.trim() != value {
+        return Err(InvalidInput::new(field, "has leading or trailing whitespace"));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(InvalidInput::new(
+            field,
+            "must be visible ASCII without spaces or control characters",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(feature = "client")]
+pub use endpoint_check::{Endpoint, endpoint};
+
+#[cfg(feature = "client")]
+mod endpoint_check {
+    use std::net::IpAddr;
+
+    use super::InvalidInput;
+
+    /// A checked endpoint: where to send requests and the `Host` to sign.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Endpoint {
+        /// Scheme, authority and any path stem, without a trailing `/`.
+        pub base_url: String,
+        /// Host and explicit port, as signed in the `Host` header.
+        pub authority: String,
+        /// Whether the host is loopback (127.0.0.0/8, `::1`, `localhost`).
+        pub is_loopback: bool,
+    }
+
+    /// Checks an endpoint URL: absolute, `https://` (plain `http://` only to a
+    /// loopback host, so credentials never cross a network in clear text), no
+    /// user info, query or fragment.
+    pub fn endpoint(value: &str) -> Result<Endpoint, InvalidInput> {
+        let bad = |rule: &'static str| Err(InvalidInput::new("endpoint", rule));
+        let url = match reqwest::Url::parse(value) {
+            Ok(url) => url,
+            Err(_) => {
+                return bad("must be an absolute URL such as https://xxxx.st1.iotda-app.cn-north-4.myhuaweicloud.com");
+            }
+        };
+        let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+            return bad("has no host");
+        };
+        if !url.username().is_empty() || url.password().is_some() {
+            return bad("must not carry user info (user:password@); pass credentials with .credentials(...)");
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return bad("must not have a query or fragment");
+        }
+        let is_loopback = is_loopback_host(host);
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback => {}
+            "http" => {
+                return bad(
+                    "uses plain http:// to a non-loopback host; credentials would travel in clear text, use https://",
+                );
+            }
+            _ => return bad("must use https:// (or http:// to a loopback host)"),
+        }
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        let base_url = url.as_str().trim_end_matches('/').to_owned();
+        Ok(Endpoint {
+            base_url,
+            authority,
+            is_loopback,
+        })
+    }
+
+    fn is_loopback_host(host: &str) -> bool {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        bare.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_deduplicated_in_order() {
+        assert_eq!(targets(["b", "a", "b"]).unwrap(), ["b", "a"]);
+    }
+
+    #[test]
+    fn region_examples() {
+        for ok in ["cn-north-4", "ap-southeast-1", "eu-west-101", "la-north-2"] {
+            assert!(region(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "cn", "cn-north-4/", "CN-NORTH-4", "cn--4", "-cn-4", "cn north 4"] {
+            assert!(region(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[cfg(feature = "client")]
+    #[test]
+    fn endpoint_rules() {
+        let e = endpoint("http://127.0.0.1:8080/").unwrap();
+        assert_eq!(
+            (e.base_url.as_str(), e.authority.as_str()),
+            ("http://127.0.0.1:8080", "127.0.0.1:8080")
+        );
+        assert!(endpoint("http://[::1]:1/").unwrap().is_loopback);
+        assert!(endpoint("http://localhost:1").unwrap().is_loopback);
+        assert_eq!(
+            endpoint("https://iotda.cn-north-4.myhuaweicloud.com")
+                .unwrap()
+                .authority,
+            "iotda.cn-north-4.myhuaweicloud.com"
+        );
+        for bad in [
+            "http://example.com",
+            "iotda.example.com",
+            "https://u:p@example.com",
+            "ftp://example.com",
+            "https://example.com/?a=1",
+            "http://127.0.0.1.example.com",
+        ] {
+            assert_eq!(endpoint(bad).unwrap_err().field(), "endpoint", "{bad}");
+        }
+    }
+}
