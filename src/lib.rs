@@ -53,22 +53,30 @@ pub mod validation;
 #[cfg(feature = "client")]
 pub mod auth;
 #[cfg(feature = "client")]
+pub mod bulk;
+#[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 #[cfg(feature = "client")]
 pub mod error;
+#[cfg(feature = "client")]
+pub mod retry;
 
 #[cfg(feature = "client")]
 pub use auth::{Credentials, Signing};
 #[cfg(feature = "client")]
 pub use client::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT, StopBatchTask,
-    USER_AGENT,
+    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_REQUEST_TIMEOUT, StopBatchTask, USER_AGENT,
 };
 #[cfg(feature = "client")]
 pub use error::Error;
 #[cfg(feature = "client")]
 pub use output::StopOutput;
 pub use output::TargetStatus;
+#[cfg(feature = "client")]
+pub use retry::RetryPolicy;
 pub use validation::InvalidInput;
 
 /// Compiles the README's Rust examples as doctests.

@@ -105,10 +105,24 @@ mod stop {
                 .filter(move |t| !answered.contains(t))
         }
 
-        /// `true` when every result is a success and every requested target
-        /// has a result.
+        /// Results for targets that were not asked for (a server bug, or an
+        /// answer meant for another request). Always empty for `all()`.
+        pub fn unexpected(&self) -> impl Iterator<Item = &BatchTargetResult> {
+            let requested: Option<HashSet<&str>> =
+                self.requested.as_ref().map(|r| r.iter().map(String::as_str).collect());
+            self.results
+                .iter()
+                .filter(move |r| match (&requested, r.target.as_deref()) {
+                    (None, _) => false,
+                    (Some(asked), Some(target)) => !asked.contains(target),
+                    (Some(_), None) => true,
+                })
+        }
+
+        /// `true` when every result is a success, every requested target has a
+        /// result, and no result is for a target that was not asked for.
         pub fn all_succeeded(&self) -> bool {
-            self.failed().next().is_none() && self.missing().next().is_none()
+            self.failed().next().is_none() && self.missing().next().is_none() && self.unexpected().next().is_none()
         }
     }
 }

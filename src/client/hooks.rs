@@ -10,6 +10,7 @@
 //! not the documented JSON.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use progenitor_client::{ClientHooks, OperationInfo};
@@ -18,7 +19,8 @@ use secrecy::ExposeSecret;
 
 use super::generated;
 use super::{Auth, Shared};
-use crate::error::Error;
+use crate::error::{Error, chain};
+use crate::retry::Outcome;
 
 /// The header IoTDA and the API gateway put the request ID in.
 pub(crate) const REQUEST_ID: &str = "x-request-id";
@@ -26,6 +28,8 @@ pub(crate) const REQUEST_ID: &str = "x-request-id";
 /// State for one call: the client's shared configuration and what the hooks saw.
 pub(crate) struct CallContext {
     pub(crate) shared: Arc<Shared>,
+    /// When the call began; its deadline counts from here.
+    pub(crate) started: Instant,
     record: Mutex<Record>,
 }
 
@@ -49,6 +53,7 @@ impl CallContext {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self {
             shared,
+            started: Instant::now(),
             record: Mutex::new(Record::default()),
         }
     }
@@ -71,13 +76,20 @@ impl CallContext {
         headers.remove(ACCEPT);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, self.shared.user_agent.clone());
+        self.authenticate(request)
+    }
+
+    /// Sets `X-Auth-Token`, or signs the finished request (again, for a retry).
+    fn authenticate(&self, request: &mut reqwest::Request) -> Result<(), Error> {
         match &self.shared.auth {
             Auth::Token(token) => {
                 let mut value = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
                     crate::validation::InvalidInput::new("credentials.token", "is not a legal header value")
                 })?;
                 value.set_sensitive(true);
-                headers.insert(HeaderName::from_static("x-auth-token"), value);
+                request
+                    .headers_mut()
+                    .insert(HeaderName::from_static("x-auth-token"), value);
             }
             Auth::Signed(signer) => {
                 signer.sign(request, jiff::Timestamp::now()).map_err(|e| {
@@ -91,45 +103,105 @@ impl CallContext {
         Ok(())
     }
 
-    /// Sends one attempt and reads the body under the cap.
-    async fn execute(
-        &self,
-        client: &reqwest::Client,
-        mut request: reqwest::Request,
-    ) -> reqwest::Result<reqwest::Response> {
-        if request.timeout().is_none() {
-            *request.timeout_mut() = Some(self.shared.request_timeout);
-        }
-        self.lock().attempts += 1;
-        let response = client.execute(request).await?;
-        let status = response.status();
-        let version = response.version();
-        let headers = response.headers().clone();
-        {
-            let mut record = self.lock();
-            record.status = Some(status.as_u16());
-            record.request_id = request_id(&headers);
-        }
-        let body = match read_capped(response, self.shared.max_response_bytes).await? {
-            Some(body) => body,
-            None => {
+    /// Sends the request, retrying only what provably was not processed (see
+    /// [`crate::retry`]), and reads the final answer's body under the cap.
+    async fn execute(&self, client: &reqwest::Client, request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
+        let deadline = self.started + self.shared.deadline;
+        let mut request = request;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.lock().attempts = attempt;
+            // Bodies here are in memory, so the clone for a retry is cheap.
+            let spare = (attempt < self.shared.retry.max_attempts())
+                .then(|| request.try_clone())
+                .flatten();
+            let limit = self
+                .shared
+                .request_timeout
+                .min(deadline.saturating_duration_since(Instant::now()));
+            *request.timeout_mut() = Some(limit);
+            let response = match client.execute(request).await {
+                Ok(response) => response,
+                Err(e) => {
+                    let outcome = if e.is_connect() {
+                        Outcome::ConnectFailed
+                    } else {
+                        Outcome::Other
+                    };
+                    if let Some((wait, next)) = self.retry_with(attempt, outcome, deadline, spare) {
+                        tracing::info!(attempt, error = %chain(&e), wait_ms = wait.as_millis() as u64, "retrying: no connection was made, nothing was sent");
+                        tokio::time::sleep(wait).await;
+                        request = next;
+                        continue;
+                    }
+                    tracing::debug!(attempt, error = %chain(&e), "attempt failed");
+                    return Err(e);
+                }
+            };
+            let status = response.status();
+            let version = response.version();
+            let headers = response.headers().clone();
+            {
                 let mut record = self.lock();
-                record.failure = Some(Error::ResponseTooLarge {
-                    status: status.as_u16(),
-                    limit: self.shared.max_response_bytes,
-                    request_id: record.request_id.clone(),
-                });
-                Bytes::new()
+                record.status = Some(status.as_u16());
+                record.request_id = request_id(&headers);
             }
-        };
-        self.lock().body = body.clone();
+            if let Some((wait, next)) = self.retry_with(attempt, Outcome::Status(status, &headers), deadline, spare) {
+                tracing::info!(
+                    attempt,
+                    status = status.as_u16(),
+                    request_id = request_id(&headers).as_deref().unwrap_or(""),
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying: the server refused the request before processing it"
+                );
+                drop(response);
+                tokio::time::sleep(wait).await;
+                request = next;
+                continue;
+            }
+            tracing::debug!(attempt, status = status.as_u16(), "attempt answered");
+            let body = match read_capped(response, self.shared.max_response_bytes).await? {
+                Some(body) => body,
+                None => {
+                    let mut record = self.lock();
+                    record.failure = Some(Error::ResponseTooLarge {
+                        status: status.as_u16(),
+                        limit: self.shared.max_response_bytes,
+                        request_id: record.request_id.clone(),
+                    });
+                    Bytes::new()
+                }
+            };
+            self.lock().body = body.clone();
 
-        // Hand progenitor the same response with the body already in memory.
-        let mut rebuilt = http::Response::new(body);
-        *rebuilt.status_mut() = status;
-        *rebuilt.version_mut() = version;
-        *rebuilt.headers_mut() = headers;
-        Ok(reqwest::Response::from(rebuilt))
+            // Hand progenitor the same response with the body already in memory.
+            let mut rebuilt = http::Response::new(body);
+            *rebuilt.status_mut() = status;
+            *rebuilt.version_mut() = version;
+            *rebuilt.headers_mut() = headers;
+            return Ok(reqwest::Response::from(rebuilt));
+        }
+    }
+
+    /// The wait and the re-signed request for another attempt, when the
+    /// policy allows one and it can start before the deadline.
+    fn retry_with(
+        &self,
+        attempt: u32,
+        outcome: Outcome<'_>,
+        deadline: Instant,
+        spare: Option<reqwest::Request>,
+    ) -> Option<(Duration, reqwest::Request)> {
+        let wait = self.shared.retry.delay(attempt, outcome)?;
+        if Instant::now() + wait >= deadline {
+            tracing::debug!(attempt, "not retrying: the deadline would pass first");
+            return None;
+        }
+        let mut next = spare?;
+        // A fresh X-Sdk-Date and signature; the old one may be near expiry.
+        self.authenticate(&mut next).ok()?;
+        Some((wait, next))
     }
 }
 

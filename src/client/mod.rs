@@ -12,6 +12,7 @@ use tracing::Instrument as _;
 use crate::auth::{Credentials, Signer, Signing};
 use crate::error::{ApiError, Error, TimeoutKind, chain};
 use crate::output::StopOutput;
+use crate::retry::RetryPolicy;
 use crate::types;
 use crate::validation::{self, InvalidInput};
 
@@ -37,6 +38,8 @@ mod generated {
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time allowed for one attempt, from sending to the last body byte.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time allowed for a whole call, retries and their waits included.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 /// Default cap on a response body (1 MiB).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
@@ -78,6 +81,8 @@ pub(crate) struct Shared {
     pub(crate) auth: Auth,
     pub(crate) user_agent: HeaderValue,
     pub(crate) request_timeout: Duration,
+    pub(crate) deadline: Duration,
+    pub(crate) retry: RetryPolicy,
     pub(crate) max_response_bytes: usize,
 }
 
@@ -153,6 +158,8 @@ pub struct ClientBuilder {
     http_client: Option<reqwest::Client>,
     connect_timeout: Duration,
     request_timeout: Duration,
+    deadline: Duration,
+    retry: RetryPolicy,
     max_response_bytes: usize,
 }
 
@@ -181,6 +188,8 @@ impl ClientBuilder {
             http_client: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            deadline: DEFAULT_DEADLINE,
+            retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
@@ -240,6 +249,25 @@ impl ClientBuilder {
         self
     }
 
+    /// Time allowed for a whole call, retries and waits included (default
+    /// [`DEFAULT_DEADLINE`]). Past it the call ends with [`Error::Timeout`].
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// When to retry (default [`RetryPolicy::default`]: 3 attempts, only for
+    /// requests that provably were not processed; see [`crate::retry`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Sends every request once: shorthand for `.retry(RetryPolicy::none())`.
+    pub fn no_retries(self) -> Self {
+        self.retry(RetryPolicy::none())
+    }
+
     /// Largest response body accepted (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = bytes;
@@ -271,6 +299,7 @@ impl ClientBuilder {
         for (field, value) in [
             ("connect_timeout", self.connect_timeout),
             ("request_timeout", self.request_timeout),
+            ("deadline", self.deadline),
         ] {
             if value.is_zero() {
                 return Err(InvalidInput::new(field, "must be greater than zero").into());
@@ -314,6 +343,8 @@ impl ClientBuilder {
                 auth,
                 user_agent: HeaderValue::from_static(USER_AGENT),
                 request_timeout: self.request_timeout,
+                deadline: self.deadline,
+                retry: self.retry,
                 max_response_bytes: self.max_response_bytes,
             }),
         })
@@ -415,7 +446,6 @@ impl<'a> StopBatchTask<'a> {
             latency_ms = tracing::field::Empty,
         );
         async move {
-            let started = Instant::now();
             let call = self.client.call();
             let mut op = call
                 .stop_batch_task()
@@ -425,8 +455,8 @@ impl<'a> StopBatchTask<'a> {
             if let Some(instance_id) = &shared.instance_id {
                 op = op.instance_id(instance_id.clone());
             }
-            let result = op.send().await;
-            let outcome = finish(result, &call, started);
+            let result = tokio::time::timeout(shared.deadline, op.send()).await.ok();
+            let outcome = finish(result, &call);
             let out = outcome.map(|(response, request_id)| StopOutput {
                 results: response.targets,
                 request_id,
@@ -450,15 +480,12 @@ impl<'a> StopBatchTask<'a> {
 
 type GeneratedResult<T> = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<types::ErrorBody>>;
 
-/// Turns progenitor's outcome and the hooks' record into our result, and
-/// records the call's figures on the current span.
-fn finish<T>(
-    result: GeneratedResult<T>,
-    call: &generated::Client,
-    started: Instant,
-) -> Result<(T, Option<String>), Error> {
+/// Turns progenitor's outcome (`None`: the deadline passed) and the hooks'
+/// record into our result, and records the call's figures on the current span.
+fn finish<T>(result: Option<GeneratedResult<T>>, call: &generated::Client) -> Result<(T, Option<String>), Error> {
     use progenitor_client::Error as G;
 
+    let started = call.inner.started;
     let mut record = call.inner.take_record();
     let span = tracing::Span::current();
     span.record("attempts", record.attempts);
@@ -474,10 +501,33 @@ fn finish<T>(
     }
     let attempts = record.attempts;
     let request_id = record.request_id.take();
+    let Some(result) = result else {
+        return Err(Error::Timeout {
+            limit: TimeoutKind::Deadline,
+            elapsed: started.elapsed(),
+            attempts,
+            request_id,
+        });
+    };
     let raw = || String::from_utf8_lossy(&record.body).into_owned();
     match result {
         Ok(value) => {
             let request_id = hooks::request_id(value.headers()).or(request_id);
+            // A success labelled as something other than JSON did not come
+            // from IoTDA as documented (a proxy's page, say): do not trust it.
+            if let Some(content_type) = value.headers().get(reqwest::header::CONTENT_TYPE)
+                && !is_json(content_type)
+            {
+                return Err(Error::Decode {
+                    status: value.status().as_u16(),
+                    message: format!(
+                        "the response's Content-Type is {:?}, not application/json",
+                        crate::error::one_line(&String::from_utf8_lossy(content_type.as_bytes()), 100)
+                    ),
+                    request_id,
+                    body: raw(),
+                });
+            }
             Ok((value.into_inner(), request_id))
         }
         Err(G::ErrorResponse(value)) => {
@@ -515,6 +565,13 @@ fn finish<T>(
         }
         Err(G::InvalidRequest(message) | G::Custom(message)) => Err(InvalidInput::new("request", message).into()),
     }
+}
+
+/// `application/json` or `application/<something>+json`, any parameters.
+fn is_json(content_type: &HeaderValue) -> bool {
+    let Ok(value) = content_type.to_str() else { return false };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn transport_error(e: reqwest::Error, attempts: u32, request_id: Option<String>, started: Instant) -> Error {

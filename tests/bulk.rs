@@ -1,0 +1,228 @@
+//! Bulk stops against a mock IoTDA that answers each request from its body.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use iotda_batchtask::bulk::{BulkProgress, codes, parse_target_list};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// Answers `success` for every target, except: a body naming `poison` gets a
+/// 500, `ghost` gets no entry, and `stubborn` gets a `failure`.
+fn respond(request: &Request) -> ResponseTemplate {
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    let targets: Vec<&str> = body["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(targets.len() <= 100, "a request carried {} targets", targets.len());
+    if targets.contains(&"poison") {
+        return ResponseTemplate::new(500)
+            .insert_header("x-request-id", "rid-500")
+            .set_body_json(json!({"error_code": "IOTDA.000020", "error_msg": "boom"}));
+    }
+    let results: Vec<Value> = targets
+        .iter()
+        .rev() // the server's order need not be the request's
+        .filter(|t| **t != "ghost")
+        .map(|t| match *t {
+            "stubborn" => {
+                json!({"target": t, "status": "failure", "error_code": "IOTDA.000006", "error_msg": "already Success"})
+            }
+            _ => json!({"target": t, "status": "success"}),
+        })
+        .collect();
+    let id = format!("rid-{}", targets.first().unwrap_or(&"none"));
+    ResponseTemplate::new(200)
+        .insert_header("x-request-id", id.as_str())
+        .set_body_json(json!({ "targets": results }))
+}
+
+async fn server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(STOP_PATH))
+        .respond_with(respond)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn devices(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("dev-{i:05}")).collect()
+}
+
+#[tokio::test]
+async fn splits_merges_in_input_order_and_deduplicates() {
+    let server = server().await;
+    let mut input = devices(0..250);
+    input.insert(10, "dev-00003".to_owned()); // a repeat
+    let progress = Arc::new(Mutex::new(Vec::<BulkProgress>::new()));
+    let seen = progress.clone();
+    let out = client(&server.uri(), Mode::Derived)
+        .stop_batch_task_bulk(TASK)
+        .targets(input)
+        .concurrency(2)
+        .on_progress(move |p| seen.lock().unwrap().push(*p))
+        .send()
+        .await
+        .unwrap();
+    let targets: Vec<&str> = out.results().iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(targets, devices(0..250));
+    assert!(out.all_succeeded());
+    assert_eq!(
+        (out.requests_sent(), out.requests_failed(), out.duplicates_dropped()),
+        (3, 0, 1)
+    );
+    assert_eq!(out.request_ids(), ["rid-dev-00000", "rid-dev-00100", "rid-dev-00200"]);
+    assert_eq!(out.results()[150].request_id.as_deref(), Some("rid-dev-00100"));
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 3);
+    let progress = progress.lock().unwrap();
+    assert_eq!(progress.len(), 3);
+    assert_eq!(
+        progress.last().map(|p| (p.requests_done, p.targets_done, p.succeeded)),
+        Some((3, 250, 250))
+    );
+}
+
+#[tokio::test]
+async fn a_failed_request_fails_only_its_own_targets() {
+    let server = server().await;
+    let mut input = devices(0..300);
+    input[150] = "poison".to_owned();
+    input[20] = "ghost".to_owned();
+    input[250] = "stubborn".to_owned();
+    let out = client(&server.uri(), Mode::Plain)
+        .stop_batch_task_bulk(TASK)
+        .targets(input.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.results().len(), 300);
+    assert_eq!((out.requests_sent(), out.requests_failed()), (3, 1));
+    assert_eq!(out.request_errors()[0].error_code(), Some("IOTDA.000020"));
+    for (i, r) in out.results().iter().enumerate() {
+        assert_eq!(r.target, input[i]);
+        let expected = match i {
+            100..=199 => Some("IOTDA.000020"),
+            20 => Some(codes::NO_RESULT),
+            250 => Some("IOTDA.000006"),
+            _ => None,
+        };
+        assert_eq!(r.error_code.as_deref(), expected, "{i}");
+        assert_eq!(r.is_success(), expected.is_none(), "{i}");
+    }
+    assert_eq!(out.results()[120].request_id.as_deref(), Some("rid-500"));
+    assert!(
+        out.results()[120]
+            .error_msg
+            .as_deref()
+            .unwrap()
+            .starts_with("HTTP 500 Internal Server Error: IOTDA.000020 boom")
+    );
+}
+
+#[tokio::test]
+async fn cancelling_stops_issuing_and_reports_every_target_once() {
+    let server = server().await;
+    let input = devices(0..1000);
+    let (fire, fired) = tokio::sync::oneshot::channel::<()>();
+    let fire = Mutex::new(Some(fire));
+    let out = client(&server.uri(), Mode::Token)
+        .stop_batch_task_bulk(TASK)
+        .targets(input.clone())
+        .concurrency(1)
+        .on_progress(move |p| {
+            if p.requests_done == 2 {
+                fire.lock().unwrap().take().map(|f| f.send(()));
+            }
+        })
+        .cancel_on(async {
+            let _ = fired.await;
+        })
+        .send()
+        .await
+        .unwrap();
+    assert!(out.cancelled());
+    let sent = server.received_requests().await.unwrap().len();
+    assert_eq!(out.requests_sent(), sent);
+    assert!((2..=3).contains(&sent), "{sent} requests sent");
+    let targets: Vec<&str> = out.results().iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(targets, input, "every target exactly once, in order");
+    assert_eq!(out.succeeded().count(), sent * 100);
+    assert_eq!(out.not_attempted().count(), 1000 - sent * 100);
+    assert!(
+        out.not_attempted()
+            .all(|r| r.error_code.as_deref() == Some(codes::CANCELLED))
+    );
+}
+
+#[tokio::test]
+async fn concurrency_is_bounded() {
+    let server = MockServer::start().await;
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (now, max) = (in_flight.clone(), peak.clone());
+    Mock::given(method("POST"))
+        .respond_with(move |request: &Request| {
+            let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+            max.fetch_max(current, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            now.fetch_sub(1, Ordering::SeqCst);
+            respond(request)
+        })
+        .mount(&server)
+        .await;
+    let out = client(&server.uri(), Mode::Token)
+        .stop_batch_task_bulk(TASK)
+        .targets(devices(0..1000))
+        .concurrency(3)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.all_succeeded());
+    assert!(peak.load(Ordering::SeqCst) <= 3, "peak {}", peak.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn bad_input_is_rejected_before_sending() {
+    let server = server().await;
+    let c = client(&server.uri(), Mode::Token);
+    let cases = [
+        ("targets", c.stop_batch_task_bulk(TASK).targets(Vec::<String>::new())),
+        ("targets[2]", c.stop_batch_task_bulk(TASK).targets(["a", "b", "c d"])),
+        ("task_id", c.stop_batch_task_bulk("XYZ").targets(["a"])),
+        (
+            "concurrency",
+            c.stop_batch_task_bulk(TASK).targets(["a"]).concurrency(0),
+        ),
+        (
+            "concurrency",
+            c.stop_batch_task_bulk(TASK).targets(["a"]).concurrency(65),
+        ),
+    ];
+    for (field, call) in cases {
+        let err = call.send().await.unwrap_err();
+        assert_eq!(err.as_invalid_input().map(|e| e.field()), Some(field), "{err}");
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[test]
+fn target_lists_parse_with_comments_and_name_the_bad_line() {
+    let text = "\u{feff}# ring 1\r\ndev-1\r\n\r\n  dev-2   # flaky\n#dev-3\ndev-1\n";
+    assert_eq!(parse_target_list(text).unwrap(), ["dev-1", "dev-2", "dev-1"]);
+    let err = parse_target_list("dev-1\n\ndev 2\n").unwrap_err();
+    assert_eq!(err.field(), "targets file line 3");
+    assert!(parse_target_list("").unwrap().is_empty());
+    let unique: HashSet<String> = parse_target_list("a\nb\na").unwrap().into_iter().collect();
+    assert_eq!(unique.len(), 2);
+}

@@ -1,0 +1,558 @@
+//! Fault injection: the client against misbehaving servers on 127.0.0.1.
+//!
+//! One row per fault. Each asserts the exact outcome (error variant or
+//! success), the number of attempts and a time bound, and the suite prints
+//! how many faults behaved as required (quoted in the README).
+
+mod common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use iotda_batchtask::error::TimeoutKind;
+use iotda_batchtask::{Client, Credentials, Error, RetryPolicy, StopOutput};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+const REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
+const CAP: usize = 64 * 1024;
+
+type Script = Arc<dyn Fn(TcpStream, usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// A server on 127.0.0.1 that runs `script` on each connection (with its
+/// index), after which the connection is dropped. Returns the address and a
+/// count of bytes the scripts report having written.
+async fn serve(script: Script) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let written = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        let mut index = 0;
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(script(stream, index));
+            index += 1;
+        }
+    });
+    (format!("http://{addr}"), written)
+}
+
+/// Reads one request (head and `Content-Length` body).
+async fn read_request(stream: &mut TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return buf;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return buf;
+            }
+        }
+    }
+}
+
+fn response(status: &str, content_type: &str, body: &str, extra: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-request-id: rid-fault\r\n{extra}\r\n{body}",
+        body.len()
+    )
+}
+
+fn answer_each(answers: Vec<String>) -> Script {
+    let answers = Arc::new(answers);
+    Arc::new(move |mut stream, index| {
+        let answers = answers.clone();
+        Box::pin(async move {
+            read_request(&mut stream).await;
+            let answer = answers.get(index).or(answers.last()).cloned().unwrap_or_default();
+            let _ = stream.write_all(answer.as_bytes()).await;
+            let _ = stream.flush().await;
+        })
+    })
+}
+
+fn answer(status: &str, content_type: &str, body: &str) -> Script {
+    answer_each(vec![response(status, content_type, body, "")])
+}
+
+fn client_for(endpoint: &str) -> Client {
+    Client::builder(endpoint)
+        .project_id(PROJECT)
+        .credentials(Credentials::ak_sk(AK, SK))
+        .region("cn-north-4")
+        .request_timeout(REQUEST_TIMEOUT)
+        .deadline(Duration::from_secs(10))
+        .max_response_bytes(CAP)
+        .retry(RetryPolicy::default().with_backoff(Duration::from_millis(10), Duration::from_millis(50)))
+        .build()
+        .unwrap()
+}
+
+type Check = fn(&Result<StopOutput, Error>) -> bool;
+
+struct Fault {
+    name: &'static str,
+    script: Option<Script>,
+    check: Check,
+    attempts: u32,
+    within: Duration,
+    /// Extra assertion on the server side (e.g. bytes written).
+    after: Option<fn(&FaultRun) -> bool>,
+}
+
+struct FaultRun {
+    written: Arc<AtomicUsize>,
+    hits_elsewhere: Arc<AtomicUsize>,
+}
+
+fn api(status: u16) -> impl Fn(&Result<StopOutput, Error>) -> bool {
+    move |r| matches!(r, Err(Error::Api(e)) if e.status == status)
+}
+
+fn attempts_of(result: &Result<StopOutput, Error>) -> u32 {
+    match result {
+        Ok(_) => 0, // checked separately through the server's connection count
+        Err(e) => e.attempts(),
+    }
+}
+
+const HTML: &str = "<html><body><h1>Bad Gateway</h1></body></html>";
+const OK_BODY: &str = r#"{"targets":[{"target":"dev-1","status":"success"},{"target":"dev-2","status":"success"}]}"#;
+
+fn faults(redirect_target: &str) -> Vec<Fault> {
+    let ok = response("200 OK", "application/json", OK_BODY, "");
+    vec![
+        Fault {
+            name: "connection refused",
+            script: None,
+            check: |r| matches!(r, Err(Error::Transport { .. })),
+            attempts: 3,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "accept, then close without answering",
+            script: Some(Arc::new(|mut s, _| {
+                Box::pin(async move {
+                    read_request(&mut s).await;
+                })
+            })),
+            check: |r| matches!(r, Err(Error::Transport { .. })),
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "reset mid-headers",
+            script: Some(Arc::new(|mut s, _| {
+                Box::pin(async move {
+                    read_request(&mut s).await;
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-ty").await;
+                    let _ = s.set_zero_linger();
+                })
+            })),
+            check: |r| matches!(r, Err(Error::Transport { .. })),
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "reset mid-body",
+            script: Some(Arc::new(|mut s, _| {
+                Box::pin(async move {
+                    read_request(&mut s).await;
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\nx-request-id: rid-fault\r\n\r\n{\"targets\":[";
+                    let _ = s.write_all(head.as_bytes()).await;
+                    let _ = s.flush().await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let _ = s.set_zero_linger();
+                })
+            })),
+            check: |r| matches!(r, Err(Error::Transport { request_id: Some(id), .. }) if id == "rid-fault"),
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "headers never sent (timeout)",
+            script: Some(Arc::new(|mut s, _| {
+                Box::pin(async move {
+                    read_request(&mut s).await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                })
+            })),
+            check: |r| {
+                matches!(
+                    r,
+                    Err(Error::Timeout {
+                        limit: TimeoutKind::Request,
+                        ..
+                    })
+                )
+            },
+            attempts: 1,
+            within: REQUEST_TIMEOUT + Duration::from_secs(1),
+            after: None,
+        },
+        Fault {
+            name: "body trickled slower than the timeout",
+            script: Some(Arc::new(|mut s, _| {
+                Box::pin(async move {
+                    read_request(&mut s).await;
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n";
+                    let _ = s.write_all(head.as_bytes()).await;
+                    for _ in 0..1000 {
+                        if s.write_all(b" ").await.is_err() {
+                            return;
+                        }
+                        let _ = s.flush().await;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                })
+            })),
+            check: |r| {
+                matches!(
+                    r,
+                    Err(Error::Timeout {
+                        limit: TimeoutKind::Request,
+                        ..
+                    })
+                )
+            },
+            attempts: 1,
+            within: REQUEST_TIMEOUT + Duration::from_secs(1),
+            after: None,
+        },
+        Fault {
+            name: "500 with an HTML body",
+            script: Some(answer("500 Internal Server Error", "text/html", HTML)),
+            check: |r| matches!(r, Err(Error::Api(e)) if e.status == 500 && e.body.as_deref() == Some(HTML)),
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "502 with an HTML body (not retried)",
+            script: Some(answer("502 Bad Gateway", "text/html", HTML)),
+            check: |r| matches!(r, Err(Error::Api(e)) if e.status == 502 && e.body.as_deref() == Some(HTML) && e.request_id.as_deref() == Some("rid-fault")),
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "503 then 200 (retried, succeeds)",
+            script: Some(answer_each(vec![
+                response("503 Service Unavailable", "text/html", HTML, ""),
+                ok.clone(),
+            ])),
+            check: |r| r.as_ref().is_ok_and(StopOutput::all_succeeded),
+            attempts: 2,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "429 with Retry-After: 1, then 200",
+            script: Some(answer_each(vec![
+                response(
+                    "429 Too Many Requests",
+                    "application/json",
+                    r#"{"error_code":"APIG.0308","error_msg":"The throttling threshold has been reached."}"#,
+                    "retry-after: 1\r\n",
+                ),
+                ok.clone(),
+            ])),
+            check: |r| r.as_ref().is_ok_and(StopOutput::all_succeeded),
+            attempts: 2,
+            within: Duration::from_millis(2500),
+            after: None,
+        },
+        Fault {
+            name: "429 forever (gives up after 3 attempts, says so)",
+            script: Some(answer(
+                "429 Too Many Requests",
+                "application/json",
+                r#"{"error_code":"APIG.0308","error_msg":"The throttling threshold has been reached."}"#,
+            )),
+            check: |r| matches!(r, Err(e @ Error::Api(_)) if e.status() == Some(429) && e.to_string().ends_with("after 3 attempts")),
+            attempts: 3,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "200 with invalid JSON",
+            script: Some(answer("200 OK", "application/json", "targets: yes")),
+            check: |r| matches!(r, Err(Error::Decode { status: 200, .. })),
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "200 with truncated JSON",
+            script: Some(answer("200 OK", "application/json", &OK_BODY[..40])),
+            check: |r| matches!(r, Err(Error::Decode { status: 200, body, .. }) if body == &OK_BODY[..40]),
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "200 with a wrong content type",
+            script: Some(answer("200 OK", "text/html; charset=utf-8", OK_BODY)),
+            check: |r| matches!(r, Err(Error::Decode { status: 200, message, .. }) if message.contains("text/html")),
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "200 with unknown fields and an unknown target status (succeeds)",
+            script: Some(answer(
+                "200 OK",
+                "application/json;charset=UTF-8",
+                r#"{"targets":[{"target":"dev-1","status":"success","why":1},{"target":"dev-2","status":"deferred"}],"next":{"a":[1]}}"#,
+            )),
+            check: |r| matches!(r, Ok(out) if out.results().len() == 2 && out.failed().count() == 1 && out.missing().count() == 0),
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "200 with a declared body over the cap",
+            script: Some(answer("200 OK", "application/json", &" ".repeat(CAP + 1))),
+            check: |r| {
+                matches!(
+                    r,
+                    Err(Error::ResponseTooLarge {
+                        status: 200,
+                        limit: CAP,
+                        ..
+                    })
+                )
+            },
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+        Fault {
+            name: "200 with an endless chunked body (streamed, stopped at the cap)",
+            script: Some(Arc::new(|mut s, _| {
+                Box::pin(async move {
+                    read_request(&mut s).await;
+                    let _ = s
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+                        )
+                        .await;
+                    let chunk = format!("{:x}\r\n{}\r\n", 8192, " ".repeat(8192));
+                    // Up to 64 MiB; the client must hang up long before.
+                    for _ in 0..8192 {
+                        if s.write_all(chunk.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        WRITTEN.fetch_add(chunk.len(), Ordering::SeqCst);
+                    }
+                })
+            })),
+            check: |r| matches!(r, Err(Error::ResponseTooLarge { limit: CAP, .. })),
+            attempts: 1,
+            within: Duration::from_secs(3),
+            after: Some(|_| WRITTEN.load(Ordering::SeqCst) < 16 * 1024 * 1024),
+        },
+        Fault {
+            name: "redirect to another host (not followed)",
+            script: Some(answer_each(vec![response(
+                "307 Temporary Redirect",
+                "text/plain",
+                "",
+                &format!("location: {redirect_target}/steal\r\n"),
+            )])),
+            check: |r| matches!(r, Err(Error::Api(e)) if e.status == 307),
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: Some(|run| run.hits_elsewhere.load(Ordering::SeqCst) == 0),
+        },
+        Fault {
+            name: "an answer for the wrong number of targets",
+            script: Some(answer(
+                "200 OK",
+                "application/json",
+                r#"{"targets":[{"target":"dev-1","status":"success"},{"target":"dev-9","status":"success"}]}"#,
+            )),
+            check: |r| {
+                matches!(r, Ok(out) if !out.all_succeeded()
+                    && out.missing().collect::<Vec<_>>() == ["dev-2"]
+                    && out.unexpected().filter_map(|u| u.target.as_deref()).collect::<Vec<_>>() == ["dev-9"])
+            },
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: None,
+        },
+    ]
+}
+
+/// Bytes the endless-body server managed to write.
+static WRITTEN: AtomicUsize = AtomicUsize::new(0);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_injection_suite() {
+    // A second host (127.0.0.2 is loopback too) that must never be reached.
+    let hits_elsewhere = Arc::new(AtomicUsize::new(0));
+    let elsewhere = TcpListener::bind("127.0.0.2:0")
+        .await
+        .or(TcpListener::bind("127.0.0.1:0").await)
+        .unwrap();
+    let redirect_target = format!("http://{}", elsewhere.local_addr().unwrap());
+    let hits = hits_elsewhere.clone();
+    tokio::spawn(async move {
+        while let Ok((_s, _)) = elsewhere.accept().await {
+            hits.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+
+    let faults = faults(&redirect_target);
+    let total = faults.len();
+    let mut failures = Vec::new();
+    for fault in faults {
+        let connections = Arc::new(AtomicUsize::new(0));
+        let endpoint = match &fault.script {
+            Some(script) => {
+                let script = script.clone();
+                let count = connections.clone();
+                let counted: Script = Arc::new(move |s, i| {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    script(s, i)
+                });
+                serve(counted).await.0
+            }
+            None => {
+                // Bind, note the port, close: nothing listens there.
+                let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = listener.local_addr().unwrap();
+                drop(listener);
+                format!("http://{addr}")
+            }
+        };
+        let client = client_for(&endpoint);
+        let started = Instant::now();
+        let result = client.stop_batch_task(TASK).targets(["dev-1", "dev-2"]).send().await;
+        let elapsed = started.elapsed();
+        let attempts = match (&result, fault.script.is_some()) {
+            (Ok(_), _) => connections.load(Ordering::SeqCst) as u32,
+            (Err(_), _) => attempts_of(&result),
+        };
+        let run = FaultRun {
+            written: Arc::new(AtomicUsize::new(WRITTEN.load(Ordering::SeqCst))),
+            hits_elsewhere: hits_elsewhere.clone(),
+        };
+        let mut problems = Vec::new();
+        if !(fault.check)(&result) {
+            problems.push(format!("unexpected outcome {result:?}"));
+        }
+        if attempts != fault.attempts {
+            problems.push(format!("{attempts} attempts, expected {}", fault.attempts));
+        }
+        if elapsed > fault.within {
+            problems.push(format!("took {elapsed:?}, bound {:?}", fault.within));
+        }
+        if let Some(after) = fault.after
+            && !after(&run)
+        {
+            problems.push(format!(
+                "server-side check failed (written {})",
+                run.written.load(Ordering::SeqCst)
+            ));
+        }
+        if let Err(e) = &result {
+            assert!(!e.to_string().contains('\n'), "{}: multi-line error", fault.name);
+        }
+        println!(
+            "{:<70} {:>8.0?} attempts={attempts} {}",
+            fault.name,
+            elapsed,
+            if problems.is_empty() { "ok" } else { "FAILED" }
+        );
+        if !problems.is_empty() {
+            failures.push(format!("{}: {}", fault.name, problems.join("; ")));
+        }
+    }
+    println!(
+        "fault suite: {total} faults, {} behaved as required",
+        total - failures.len()
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(total >= 19);
+    // The Retry-After row checks its own lower bound: it must have waited.
+    let _ = api(429);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let ok = response("200 OK", "application/json", OK_BODY, "");
+    let (endpoint, _) = serve(answer_each(vec![
+        response(
+            "503 Service Unavailable",
+            "application/json",
+            "{}",
+            "retry-after: 1\r\n",
+        ),
+        ok,
+    ]))
+    .await;
+    let started = Instant::now();
+    let out = client_for(&endpoint)
+        .stop_batch_task(TASK)
+        .targets(["dev-1", "dev-2"])
+        .send()
+        .await
+        .unwrap();
+    assert!(out.all_succeeded());
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn retries_can_be_switched_off_and_the_deadline_ends_the_call() {
+    let (endpoint, _) = serve(answer("503 Service Unavailable", "text/plain", "busy")).await;
+    let client = Client::builder(&endpoint)
+        .project_id(PROJECT)
+        .credentials(Credentials::token(TOKEN))
+        .no_retries()
+        .build()
+        .unwrap();
+    let err = client.stop_batch_task(TASK).target("dev-1").send().await.unwrap_err();
+    assert_eq!((err.status(), err.attempts()), (Some(503), 1));
+
+    // A server that never answers, a long request timeout, a short deadline.
+    let (endpoint, _) = serve(Arc::new(|mut s, _| {
+        Box::pin(async move {
+            read_request(&mut s).await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        })
+    }))
+    .await;
+    let client = Client::builder(&endpoint)
+        .project_id(PROJECT)
+        .credentials(Credentials::token(TOKEN))
+        .request_timeout(Duration::from_secs(20))
+        .deadline(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = client.stop_batch_task(TASK).target("dev-1").send().await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
