@@ -80,6 +80,6 @@ pub use retry::RetryPolicy;
 pub use validation::InvalidInput;
 
 /// Compiles the README's Rust examples as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "cli"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -263,6 +263,22 @@ fn exit_1_on_api_and_transport_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: transport error after 3 attempt(s)"));
+    let out = bin()
+        .env("IOTDA_AUTH_TOKEN", TOKEN)
+        .args([
+            "stop",
+            "--endpoint",
+            &format!("http://{closed}"),
+            "--project-id",
+            PROJECT,
+            "--task-id",
+            TASK,
+            "--all",
+        ])
+        .args(["--retries", "0"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: transport error after 1 attempt(s)"));
 }
 
 #[test]

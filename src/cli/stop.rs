@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use iotda_batchtask::bulk::{self, BulkProgress, BulkTargetResult};
-use iotda_batchtask::{Client, Credentials, InvalidInput, Signing};
+use iotda_batchtask::{Client, Credentials, InvalidInput, RetryPolicy, Signing};
 
 use super::render::{self, Format, Rows};
 use super::{Exit, report};
@@ -47,9 +47,14 @@ pub struct StopArgs {
     /// Requests in flight at once when stopping more than 100 devices.
     #[arg(long, default_value_t = bulk::DEFAULT_CONCURRENCY, value_name = "N")]
     concurrency: usize,
-    /// Time limit for each request, in seconds (default 30).
+    /// Give up on a request after this many seconds, retries included
+    /// (default 60; one attempt never waits more than 30).
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<f64>,
+    /// Retries of a request that provably was not processed (no connection,
+    /// or 429/503); 0 turns them off. Other failures are never retried.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    retries: u32,
 }
 
 /// What to stop: exactly one of these is required.
@@ -149,9 +154,18 @@ fn build_client(args: &StopArgs) -> Result<Client, iotda_batchtask::Error> {
             .ok()
             .filter(|d| !d.is_zero())
             .ok_or_else(|| InvalidInput::new("timeout", "must be a positive number of seconds"))?;
-        builder = builder.request_timeout(timeout);
+        builder = builder
+            .deadline(timeout)
+            .request_timeout(timeout.min(iotda_batchtask::DEFAULT_REQUEST_TIMEOUT));
     }
-    builder.build()
+    let attempts = args
+        .retries
+        .checked_add(1)
+        .filter(|a| *a <= 10)
+        .ok_or_else(|| InvalidInput::new("retries", "must be 0 to 9"))?;
+    builder
+        .retry(RetryPolicy::default().with_max_attempts(attempts))
+        .build()
 }
 
 fn read_targets_file(path: &std::path::Path) -> Result<Vec<String>, InvalidInput> {
