@@ -109,7 +109,9 @@ pub fn generate(text: &str, origin: &str) -> Result<Generated, GenerateError> {
         .with_inner_type(quote::quote!(crate::client::hooks::CallContext))
         .with_hooks(progenitor::HooksMode::Expected)
         .with_derive("schemars::JsonSchema")
-        .with_derive("PartialEq");
+        .with_derive("PartialEq")
+        // Ordered maps: serialising a response gives the same bytes every time.
+        .with_map_type("::std::collections::BTreeMap");
 
     let tokens =
         without_panic_output(|| progenitor::Generator::new(&settings).generate_tokens(&spec)).map_err(|message| {

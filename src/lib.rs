@@ -68,7 +68,7 @@ pub use auth::{Credentials, Signing};
 #[cfg(feature = "client")]
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_REQUEST_TIMEOUT, StopBatchTask, USER_AGENT,
+    DEFAULT_REQUEST_TIMEOUT, MAX_OFFSET, MAX_PAGE_SIZE, ShowBatchTask, ShowOutput, StopBatchTask, USER_AGENT,
 };
 #[cfg(feature = "client")]
 pub use error::Error;

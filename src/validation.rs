@@ -62,6 +62,16 @@ pub fn instance_id(value: &str) -> Result<types::InstanceId, InvalidInput> {
     value.parse().map_err(|e| InvalidInput::new("instance_id", rule_of(e)))
 }
 
+/// Parses a device ID (`^[a-zA-Z0-9_-]{1,128}$`), e.g. ShowBatchTask's `target` filter.
+pub fn device_id(value: &str) -> Result<types::DeviceId, InvalidInput> {
+    value.parse().map_err(|e| InvalidInput::new("device_id", rule_of(e)))
+}
+
+/// Parses a paging marker (`^[a-fA-F0-9]{24}$`).
+pub fn marker(value: &str) -> Result<types::Marker, InvalidInput> {
+    value.parse().map_err(|e| InvalidInput::new("marker", rule_of(e)))
+}
+
 fn rule_of(e: types::error::ConversionError) -> String {
     e.to_string()
 }

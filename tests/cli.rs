@@ -553,3 +553,59 @@ impl OutputWith for Command {
         self.args(args).output().unwrap()
     }
 }
+
+#[test]
+fn show_lists_what_a_stop_did() {
+    let emulator = demo_emulator();
+    let out = stop(&emulator)
+        .args(["--target", "dev-0001", "--target", "dev-0002"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let show = |extra: &[&str]| {
+        bin()
+            .env("IOTDA_AUTH_TOKEN", TOKEN)
+            .args([
+                "show",
+                "--endpoint",
+                &emulator.handle.base_url(),
+                "--project-id",
+                DEMO_PROJECT_ID,
+            ])
+            .args(["--task-id", DEMO_TASK_ID])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = show(&["--status", "Stopped"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("task 61a5f4cbd86b7a1d1c2f3e4a (firmwareUpgrade, Processing)\nprogress: total 300,"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("dev-0001  Stopped") && stdout.contains("dev-0002  Stopped"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("2 sub-tasks\n"), "{stdout}");
+
+    let out = show(&["--output", "json"]);
+    let json = stdout_json(&out);
+    assert_eq!(
+        json.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["batchtask", "request_ids", "task_details"]
+    );
+    assert_eq!(
+        json["task_details"].as_array().unwrap().len(),
+        300,
+        "every page followed"
+    );
+    assert_eq!(json["batchtask"]["task_progress"]["stopped"], 2);
+
+    let out = show(&["--status", "Runing"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = show(&["--target", "dev 1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid target"));
+}

@@ -55,10 +55,20 @@ fn json_schemas_of_generated_types() {
         BatchTargetResult,
         BatchTargets,
         BatchTargetsResponse,
+        BatchTask,
+        DeviceId,
         ErrorBody,
+        ErrorInfo,
         InstanceId,
+        Marker,
+        Page,
         ProjectId,
-        TaskId
+        Task,
+        TaskDetail,
+        TaskDetailStatus,
+        TaskId,
+        TaskPolicy,
+        TaskProgress,
     );
 
     // The list above must name every public struct and enum generated, so a

@@ -7,8 +7,7 @@ use std::time::Instant;
 
 use iotda_batchtask::bulk::BulkProgress;
 use iotda_batchtask::emulator::{
-    DEMO_DEVICE_COUNT, DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, EmulatorHandle,
-    Seed, SubtaskStatus, demo_device_id,
+    DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, Seed, demo_device_id,
 };
 use iotda_batchtask::{Client, Credentials};
 
@@ -43,7 +42,7 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         "emulator  {}  (AK/SK auth on; Signing::Auto chose V11-HMAC-SHA256 for this host)",
         emulator.base_url()
     );
-    print_task(&emulator, "task     ");
+    print_task(&client, "task     ").await?;
 
     let named = ["dev-0001", "dev-0002", "dev-0003", "dev-9999"];
     let named_list = named.map(|d| format!("--target {d}")).join(" ");
@@ -100,8 +99,9 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let out = client.stop_batch_task(DEMO_TASK_ID).all().send().await?;
     println!("   {}", render::summary(&Rows::from_stop(&out)));
 
-    println!("\n5. The task now:");
-    print_task(&emulator, "   task  ");
+    println!("\n5. The task now, through ShowBatchTask:");
+    println!("   $ iotda-batchtask show --task-id {DEMO_TASK_ID}\n");
+    print_task(&client, "   task  ").await?;
     println!(
         "\n{} requests served in {:.2?}. Run `iotda-batchtask emulator --help` to serve this data yourself.",
         emulator.request_count(),
@@ -111,23 +111,33 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn print_task(emulator: &EmulatorHandle, label: &str) {
-    let Some(task) = emulator.task(DEMO_PROJECT_ID, DEMO_TASK_ID) else {
-        return;
-    };
-    let counts: Vec<String> = SubtaskStatus::ALL
+/// One line per task from ShowBatchTask: its type, status and progress counters.
+async fn print_task(client: &Client, label: &str) -> Result<(), iotda_batchtask::Error> {
+    let out = client.show_batch_task(DEMO_TASK_ID).limit(1).send().await?;
+    let Some(task) = out.task() else { return Ok(()) };
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let counts = task.task_progress.as_ref().map_or(String::new(), |p| {
+        [
+            ("Processing", p.processing),
+            ("Waitting", p.waitting),
+            ("FailWaitRetry", p.fail_wait_retry),
+            ("Success", p.success),
+            ("Fail", p.fail),
+            ("Stopped", p.stopped),
+        ]
         .iter()
-        .map(|s| (s, task.count(*s)))
-        .filter(|(_, n)| *n > 0)
-        .map(|(s, n)| format!("{} {n}", s.as_str()))
-        .collect();
+        .filter_map(|(name, n)| n.filter(|n| *n > 0).map(|n| format!("{name} {n}")))
+        .collect::<Vec<_>>()
+        .join(", ")
+    });
+    let total = task.task_progress.as_ref().and_then(|p| p.total).unwrap_or_default();
     println!(
-        "{label} {} ({}, {}), {DEMO_DEVICE_COUNT} devices: {}",
-        task.task_id,
-        task.task_type.as_str(),
-        task.status.as_str(),
-        counts.join(", ")
+        "{label} {} ({}, {}), {total} devices: {counts}",
+        text(&task.task_id),
+        text(&task.task_type),
+        text(&task.status)
     );
+    Ok(())
 }
 
 fn indent(text: &str) -> String {

@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod connection;
 mod demo;
 mod emulator;
 mod render;
+mod show;
 mod stop;
 
 /// Exit codes, documented in `--help` and the README.
@@ -55,6 +57,8 @@ struct Cli {
 enum Command {
     /// Stop a batch task's sub-tasks: named devices, or --all.
     Stop(stop::StopArgs),
+    /// Show a batch task and its sub-tasks (what a stop did).
+    Show(show::ShowArgs),
     /// Run the built-in IoTDA emulator on loopback.
     Emulator(emulator::EmulatorArgs),
     /// Stop tasks on an in-process emulator, end to end, with no set-up.
@@ -86,6 +90,7 @@ pub fn main() -> ExitCode {
     let exit = runtime.block_on(async {
         match cli.command {
             Command::Stop(args) => stop::run(args).await,
+            Command::Show(args) => show::run(args).await,
             Command::Emulator(args) => emulator::run(args).await,
             Command::Demo => demo::run().await,
         }

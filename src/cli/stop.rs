@@ -3,58 +3,33 @@
 use std::io::{IsTerminal as _, Read as _};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use iotda_batchtask::InvalidInput;
 use iotda_batchtask::bulk::{self, BulkProgress, BulkTargetResult};
-use iotda_batchtask::{Client, Credentials, InvalidInput, RetryPolicy, Signing};
 
+use super::connection::{CREDENTIALS_HELP, Connection};
 use super::render::{self, Format, Rows};
 use super::{Exit, report};
 
 /// Arguments of `stop`. Credentials come only from the environment.
 #[derive(Debug, Args)]
-#[command(after_help = "\
-Credentials come from the environment only, never from flags:
-  HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK    access key pair (else CLOUD_SDK_AK, CLOUD_SDK_SK)
-  HUAWEICLOUD_SDK_SECURITY_TOKEN           security token of temporary credentials
-  IOTDA_AUTH_TOKEN                         an IAM token, used when no access key is set")]
+#[command(after_help = CREDENTIALS_HELP)]
 pub struct StopArgs {
-    /// The instance's HTTPS access address (http:// only to loopback).
-    #[arg(long, env = "IOTDA_ENDPOINT", value_name = "URL")]
-    endpoint: String,
-    /// The project ID.
-    #[arg(long, env = "HUAWEICLOUD_SDK_PROJECT_ID", value_name = "ID")]
-    project_id: String,
+    #[command(flatten)]
+    connection: Connection,
     /// The batch task ID.
     #[arg(long, value_name = "ID")]
     task_id: String,
     #[command(flatten)]
     selection: Selection,
-    /// The Instance-Id header (required by the professional edition).
-    #[arg(long, env = "IOTDA_INSTANCE_ID", value_name = "ID")]
-    instance_id: Option<String>,
-    /// Region ID, needed for derived (V11) signing, e.g. cn-north-4.
-    #[arg(long, env = "HUAWEICLOUD_SDK_REGION", value_name = "REGION")]
-    region: Option<String>,
-    /// AK/SK signing algorithm; auto decides like the official SDK.
-    #[arg(long, value_enum, default_value_t = SigningArg::Auto)]
-    signing: SigningArg,
     /// Output: a table and a summary, or one JSON object on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     output: Format,
     /// Requests in flight at once when stopping more than 100 devices.
     #[arg(long, default_value_t = bulk::DEFAULT_CONCURRENCY, value_name = "N")]
     concurrency: usize,
-    /// Give up on a request after this many seconds, retries included
-    /// (default 60; one attempt never waits more than 30).
-    #[arg(long, value_name = "SECONDS")]
-    timeout: Option<f64>,
-    /// Retries of a request that provably was not processed (no connection,
-    /// or 429/503); 0 turns them off. Other failures are never retried.
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    retries: u32,
 }
 
 /// What to stop: exactly one of these is required.
@@ -72,13 +47,6 @@ struct Selection {
     all: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum SigningArg {
-    Auto,
-    Plain,
-    Derived,
-}
-
 pub async fn run(args: StopArgs) -> Exit {
     match run_inner(args).await {
         Ok(exit) => exit,
@@ -92,7 +60,7 @@ async fn run_inner(args: StopArgs) -> Result<Exit, iotda_batchtask::Error> {
         (Some(path), _) => Some(read_targets_file(path)?),
         (None, false) => Some(args.selection.targets.clone()),
     };
-    let client = build_client(&args)?;
+    let client = args.connection.client()?;
     let Some(targets) = targets else {
         let out = client.stop_batch_task(&args.task_id).all().send().await?;
         let rows = Rows::from_stop(&out);
@@ -132,40 +100,6 @@ async fn run_inner(args: StopArgs) -> Result<Exit, iotda_batchtask::Error> {
     } else {
         Exit::TargetsFailed
     })
-}
-
-fn build_client(args: &StopArgs) -> Result<Client, iotda_batchtask::Error> {
-    let mut builder = Client::builder(&args.endpoint)
-        .project_id(&args.project_id)
-        .credentials(Credentials::from_env()?)
-        .signing(match args.signing {
-            SigningArg::Auto => Signing::Auto,
-            SigningArg::Plain => Signing::Plain,
-            SigningArg::Derived => Signing::Derived,
-        });
-    if let Some(id) = &args.instance_id {
-        builder = builder.instance_id(id);
-    }
-    if let Some(region) = &args.region {
-        builder = builder.region(region);
-    }
-    if let Some(seconds) = args.timeout {
-        let timeout = Duration::try_from_secs_f64(seconds)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| InvalidInput::new("timeout", "must be a positive number of seconds"))?;
-        builder = builder
-            .deadline(timeout)
-            .request_timeout(timeout.min(iotda_batchtask::DEFAULT_REQUEST_TIMEOUT));
-    }
-    let attempts = args
-        .retries
-        .checked_add(1)
-        .filter(|a| *a <= 10)
-        .ok_or_else(|| InvalidInput::new("retries", "must be 0 to 9"))?;
-    builder
-        .retry(RetryPolicy::default().with_max_attempts(attempts))
-        .build()
 }
 
 fn read_targets_file(path: &std::path::Path) -> Result<Vec<String>, InvalidInput> {

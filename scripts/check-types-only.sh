@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Proves the types-only build: `iotda-batchtask = { default-features = false }`
+# compiles the generated types alone, with no HTTP stack in the dependency
+# tree, and a downstream crate using it exchanges values with one using the
+# client (tests/downstream/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+
+cargo build --no-default-features --locked
+tree="$(cargo tree --no-default-features -e normal --prefix none --format '{p}' --locked | sort -u)"
+for forbidden in reqwest tokio hyper hyper-util progenitor-client axum rustls; do
+  if grep -q "^$forbidden v" <<<"$tree"; then
+    echo "types-only build depends on $forbidden:" >&2
+    cargo tree --no-default-features -e normal -i "$forbidden" >&2
+    exit 1
+  fi
+done
+direct="$(cargo tree --no-default-features -e normal --depth 1 --prefix none --format '{p}' --locked | tail -n +2 | sort -u | tr '\n' ' ')"
+echo "types-only: $(wc -l <<<"$tree") crates in the normal dependency tree; direct: $direct"
+
+cargo test --manifest-path tests/downstream/Cargo.toml --locked

@@ -1,0 +1,191 @@
+//! Turning progenitor's outcome and the hooks' record into our result.
+
+use std::time::Instant;
+
+use reqwest::header::HeaderValue;
+
+use super::{generated, hooks};
+use crate::error::{ApiError, Error, TimeoutKind, chain};
+use crate::types;
+use crate::validation::InvalidInput;
+
+pub(super) type GeneratedResult<T> =
+    Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<types::ErrorBody>>;
+
+/// Turns progenitor's outcome (`None`: the deadline passed) and the hooks'
+/// record into our result, and records the call's figures on the current span.
+pub(super) fn finish<T>(
+    result: Option<GeneratedResult<T>>,
+    call: &generated::Client,
+) -> Result<(T, Option<String>), Error> {
+    use progenitor_client::Error as G;
+
+    let started = call.inner.started;
+    let mut record = call.inner.take_record();
+    let span = tracing::Span::current();
+    span.record("attempts", record.attempts);
+    span.record("latency_ms", started.elapsed().as_millis() as u64);
+    if let Some(status) = record.status {
+        span.record("status", status);
+    }
+    if let Some(id) = &record.request_id {
+        span.record("request_id", id.as_str());
+    }
+    if let Some(failure) = record.failure.take() {
+        return Err(failure);
+    }
+    let attempts = record.attempts;
+    let request_id = record.request_id.take();
+    let Some(result) = result else {
+        return Err(Error::Timeout {
+            limit: TimeoutKind::Deadline,
+            elapsed: started.elapsed(),
+            attempts,
+            request_id,
+        });
+    };
+    let raw = || String::from_utf8_lossy(&record.body).into_owned();
+    match result {
+        Ok(value) => {
+            let request_id = hooks::request_id(value.headers()).or(request_id);
+            // A success labelled as something other than JSON did not come
+            // from IoTDA as documented (a proxy's page, say): do not trust it.
+            if let Some(content_type) = value.headers().get(reqwest::header::CONTENT_TYPE)
+                && !is_json(content_type)
+            {
+                return Err(Error::Decode {
+                    status: value.status().as_u16(),
+                    message: format!(
+                        "the response's Content-Type is {:?}, not application/json",
+                        crate::error::one_line(&String::from_utf8_lossy(content_type.as_bytes()), 100)
+                    ),
+                    request_id,
+                    body: raw(),
+                });
+            }
+            Ok((value.into_inner(), request_id))
+        }
+        Err(G::ErrorResponse(value)) => {
+            let status = value.status().as_u16();
+            Err(api_error(status, Some(value.into_inner()), request_id, None, attempts))
+        }
+        Err(G::InvalidResponsePayload(_, e)) => {
+            let status = record.status.unwrap_or_default();
+            if (200..300).contains(&status) {
+                Err(Error::Decode {
+                    status,
+                    message: chain(&e),
+                    request_id,
+                    body: raw(),
+                })
+            } else {
+                Err(api_error_from_raw(status, &record.body, request_id, attempts))
+            }
+        }
+        Err(G::UnexpectedResponse(response)) => {
+            let status = response.status().as_u16();
+            if response.status().is_success() {
+                Err(Error::Decode {
+                    status,
+                    message: format!("unexpected status {status}; the API answers 200"),
+                    request_id,
+                    body: raw(),
+                })
+            } else {
+                Err(api_error_from_raw(status, &record.body, request_id, attempts))
+            }
+        }
+        Err(G::CommunicationError(e) | G::ResponseBodyError(e) | G::InvalidUpgrade(e)) => {
+            Err(transport_error(e, attempts, request_id, started))
+        }
+        Err(G::InvalidRequest(message) | G::Custom(message)) => Err(InvalidInput::new("request", message).into()),
+    }
+}
+
+/// `application/json` or `application/<something>+json`, any parameters.
+fn is_json(content_type: &HeaderValue) -> bool {
+    let Ok(value) = content_type.to_str() else { return false };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn transport_error(e: reqwest::Error, attempts: u32, request_id: Option<String>, started: Instant) -> Error {
+    if e.is_timeout() {
+        Error::Timeout {
+            limit: if e.is_connect() {
+                TimeoutKind::Connect
+            } else {
+                TimeoutKind::Request
+            },
+            elapsed: started.elapsed(),
+            attempts,
+            request_id,
+        }
+    } else {
+        Error::Transport {
+            message: chain(&e),
+            attempts,
+            request_id,
+            source: Some(e),
+        }
+    }
+}
+
+/// An API error from a body that progenitor could not parse as `ErrorBody`:
+/// try the other spellings Huawei services use, else keep the raw text.
+fn api_error_from_raw(status: u16, body: &[u8], request_id: Option<String>, attempts: u32) -> Error {
+    match serde_json::from_slice::<types::ErrorBody>(body) {
+        Ok(parsed) => api_error(status, Some(parsed), request_id, None, attempts),
+        Err(_) => api_error(
+            status,
+            None,
+            request_id,
+            Some(String::from_utf8_lossy(body).into_owned()),
+            attempts,
+        ),
+    }
+}
+
+/// Builds [`Error::Api`]. Besides `error_code`/`error_msg`, reads the
+/// spellings the official SDK also accepts (`errorCode`/`errorMsg`,
+/// `code`/`message`, or those nested under `error`).
+fn api_error(
+    status: u16,
+    body: Option<types::ErrorBody>,
+    request_id: Option<String>,
+    raw: Option<String>,
+    attempts: u32,
+) -> Error {
+    let body = body.unwrap_or_else(|| types::ErrorBody {
+        encoded_authorization_message: None,
+        error_code: None,
+        error_msg: None,
+        request_id: None,
+        extra: serde_json::Map::new(),
+    });
+    let nested = body.extra.get("error").and_then(|v| v.as_object());
+    let pick = |primary: &Option<String>, keys: [&str; 2]| {
+        primary.clone().or_else(|| {
+            [Some(&body.extra), nested]
+                .into_iter()
+                .flatten()
+                .flat_map(|map| keys.iter().filter_map(move |k| map.get(*k)))
+                .find_map(|v| v.as_str().map(str::to_owned))
+        })
+    };
+    let error_code = pick(&body.error_code, ["errorCode", "code"]);
+    let error_msg = pick(&body.error_msg, ["errorMsg", "message"]);
+    let body_was_json = raw.is_none();
+    Error::Api(Box::new(ApiError {
+        status,
+        request_id: request_id.or(body.request_id.clone()),
+        // Keep the raw text when the body was not JSON, or was JSON without any error fields.
+        body: match (&error_code, &error_msg, body_was_json) {
+            (None, None, true) => Some(serde_json::to_string(&body).unwrap_or_default()),
+            _ => raw,
+        },
+        error_code,
+        error_msg,
+        attempts,
+    }))
+}

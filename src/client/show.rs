@@ -1,0 +1,295 @@
+//! ShowBatchTask: a task, its progress, and its sub-tasks page by page.
+
+use std::fmt;
+
+use futures_util::stream::{self, Stream, StreamExt as _, TryStreamExt as _};
+use tracing::Instrument as _;
+
+use super::Client;
+use super::response::finish;
+use crate::error::Error;
+use crate::types;
+use crate::validation::{self, InvalidInput};
+
+/// The most sub-tasks one ShowBatchTask page holds (the API's limit).
+pub const MAX_PAGE_SIZE: u32 = 50;
+/// The furthest `offset` the API accepts; beyond it, page by `marker`.
+pub const MAX_OFFSET: u32 = 500;
+
+impl Client {
+    /// Starts a ShowBatchTask call for `task_id`: the task, its progress
+    /// counters and one page of its sub-tasks ([`ShowBatchTask::send`]), or
+    /// every sub-task across pages ([`ShowBatchTask::sub_tasks`]).
+    ///
+    /// ```no_run
+    /// use futures_util::TryStreamExt as _;
+    /// use iotda_batchtask::types::TaskDetailStatus;
+    ///
+    /// # async fn demo(client: iotda_batchtask::Client) -> Result<(), iotda_batchtask::Error> {
+    /// let page = client.show_batch_task("61a5f4cbd86b7a1d1c2f3e4a").send().await?;
+    /// println!("{:?}", page.task().and_then(|t| t.status.as_deref()));
+    ///
+    /// let stopped: Vec<_> = client
+    ///     .show_batch_task("61a5f4cbd86b7a1d1c2f3e4a")
+    ///     .status(TaskDetailStatus::Stopped)
+    ///     .sub_tasks()
+    ///     .try_collect()
+    ///     .await?;
+    /// println!("{} sub-tasks stopped", stopped.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn show_batch_task(&self, task_id: impl Into<String>) -> ShowBatchTask<'_> {
+        ShowBatchTask {
+            client: self,
+            task_id: task_id.into(),
+            status: None,
+            target: None,
+            limit: None,
+            marker: None,
+            offset: None,
+        }
+    }
+}
+
+/// A ShowBatchTask call being prepared; see [`Client::show_batch_task`].
+#[must_use = "nothing is sent until .send().await or the stream is polled"]
+#[derive(Clone)]
+pub struct ShowBatchTask<'a> {
+    client: &'a Client,
+    task_id: String,
+    status: Option<types::TaskDetailStatus>,
+    target: Option<String>,
+    limit: Option<u32>,
+    marker: Option<String>,
+    offset: Option<u32>,
+}
+
+impl fmt::Debug for ShowBatchTask<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShowBatchTask")
+            .field("task_id", &self.task_id)
+            .field("status", &self.status)
+            .field("target", &self.target)
+            .field("limit", &self.limit)
+            .field("marker", &self.marker)
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One ShowBatchTask answer: the task and one page of its sub-tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShowOutput {
+    response: types::BatchTask,
+    request_id: Option<String>,
+}
+
+impl ShowOutput {
+    /// The task (its type, status, progress counters, ...).
+    pub fn task(&self) -> Option<&types::Task> {
+        self.response.batchtask.as_ref()
+    }
+
+    /// This page's sub-tasks, newest record first.
+    pub fn sub_tasks(&self) -> &[types::TaskDetail] {
+        &self.response.task_details
+    }
+
+    /// Paging: records matching the query, and the marker for the next page.
+    pub fn page(&self) -> Option<&types::Page> {
+        self.response.page.as_ref()
+    }
+
+    /// The `X-Request-Id` of the response.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// The generated response type, as received.
+    pub fn into_inner(self) -> types::BatchTask {
+        self.response
+    }
+}
+
+impl<'a> ShowBatchTask<'a> {
+    /// Only sub-tasks in this status.
+    pub fn status(mut self, status: types::TaskDetailStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only the sub-task of this device.
+    pub fn target(mut self, device_id: impl Into<String>) -> Self {
+        self.target = Some(device_id.into());
+        self
+    }
+
+    /// Sub-tasks per page, 1 to [`MAX_PAGE_SIZE`] (the API's default is 10;
+    /// [`ShowBatchTask::sub_tasks`] uses 50 unless told otherwise).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Start below this record ID (a previous page's `page.marker`).
+    pub fn marker(mut self, marker: impl Into<String>) -> Self {
+        self.marker = Some(marker.into());
+        self
+    }
+
+    /// Skip this many records after the marker, 0 to [`MAX_OFFSET`].
+    pub fn offset(mut self, offset: u32) -> Self {
+        self.offset = Some(offset);
+        self
+    }
+
+    /// Validates, sends, and returns the task with one page of sub-tasks.
+    pub async fn send(self) -> Result<ShowOutput, Error> {
+        let query = self.validated()?;
+        self.fetch(query).await
+    }
+
+    /// Every sub-task matching the filters, following `page.marker` from page
+    /// to page (50 per request unless [`ShowBatchTask::limit`] says otherwise;
+    /// any `offset` applies to the first page only). Invalid input is the
+    /// stream's first and only item; a failed request ends the stream with
+    /// its error. A server that does not advance its marker ends the stream
+    /// with [`Error::Decode`] rather than looping.
+    pub fn sub_tasks(self) -> impl Stream<Item = Result<types::TaskDetail, Error>> + 'a {
+        let first = self.validated().map(|mut query| {
+            query.limit = query.limit.or(Some(MAX_PAGE_SIZE));
+            query
+        });
+        stream::try_unfold(Some((self, first)), |state| async move {
+            let Some((call, query)) = state else {
+                return Ok::<_, Error>(None);
+            };
+            let query = query?;
+            let limit = query.limit.unwrap_or(MAX_PAGE_SIZE) as usize;
+            let previous = query.marker.clone();
+            let page = call.clone().fetch(query.clone()).await?;
+            let next_marker = page.page().and_then(|p| p.marker.clone());
+            let response = page.into_inner();
+            let full = response.task_details.len() >= limit && !response.task_details.is_empty();
+            let next = match (full, next_marker) {
+                (true, Some(marker)) => {
+                    let advanced = previous
+                        .as_deref()
+                        .is_none_or(|p| marker.to_ascii_lowercase() < p.to_ascii_lowercase());
+                    let marker =
+                        validation::marker(&marker)
+                            .ok()
+                            .filter(|_| advanced)
+                            .ok_or_else(|| Error::Decode {
+                                status: 200,
+                                message: format!("paging did not advance: page.marker {marker:?} after {previous:?}"),
+                                request_id: None,
+                                body: String::new(),
+                            })?;
+                    Some((
+                        call,
+                        Ok(Query {
+                            marker: Some(marker),
+                            offset: None,
+                            ..query
+                        }),
+                    ))
+                }
+                _ => None,
+            };
+            Ok(Some((stream::iter(response.task_details.into_iter().map(Ok)), next)))
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    fn validated(&self) -> Result<Query, Error> {
+        let task_id = validation::task_id(&self.task_id)?;
+        let target = self
+            .target
+            .as_deref()
+            .map(|t| validation::device_id(t).map_err(|e| InvalidInput::new("target", e.rule().to_owned())))
+            .transpose()?;
+        let limit = self
+            .limit
+            .map(|n| {
+                std::num::NonZeroU32::new(n)
+                    .filter(|n| n.get() <= MAX_PAGE_SIZE)
+                    .ok_or_else(|| InvalidInput::new("limit", format!("must be 1 to {MAX_PAGE_SIZE}")))
+            })
+            .transpose()?
+            .map(std::num::NonZeroU32::get);
+        let marker = self.marker.as_deref().map(validation::marker).transpose()?;
+        if self.offset.is_some_and(|o| o > MAX_OFFSET) {
+            return Err(
+                InvalidInput::new("offset", format!("must be 0 to {MAX_OFFSET}; page further with marker")).into(),
+            );
+        }
+        Ok(Query {
+            task_id,
+            status: self.status,
+            target,
+            limit,
+            marker,
+            offset: self.offset,
+        })
+    }
+
+    async fn fetch(self, query: Query) -> Result<ShowOutput, Error> {
+        let shared = &self.client.shared;
+        let span = tracing::info_span!(
+            "iotda.show_batch_task",
+            operation = "ShowBatchTask",
+            task_id = query.task_id.as_str(),
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        async move {
+            let call = self.client.call();
+            let mut op = call
+                .show_batch_task()
+                .project_id(shared.project_id.clone())
+                .task_id(query.task_id);
+            if let Some(instance_id) = &shared.instance_id {
+                op = op.instance_id(instance_id.clone());
+            }
+            if let Some(status) = query.status {
+                op = op.task_detail_status(status);
+            }
+            if let Some(target) = query.target {
+                op = op.target(target);
+            }
+            if let Some(limit) = query.limit.and_then(std::num::NonZeroU32::new) {
+                op = op.limit(limit);
+            }
+            if let Some(marker) = query.marker {
+                op = op.marker(marker);
+            }
+            if let Some(offset) = query.offset.and_then(|o| i32::try_from(o).ok()) {
+                op = op.offset(offset);
+            }
+            let result = tokio::time::timeout(shared.deadline, op.send()).await.ok();
+            let out = finish(result, &call).map(|(response, request_id)| ShowOutput { response, request_id });
+            match &out {
+                Ok(out) => tracing::debug!(sub_tasks = out.sub_tasks().len(), "show finished"),
+                Err(e) => tracing::debug!(error = %e, "show failed"),
+            }
+            out
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// A validated query.
+#[derive(Debug, Clone)]
+struct Query {
+    task_id: types::TaskId,
+    status: Option<types::TaskDetailStatus>,
+    target: Option<types::DeviceId>,
+    limit: Option<u32>,
+    marker: Option<types::Marker>,
+    offset: Option<u32>,
+}

@@ -1,0 +1,13 @@
+//! A downstream crate that uses the client and hands its results to a crate
+//! that depends on the types alone.
+
+use iotda_batchtask::types::BatchTargetsResponse;
+use iotda_batchtask::{Client, Error, StopOutput};
+
+/// Stops `targets` and summarises the answer with the types-only crate.
+pub async fn stop_and_summarize(client: &Client, task: &str, targets: &[&str]) -> Result<(usize, usize), Error> {
+    let out: StopOutput = client.stop_batch_task(task).targets(targets.iter().copied()).send().await?;
+    // The same `BatchTargetsResponse` type on both sides of the crate boundary.
+    let response = BatchTargetsResponse { targets: out.into_results() };
+    Ok(types_user::summarize(&response))
+}
