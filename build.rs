@@ -216,6 +216,21 @@ fn without_panic_output<T, E: fmt::Display>(f: impl FnOnce() -> Result<T, E>) ->
     }
 }
 
+/// Huawei adds response fields and enum values over time. `#[non_exhaustive]`
+/// on the generated structs (with named fields) and enums makes regenerating
+/// after such an addition a minor change for downstream crates instead of a
+/// breaking one: they build values with `Default` or the generated builders,
+/// and match enums with a wildcard arm.
+fn mark_non_exhaustive(item: &mut syn::Item) {
+    match item {
+        syn::Item::Struct(s) if matches!(s.fields, syn::Fields::Named(_)) => {
+            s.attrs.push(syn::parse_quote!(#[non_exhaustive]))
+        }
+        syn::Item::Enum(e) => e.attrs.push(syn::parse_quote!(#[non_exhaustive])),
+        _ => {}
+    }
+}
+
 /// Splits progenitor's single file into the `types` module's contents and the rest.
 fn split(file: syn::File, constraints: &Constraints) -> Generated {
     let mut types = Vec::new();
@@ -224,9 +239,10 @@ fn split(file: syn::File, constraints: &Constraints) -> Generated {
         match item {
             syn::Item::Mod(module) if module.ident == "types" => {
                 let mut items = module.content.map(|(_, items)| items).unwrap_or_default();
-                items
-                    .iter_mut()
-                    .for_each(|item| annotate_schema_constraints(item, constraints));
+                for item in &mut items {
+                    annotate_schema_constraints(item, constraints);
+                    mark_non_exhaustive(item);
+                }
                 types.extend(items);
             }
             other => client.push(other),

@@ -16,10 +16,11 @@ use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument as _;
 
+use crate::Client;
 use crate::error::Error;
 use crate::output::{STATUS_FAILURE, STATUS_SUCCESS, StopOutput};
+use crate::types::BatchTargetResult;
 use crate::validation::{self, InvalidInput, MAX_TARGETS_PER_REQUEST};
-use crate::{Client, TargetStatus};
 
 /// Requests in flight at once unless told otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -326,7 +327,12 @@ impl<'a> BulkStop<'a> {
         .instrument(span)
         .await;
 
-        Ok(merge(&chunks, outcomes, given - targets.len(), cancelled))
+        // The requests borrow the targets; with them gone, the merge can
+        // move each target into its result instead of copying it.
+        drop(in_flight);
+        drop(chunks);
+        let duplicates_dropped = given - targets.len();
+        Ok(merge(targets, outcomes, duplicates_dropped, cancelled))
     }
 }
 
@@ -340,27 +346,31 @@ async fn send_chunk(
         index,
         client
             .stop_batch_task(task_id)
-            .targets(chunk.iter().cloned())
+            .checked_targets(chunk.to_vec())
             .send()
             .await,
     )
 }
 
-/// Lays every chunk's outcome over its targets, in input order.
+/// Lays every chunk's outcome over its targets (`targets`, split into
+/// chunks of [`MAX_TARGETS_PER_REQUEST`] as sent), in input order. Targets
+/// and the answers' fields are moved into the results, not copied.
 fn merge(
-    chunks: &[&[String]],
+    targets: Vec<String>,
     outcomes: Vec<Option<Result<StopOutput, Error>>>,
     duplicates_dropped: usize,
     cancelled: bool,
 ) -> BulkOutput {
-    let mut results = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
+    let mut results = Vec::with_capacity(targets.len());
     let mut request_ids = Vec::new();
     let mut request_errors = Vec::new();
     let mut requests_sent = 0;
-    for (chunk, outcome) in chunks.iter().zip(outcomes) {
+    let mut remaining = targets.into_iter();
+    for outcome in outcomes {
+        let chunk: Vec<String> = remaining.by_ref().take(MAX_TARGETS_PER_REQUEST).collect();
         match outcome {
-            None => results.extend(chunk.iter().map(|target| BulkTargetResult {
-                target: target.clone(),
+            None => results.extend(chunk.into_iter().map(|target| BulkTargetResult {
+                target,
                 status: STATUS_NOT_ATTEMPTED.to_owned(),
                 error_code: Some(codes::CANCELLED.to_owned()),
                 error_msg: Some("the call was cancelled before this request was sent".to_owned()),
@@ -370,27 +380,19 @@ fn merge(
                 requests_sent += 1;
                 let request_id = out.request_id().map(str::to_owned);
                 request_ids.extend(request_id.clone());
-                // First result per target wins; results for targets not asked for are ignored.
-                let mut by_target = HashMap::with_capacity(out.results().len());
-                for result in out.results() {
-                    if let Some(target) = result.target.as_deref() {
-                        by_target.entry(target).or_insert(result);
-                    }
-                }
-                for target in chunk.iter() {
-                    results.push(match by_target.get(target.as_str()) {
+                let answers = answers_by_target(&chunk, out.into_results());
+                for (target, answer) in chunk.into_iter().zip(answers) {
+                    results.push(match answer {
                         Some(r) => BulkTargetResult {
-                            target: target.clone(),
-                            status: match r.outcome() {
-                                TargetStatus::Missing => STATUS_FAILURE.to_owned(),
-                                _ => r.status.clone().unwrap_or_default(),
-                            },
-                            error_code: r.error_code.clone(),
-                            error_msg: r.error_msg.clone(),
+                            target,
+                            // No `status` at all is not a success.
+                            status: r.status.unwrap_or_else(|| STATUS_FAILURE.to_owned()),
+                            error_code: r.error_code,
+                            error_msg: r.error_msg,
                             request_id: request_id.clone(),
                         },
                         None => BulkTargetResult::failed(
-                            target.clone(),
+                            target,
                             codes::NO_RESULT,
                             "the answer had no result for this target".to_owned(),
                             request_id.clone(),
@@ -404,9 +406,11 @@ fn merge(
                 request_ids.extend(request_id.clone());
                 let code = error_code_of(&error);
                 let message = error.to_string();
-                results.extend(chunk.iter().map(|target| {
-                    BulkTargetResult::failed(target.clone(), &code, message.clone(), request_id.clone())
-                }));
+                results.extend(
+                    chunk
+                        .into_iter()
+                        .map(|target| BulkTargetResult::failed(target, &code, message.clone(), request_id.clone())),
+                );
                 request_errors.push(error);
             }
         }
@@ -420,6 +424,31 @@ fn merge(
         duplicates_dropped,
         cancelled,
     }
+}
+
+/// For each target of `chunk` (distinct device IDs), its answer: the first
+/// result naming it; results for targets not asked for are ignored.
+fn answers_by_target(chunk: &[String], answers: Vec<BatchTargetResult>) -> Vec<Option<BatchTargetResult>> {
+    // The usual case: one answer per target, in request order.
+    let in_order = answers.len() >= chunk.len()
+        && chunk
+            .iter()
+            .zip(&answers)
+            .all(|(target, answer)| answer.target.as_deref() == Some(target.as_str()));
+    if in_order {
+        return answers.into_iter().take(chunk.len()).map(Some).collect();
+    }
+    let position: HashMap<&str, usize> = chunk.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+    let mut slots: Vec<Option<BatchTargetResult>> = (0..chunk.len()).map(|_| None).collect();
+    for answer in answers {
+        let slot = answer.target.as_deref().and_then(|t| position.get(t)).copied();
+        if let Some(i) = slot
+            && slots[i].is_none()
+        {
+            slots[i] = Some(answer);
+        }
+    }
+    slots
 }
 
 /// The code a failed request gives its targets.

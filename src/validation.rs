@@ -148,16 +148,23 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    let mut seen = HashSet::new();
-    let mut unique = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let item = item.into();
-        target(index, &item)?;
-        if seen.insert(item.clone()) {
-            unique.push(item);
-        }
+    let targets: Vec<String> = items.into_iter().map(Into::into).collect();
+    // Seen IDs are borrowed, not copied: this runs on every bulk call.
+    let mut seen = HashSet::with_capacity(targets.len());
+    let mut keep = Vec::with_capacity(targets.len());
+    for (index, item) in targets.iter().enumerate() {
+        target(index, item)?;
+        keep.push(seen.insert(item.as_str()));
     }
-    Ok(unique)
+    drop(seen);
+    if keep.iter().all(|k| *k) {
+        return Ok(targets);
+    }
+    Ok(targets
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(t, k)| k.then_some(t))
+        .collect())
 }
 
 /// Checks a region ID such as `cn-north-4` (it becomes part of the derived

@@ -609,3 +609,84 @@ fn show_lists_what_a_stop_did() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid target"));
 }
+
+/// Ctrl-C during a bulk stop: no new request is sent, those in flight
+/// finish, every target is reported once, the unsent ones `not_attempted`,
+/// and the exit code is 130.
+#[test]
+fn ctrl_c_stops_issuing_and_reports_every_target() {
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers::method};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(async {
+        let server = MockServer::start().await;
+        let echo = |request: &Request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            let results: Vec<Value> = body["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| serde_json::json!({"target": t, "status": "success"}))
+                .collect();
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_millis(400))
+                .set_body_json(serde_json::json!({ "targets": results }))
+        };
+        Mock::given(method("POST")).respond_with(echo).mount(&server).await;
+        server
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fleet.txt");
+    let devices: Vec<String> = (0..1000).map(|i| format!("dev-{i:04}")).collect();
+    std::fs::write(&file, devices.join("\n")).unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iotda-batchtask"))
+        .env_clear()
+        .env("IOTDA_AUTH_TOKEN", TOKEN)
+        .args([
+            "stop",
+            "--endpoint",
+            &server.uri(),
+            "--project-id",
+            PROJECT,
+            "--task-id",
+            TASK,
+        ])
+        .args([
+            "--targets-file",
+            file.to_str().unwrap(),
+            "--concurrency",
+            "1",
+            "--output",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: sending no more requests"), "{stderr}");
+    let json = stdout_json(&out);
+    let results = json["targets"].as_array().unwrap();
+    let targets: Vec<&str> = results.iter().map(|t| t["target"].as_str().unwrap()).collect();
+    assert_eq!(targets, devices, "every target exactly once, in order");
+    let sent = runtime.block_on(server.received_requests()).unwrap().len();
+    assert!((1..10).contains(&sent), "{sent} requests sent before and during Ctrl-C");
+    let stopped = results.iter().filter(|t| t["status"] == "success").count();
+    let not_attempted = results.iter().filter(|t| t["status"] == "not_attempted").count();
+    assert_eq!((stopped, not_attempted), (sent * 100, 1000 - sent * 100));
+}

@@ -361,7 +361,8 @@ fn the_spec_agrees_with_huaweis_definitions() {
 fn each_kind_of_drift_is_reported_precisely() {
     let stop = "/v5~1iot~1{project_id}~1batchtasks~1{task_id}~1stop";
     let show = "/v5~1iot~1{project_id}~1batchtasks~1{task_id}";
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Mutation, &str)> = vec![
         (
             "pattern",
             Box::new(|s| s["components"]["schemas"]["TaskId"]["pattern"] = "^[a-f0-9]{1,32}$".into()),

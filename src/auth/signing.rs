@@ -5,8 +5,8 @@
 //! there is one canonicalisation in the crate, pinned by the official SDK's
 //! own signatures in `tests/vectors/sign_vectors.json`.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::fmt::Write as _;
 use std::sync::{LazyLock, Mutex};
 
 use hmac::{KeyInit, Mac};
@@ -213,7 +213,71 @@ impl Authorization {
 
 /// Formats an `X-Sdk-Date` value.
 pub fn format_sdk_date(at: Timestamp) -> String {
-    at.strftime(SDK_DATE_FORMAT).to_string()
+    SdkDate::new(at).as_str().to_owned()
+}
+
+/// An `X-Sdk-Date` value without `strftime` or allocation for years 0000 to
+/// 9999; other years (which no server accepts) go through `strftime`, so the
+/// text is always exactly [`SDK_DATE_FORMAT`]'s.
+enum SdkDate {
+    Digits([u8; 16]),
+    Formatted(String),
+}
+
+impl SdkDate {
+    fn new(at: Timestamp) -> Self {
+        let dt = jiff::tz::Offset::UTC.to_datetime(at);
+        let Ok(year) = u16::try_from(dt.year()) else {
+            return Self::Formatted(at.strftime(SDK_DATE_FORMAT).to_string());
+        };
+        if year > 9999 {
+            return Self::Formatted(at.strftime(SDK_DATE_FORMAT).to_string());
+        }
+        let mut out = *b"00000000T000000Z";
+        let two = |out: &mut [u8; 16], at: usize, v: i8| {
+            let v = v.unsigned_abs();
+            out[at] = b'0' + v / 10;
+            out[at + 1] = b'0' + v % 10;
+        };
+        out[0] = b'0' + (year / 1000) as u8;
+        out[1] = b'0' + (year / 100 % 10) as u8;
+        out[2] = b'0' + (year / 10 % 10) as u8;
+        out[3] = b'0' + (year % 10) as u8;
+        two(&mut out, 4, dt.month());
+        two(&mut out, 6, dt.day());
+        two(&mut out, 9, dt.hour());
+        two(&mut out, 11, dt.minute());
+        two(&mut out, 13, dt.second());
+        Self::Digits(out)
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Only ASCII digits, `T` and `Z` are ever written.
+            Self::Digits(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            Self::Formatted(text) => text,
+        }
+    }
+}
+
+/// Lowercase hex of a SHA-256 output, on the stack.
+struct Hex64([u8; 64]);
+
+impl Hex64 {
+    fn new(bytes: &[u8]) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'0'; 64];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+        Self(out)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// Parses an `X-Sdk-Date` value (`20240102T030405Z`).
@@ -322,20 +386,32 @@ impl Signer {
     pub fn sign(&self, request: &mut reqwest::Request, at: Timestamp) -> Result<(), SignError> {
         use reqwest::header::{AUTHORIZATION, HOST, HeaderName, HeaderValue};
 
-        let date = format_sdk_date(at);
+        let date = SdkDate::new(at);
+        let date = date.as_str();
         let host = match (request.url().host_str(), request.url().port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), Some(port)) => {
+                let mut text = String::with_capacity(host.len() + 6);
+                text.push_str(host);
+                text.push(':');
+                text.push_str(itoa_u16(port, &mut [0; 5]));
+                text
+            }
             (Some(host), None) => host.to_owned(),
             (None, _) => return Err(SignError::NoHost),
         };
-        let query = canonical_query(request.url().query().unwrap_or(""));
-        request
-            .url_mut()
-            .set_query((!query.is_empty()).then_some(query.as_str()));
+        let current = request.url().query();
+        let query = canonical_query(current.unwrap_or(""));
+        let wanted = (!query.is_empty()).then_some(query.as_str());
+        // Rewriting the URL re-serialises it; skip that when nothing changes.
+        if current != wanted {
+            request.url_mut().set_query(wanted);
+        }
 
         let value = |name: &str, v: &str| HeaderValue::from_str(v).map_err(|_| SignError::HeaderValue(name.to_owned()));
         let headers = request.headers_mut();
         headers.remove(AUTHORIZATION);
+        // Room for what is added below, so the map grows at most once.
+        headers.reserve(5);
         if let Some(project_id) = &self.project_id {
             headers.insert(
                 HeaderName::from_static("x-project-id"),
@@ -347,29 +423,45 @@ impl Signer {
             v.set_sensitive(true);
             headers.insert(HeaderName::from_static("x-security-token"), v);
         }
-        headers.insert(HeaderName::from_static("x-sdk-date"), value("X-Sdk-Date", &date)?);
-        headers.insert(HOST, value("Host", &host)?);
+        headers.insert(HeaderName::from_static("x-sdk-date"), value("X-Sdk-Date", date)?);
+        headers.insert(
+            HOST,
+            HeaderValue::try_from(host).map_err(|_| SignError::HeaderValue("Host".to_owned()))?,
+        );
 
         let headers = request.headers();
-        let mut signed: Vec<(&str, String)> = Vec::with_capacity(headers.keys_len());
+        // Values are trimmed; repeated headers are joined with `,`. A single
+        // value (the usual case) is borrowed, not copied.
+        let mut signed: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(headers.keys_len());
         for name in headers.keys() {
             if name.as_str().contains('_') {
                 continue;
             }
-            let mut joined = String::new();
-            for (i, v) in headers.get_all(name).iter().enumerate() {
-                let v = v
-                    .to_str()
-                    .map_err(|_| SignError::HeaderValue(name.as_str().to_owned()))?;
-                if i > 0 {
-                    joined.push(',');
-                }
-                joined.push_str(v.trim());
+            fn text<'v>(name: &HeaderName, v: &'v HeaderValue) -> Result<&'v str, SignError> {
+                v.to_str()
+                    .map(str::trim)
+                    .map_err(|_| SignError::HeaderValue(name.as_str().to_owned()))
             }
+            let mut values = headers.get_all(name).iter();
+            let first = values.next().map(|v| text(name, v)).transpose()?.unwrap_or_default();
+            let joined = match values.next() {
+                None => Cow::Borrowed(first),
+                Some(second) => {
+                    let mut joined = String::with_capacity(first.len() * 2 + 1);
+                    joined.push_str(first);
+                    joined.push(',');
+                    joined.push_str(text(name, second)?);
+                    for v in values {
+                        joined.push(',');
+                        joined.push_str(text(name, v)?);
+                    }
+                    Cow::Owned(joined)
+                }
+            };
             signed.push((name.as_str(), joined));
         }
         signed.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let pairs: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (*n, v.as_ref())).collect();
 
         let body = match request.body() {
             None => &[][..],
@@ -382,8 +474,9 @@ impl Signer {
             headers: &pairs,
             body,
         };
-        let authorization = self.authorization(&input, &date);
-        let mut v = value("Authorization", &authorization)?;
+        let authorization = self.authorization(&input, date);
+        let mut v =
+            HeaderValue::try_from(authorization).map_err(|_| SignError::HeaderValue("Authorization".to_owned()))?;
         v.set_sensitive(true);
         request.headers_mut().insert(AUTHORIZATION, v);
         Ok(())
@@ -391,21 +484,32 @@ impl Signer {
 
     /// The `Authorization` value for `input` signed at `date` (`X-Sdk-Date`).
     pub fn authorization(&self, input: &CanonicalInput<'_>, date: &str) -> String {
-        let (canonical, signed_headers) = canonical_request(input);
-        let signature = hex::encode(self.mac_for(&canonical, date).finalize().into_bytes());
+        let names: usize = input.headers.iter().map(|(name, _)| name.len() + 1).sum();
+        let mut out = String::with_capacity(128 + self.ak.len() + names);
         match &self.algorithm {
             Algorithm::Plain => {
-                format!(
-                    "{PLAIN} Access={}, SignedHeaders={signed_headers}, Signature={signature}",
-                    self.ak
-                )
+                out.push_str(PLAIN);
+                out.push_str(" Access=");
+                out.push_str(&self.ak);
             }
-            Algorithm::Derived { region, service } => format!(
-                "{DERIVED} Credential={}/{}/{region}/{service}, SignedHeaders={signed_headers}, Signature={signature}",
-                self.ak,
-                day_of(date)
-            ),
+            Algorithm::Derived { region, service } => {
+                out.push_str(DERIVED);
+                out.push_str(" Credential=");
+                for part in [self.ak.as_str(), day_of(date), region, service] {
+                    out.push_str(part);
+                    out.push('/');
+                }
+                out.pop();
+            }
         }
+        out.push_str(", SignedHeaders=");
+        let start = out.len();
+        push_signed_headers(input.headers, &mut out);
+        let hashed = canonical_request_hash(input, &out[start..]);
+        let signature = Hex64::new(&self.mac_for(&hashed, date).finalize().into_bytes());
+        out.push_str(", Signature=");
+        out.push_str(signature.as_str());
+        out
     }
 
     /// Checks `signature` (hex) over `input` at `date`, in constant time.
@@ -413,13 +517,15 @@ impl Signer {
         let Ok(expected) = hex::decode(signature) else {
             return false;
         };
-        let (canonical, _) = canonical_request(input);
-        self.mac_for(&canonical, date).verify_slice(&expected).is_ok()
+        let mut signed_headers = String::new();
+        push_signed_headers(input.headers, &mut signed_headers);
+        let hashed = canonical_request_hash(input, &signed_headers);
+        self.mac_for(&hashed, date).verify_slice(&expected).is_ok()
     }
 
-    /// The HMAC over the string to sign, keyed for `date`.
-    fn mac_for(&self, canonical: &str, date: &str) -> HmacSha256 {
-        let hashed = hex::encode(Sha256::digest(canonical.as_bytes()));
+    /// The HMAC over the string to sign, keyed for `date`; `hashed` is the
+    /// hex SHA-256 of the canonical request.
+    fn mac_for(&self, hashed: &Hex64, date: &str) -> HmacSha256 {
         let mut mac = match &self.algorithm {
             Algorithm::Plain => self.plain_mac.clone(),
             Algorithm::Derived { region, service } => self.derived_mac(date, region, service),
@@ -429,9 +535,11 @@ impl Signer {
         mac.update(date.as_bytes());
         mac.update(b"\n");
         if let Algorithm::Derived { region, service } = &self.algorithm {
-            mac.update(format!("{}/{region}/{service}\n", day_of(date)).as_bytes());
+            for part in [day_of(date), "/", region, "/", service, "\n"] {
+                mac.update(part.as_bytes());
+            }
         }
-        mac.update(hashed.as_bytes());
+        mac.update(hashed.as_str().as_bytes());
         mac
     }
 
@@ -465,36 +573,76 @@ fn day_of(date: &str) -> &str {
     date.get(..8).unwrap_or(date)
 }
 
-/// Builds the canonical request and the `SignedHeaders` list:
+/// The `SignedHeaders` list of `headers` (`a;b;c`), appended to `out`.
+fn push_signed_headers(headers: &[(&str, &str)], out: &mut String) {
+    for (i, (name, _)) in headers.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
+}
+
+/// The hex SHA-256 of the canonical request
 /// `METHOD\nURI/\nQUERY\nname:value\n...\n\nsigned;names\nhex(sha256(body))`.
-fn canonical_request(input: &CanonicalInput<'_>) -> (String, String) {
-    let mut out = String::with_capacity(256 + input.path.len() + input.query.len());
+/// `signed_headers` is [`push_signed_headers`] of `input.headers`.
+fn canonical_request_hash(input: &CanonicalInput<'_>, signed_headers: &str) -> Hex64 {
+    let headers: usize = input.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+    // Sized for the common case (nothing to percent-encode) so it is allocated once.
+    let mut out = String::with_capacity(
+        input.method.len() + input.path.len() + input.query.len() + headers + signed_headers.len() + 72,
+    );
     out.push_str(input.method);
     out.push('\n');
-    canonical_uri_into(input.path, &mut out);
+    if is_canonical_path(input.path) {
+        // Decoding and re-encoding would give the same text.
+        out.push_str(input.path);
+        if !input.path.ends_with('/') {
+            out.push('/');
+        }
+    } else {
+        out.push_str(&canonical_uri(input.path));
+    }
     out.push('\n');
     out.push_str(&canonical_query(input.query));
     out.push('\n');
-    let mut signed = String::new();
-    for (i, (name, value)) in input.headers.iter().enumerate() {
+    for (name, value) in input.headers {
         out.push_str(name);
         out.push(':');
         out.push_str(value.trim());
         out.push('\n');
-        if i > 0 {
-            signed.push(';');
-        }
-        signed.push_str(name);
     }
     out.push('\n');
-    out.push_str(&signed);
+    out.push_str(signed_headers);
     out.push('\n');
     if input.body.is_empty() {
         out.push_str(EMPTY_SHA256);
     } else {
-        let _ = write!(out, "{}", hex::encode(Sha256::digest(input.body)));
+        out.push_str(Hex64::new(&Sha256::digest(input.body)).as_str());
     }
-    (out, signed)
+    Hex64::new(&Sha256::digest(out.as_bytes()))
+}
+
+/// Whether `path` is already its own canonical URI (before the trailing
+/// `/`): only unreserved characters and `/`, so nothing to decode or encode.
+fn is_canonical_path(path: &str) -> bool {
+    path.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/'))
+}
+
+/// `n` in decimal, without `fmt`.
+fn itoa_u16(mut n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits are ever written.
+    std::str::from_utf8(&buf[start..]).unwrap_or_default()
 }
 
 /// The canonical URI: the path percent-decoded, each `/` segment re-encoded

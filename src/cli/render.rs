@@ -63,15 +63,21 @@ pub fn rows(rows: &Rows) -> String {
             ]
         })
         .collect();
+    columns(&cells)
+}
+
+/// Four aligned columns under the header TARGET, STATUS, ERROR CODE,
+/// MESSAGE. Cells must already be single-line (see `one_line`).
+pub fn columns(cells: &[[String; 4]]) -> String {
     let header = ["TARGET", "STATUS", "ERROR CODE", "MESSAGE"].map(str::to_owned);
     let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &cells {
+    for row in cells {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut text = String::new();
-    for row in std::iter::once(&header).chain(&cells) {
+    for row in std::iter::once(&header).chain(cells) {
         let line = format!(
             "{:<w0$}  {:<w1$}  {:<w2$}  {}",
             row[0],

@@ -8,7 +8,7 @@ use iotda_batchtask::types::{Task, TaskDetail, TaskDetailStatus};
 use serde::Serialize;
 
 use super::connection::{CREDENTIALS_HELP, Connection};
-use super::render::Format;
+use super::render::{self, Format};
 use super::{Exit, report};
 
 /// Arguments of `show`.
@@ -119,27 +119,7 @@ fn table(task: Option<&Task>, details: &[TaskDetail]) -> String {
             ]
         })
         .collect();
-    let header = ["TARGET", "STATUS", "ERROR CODE", "MESSAGE"].map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        let line = format!(
-            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
+    out.push_str(&render::columns(&rows));
     out.push_str(&format!("{} sub-tasks\n", details.len()));
     out
 }

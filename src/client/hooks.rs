@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use progenitor_client::{ClientHooks, OperationInfo};
+use reqwest::ResponseBuilderExt as _;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use secrecy::ExposeSecret;
 
@@ -121,7 +122,7 @@ impl CallContext {
                 .request_timeout
                 .min(deadline.saturating_duration_since(Instant::now()));
             *request.timeout_mut() = Some(limit);
-            let response = match client.execute(request).await {
+            let mut response = match client.execute(request).await {
                 Ok(response) => response,
                 Err(e) => {
                     let outcome = if e.is_connect() {
@@ -141,17 +142,18 @@ impl CallContext {
             };
             let status = response.status();
             let version = response.version();
-            let headers = response.headers().clone();
             {
                 let mut record = self.lock();
                 record.status = Some(status.as_u16());
-                record.request_id = request_id(&headers);
+                record.request_id = request_id(response.headers());
             }
-            if let Some((wait, next)) = self.retry_with(attempt, Outcome::Status(status, &headers), deadline, spare) {
+            if let Some((wait, next)) =
+                self.retry_with(attempt, Outcome::Status(status, response.headers()), deadline, spare)
+            {
                 tracing::info!(
                     attempt,
                     status = status.as_u16(),
-                    request_id = request_id(&headers).as_deref().unwrap_or(""),
+                    request_id = request_id(response.headers()).as_deref().unwrap_or(""),
                     wait_ms = wait.as_millis() as u64,
                     "retrying: the server refused the request before processing it"
                 );
@@ -161,7 +163,7 @@ impl CallContext {
                 continue;
             }
             tracing::debug!(attempt, status = status.as_u16(), "attempt answered");
-            let body = match read_capped(response, self.shared.max_response_bytes).await? {
+            let body = match read_capped(&mut response, self.shared.max_response_bytes).await? {
                 Some(body) => body,
                 None => {
                     let mut record = self.lock();
@@ -175,11 +177,16 @@ impl CallContext {
             };
             self.lock().body = body.clone();
 
-            // Hand progenitor the same response with the body already in memory.
-            let mut rebuilt = http::Response::new(body);
+            // Hand progenitor the same response with the body already in
+            // memory. The headers move over rather than being copied; the URL
+            // goes along, or reqwest would parse a placeholder URL for it.
+            let mut rebuilt = http::Response::builder()
+                .url(response.url().clone())
+                .body(body)
+                .unwrap_or_else(|_| http::Response::new(Bytes::new()));
             *rebuilt.status_mut() = status;
             *rebuilt.version_mut() = version;
-            *rebuilt.headers_mut() = headers;
+            *rebuilt.headers_mut() = std::mem::take(response.headers_mut());
             return Ok(reqwest::Response::from(rebuilt));
         }
     }
@@ -206,12 +213,27 @@ impl CallContext {
 }
 
 /// Reads at most `cap` bytes; `None` when the body is larger. A declared
-/// `Content-Length` over the cap is refused before reading anything.
-async fn read_capped(mut response: reqwest::Response, cap: usize) -> reqwest::Result<Option<Bytes>> {
+/// `Content-Length` over the cap is refused before reading anything. A body
+/// that arrives in one chunk (the usual case) is returned without a copy.
+async fn read_capped(response: &mut reqwest::Response, cap: usize) -> reqwest::Result<Option<Bytes>> {
     if response.content_length().is_some_and(|n| n > cap as u64) {
         return Ok(None);
     }
-    let mut buf = BytesMut::new();
+    let Some(first) = response.chunk().await? else {
+        return Ok(Some(Bytes::new()));
+    };
+    if first.len() > cap {
+        return Ok(None);
+    }
+    let Some(second) = response.chunk().await? else {
+        return Ok(Some(first));
+    };
+    if first.len() + second.len() > cap {
+        return Ok(None);
+    }
+    let mut buf = BytesMut::with_capacity(first.len() + second.len());
+    buf.extend_from_slice(&first);
+    buf.extend_from_slice(&second);
     while let Some(chunk) = response.chunk().await? {
         if buf.len() + chunk.len() > cap {
             return Ok(None);

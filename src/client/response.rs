@@ -12,12 +12,18 @@ use crate::validation::InvalidInput;
 pub(super) type GeneratedResult<T> =
     Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<types::ErrorBody>>;
 
+/// Runs a generated call within the client's deadline and maps its outcome.
+pub(super) async fn complete<T>(
+    call: &generated::Client,
+    send: impl std::future::Future<Output = GeneratedResult<T>>,
+) -> Result<(T, Option<String>), Error> {
+    let result = tokio::time::timeout(call.inner.shared.deadline, send).await.ok();
+    finish(result, call)
+}
+
 /// Turns progenitor's outcome (`None`: the deadline passed) and the hooks'
 /// record into our result, and records the call's figures on the current span.
-pub(super) fn finish<T>(
-    result: Option<GeneratedResult<T>>,
-    call: &generated::Client,
-) -> Result<(T, Option<String>), Error> {
+fn finish<T>(result: Option<GeneratedResult<T>>, call: &generated::Client) -> Result<(T, Option<String>), Error> {
     use progenitor_client::Error as G;
 
     let started = call.inner.started;

@@ -6,7 +6,7 @@ use futures_util::stream::{self, Stream, StreamExt as _, TryStreamExt as _};
 use tracing::Instrument as _;
 
 use super::Client;
-use super::response::finish;
+use super::response::complete;
 use crate::error::Error;
 use crate::types;
 use crate::validation::{self, InvalidInput};
@@ -270,8 +270,9 @@ impl<'a> ShowBatchTask<'a> {
             if let Some(offset) = query.offset.and_then(|o| i32::try_from(o).ok()) {
                 op = op.offset(offset);
             }
-            let result = tokio::time::timeout(shared.deadline, op.send()).await.ok();
-            let out = finish(result, &call).map(|(response, request_id)| ShowOutput { response, request_id });
+            let out = complete(&call, op.send())
+                .await
+                .map(|(response, request_id)| ShowOutput { response, request_id });
             match &out {
                 Ok(out) => tracing::debug!(sub_tasks = out.sub_tasks().len(), "show finished"),
                 Err(e) => tracing::debug!(error = %e, "show failed"),

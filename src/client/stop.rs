@@ -5,7 +5,7 @@ use std::fmt;
 use tracing::Instrument as _;
 
 use super::Client;
-use super::response::finish;
+use super::response::complete;
 use crate::error::Error;
 use crate::output::StopOutput;
 use crate::types;
@@ -35,6 +35,8 @@ pub struct StopBatchTask<'a> {
 enum Selection {
     Unset,
     Targets(Vec<String>),
+    /// Already checked and de-duplicated by the caller (a bulk chunk).
+    Checked(Vec<String>),
     All,
     Conflict,
 }
@@ -59,7 +61,7 @@ impl<'a> StopBatchTask<'a> {
         let new = targets.into_iter().map(Into::into);
         self.selection = match self.selection {
             Selection::Unset => Selection::Targets(new.collect()),
-            Selection::Targets(mut old) => {
+            Selection::Targets(mut old) | Selection::Checked(mut old) => {
                 old.extend(new);
                 Selection::Targets(old)
             }
@@ -79,8 +81,16 @@ impl<'a> StopBatchTask<'a> {
     pub fn all(mut self) -> Self {
         self.selection = match self.selection {
             Selection::Unset | Selection::All => Selection::All,
-            Selection::Targets(_) | Selection::Conflict => Selection::Conflict,
+            Selection::Targets(_) | Selection::Checked(_) | Selection::Conflict => Selection::Conflict,
         };
+        self
+    }
+
+    /// Targets the caller has already checked and de-duplicated (1 to 100),
+    /// so a bulk call does not validate each chunk a second time.
+    pub(crate) fn checked_targets(mut self, targets: Vec<String>) -> Self {
+        debug_assert!((1..=validation::MAX_TARGETS_PER_REQUEST).contains(&targets.len()));
+        self.selection = Selection::Checked(targets);
         self
     }
 
@@ -92,6 +102,7 @@ impl<'a> StopBatchTask<'a> {
                 let list = validation::targets(list)?;
                 (types::BatchTargets { targets: list.clone() }, Some(list))
             }
+            Selection::Checked(list) => (types::BatchTargets { targets: list.clone() }, Some(list)),
             Selection::All => (types::BatchTargets { targets: Vec::new() }, None),
             Selection::Unset => {
                 return Err(InvalidInput::new(
@@ -127,8 +138,7 @@ impl<'a> StopBatchTask<'a> {
             if let Some(instance_id) = &shared.instance_id {
                 op = op.instance_id(instance_id.clone());
             }
-            let result = tokio::time::timeout(shared.deadline, op.send()).await.ok();
-            let outcome = finish(result, &call);
+            let outcome = complete(&call, op.send()).await;
             let out = outcome.map(|(response, request_id)| StopOutput {
                 results: response.targets,
                 request_id,

@@ -10,6 +10,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderName};
 use jiff::{SignedDuration, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq as _;
 
 use super::config::EmulatorConfig;
 use crate::auth::{
@@ -111,7 +112,7 @@ impl Authenticator {
             && self
                 .tokens
                 .iter()
-                .any(|t| constant_time_eq(t.expose_secret().as_bytes(), token.as_bytes()));
+                .any(|t| bool::from(t.expose_secret().as_bytes().ct_eq(token.as_bytes())));
         if known { Ok(()) } else { Err(TOKEN_FAIL.to_owned()) }
     }
 
@@ -220,9 +221,4 @@ fn header_value(parts: &Parts, name: &str) -> Option<String> {
         joined.push_str(value.to_str().ok()?.trim());
     }
     Some(joined)
-}
-
-/// Compares secrets without an early exit on the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -8,6 +8,8 @@ use iotda_batchtask::{Client, Error, StopOutput};
 pub async fn stop_and_summarize(client: &Client, task: &str, targets: &[&str]) -> Result<(usize, usize), Error> {
     let out: StopOutput = client.stop_batch_task(task).targets(targets.iter().copied()).send().await?;
     // The same `BatchTargetsResponse` type on both sides of the crate boundary.
-    let response = BatchTargetsResponse { targets: out.into_results() };
+    // (Generated types are `#[non_exhaustive]`: build them from `Default`.)
+    let mut response = BatchTargetsResponse::default();
+    response.targets = out.into_results();
     Ok(types_user::summarize(&response))
 }
