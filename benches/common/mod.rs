@@ -9,12 +9,12 @@ use iotda_batchtask::types::BatchTargets;
 use jiff::Timestamp;
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 
-pub const PROJECT: &str = "0123456789abcdef0123456789abcdef";
-pub const TASK: &str = "61a5f4cbd86b7a1d1c2f3e4a";
-pub const INSTANCE: &str = "1a7ffc5c-d89c-44dd-8265-b1653d951ce0";
-pub const AK: &str = "HPUAEXAMPLEAK0000001";
-pub const SK: &str = "ExampleSecretKeyDoNotUse0000000000000000";
-pub const TOKEN: &str = "MIIDkgYJKoZIhvcNAQcCoIIDgzEXAMPLETOKEN";
+/// The test suite's fixtures (IDs and example credentials), shared so
+/// benches and tests make the same call.
+#[path = "../../tests/common/mod.rs"]
+mod fixtures;
+pub use fixtures::{AK, INSTANCE, PROJECT, SK, TASK, TOKEN};
+
 pub const REGION: &str = "cn-north-4";
 
 /// Targets of the single stop call ((1), (2), (3), (5)).
