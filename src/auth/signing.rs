@@ -393,7 +393,7 @@ impl Signer {
                 let mut text = String::with_capacity(host.len() + 6);
                 text.push_str(host);
                 text.push(':');
-                text.push_str(itoa_u16(port, &mut [0; 5]));
+                text.push_str(itoa::Buffer::new().format(port));
                 text
             }
             (Some(host), None) => host.to_owned(),
@@ -628,21 +628,6 @@ fn canonical_request_hash(input: &CanonicalInput<'_>, signed_headers: &str) -> H
 fn is_canonical_path(path: &str) -> bool {
     path.bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/'))
-}
-
-/// `n` in decimal, without `fmt`.
-fn itoa_u16(mut n: u16, buf: &mut [u8; 5]) -> &str {
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits are ever written.
-    std::str::from_utf8(&buf[start..]).unwrap_or_default()
 }
 
 /// The canonical URI: the path percent-decoded, each `/` segment re-encoded
