@@ -12,29 +12,10 @@ use std::time::Duration;
 use assert_cmd::Command;
 use common::*;
 use iotda_batchtask::emulator::{
-    DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, EmulatorHandle, Seed, SeedTask,
-    SubtaskStatus, TaskStatus, TaskType,
+    DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, Seed, SeedTask, SubtaskStatus, TaskStatus,
+    TaskType,
 };
 use serde_json::Value;
-
-/// An emulator on its own runtime, so tests can block on the binary.
-struct Running {
-    handle: EmulatorHandle,
-    _runtime: tokio::runtime::Runtime,
-}
-
-fn start(config: EmulatorConfig) -> Running {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let handle = runtime.block_on(Emulator::start(config)).unwrap();
-    Running {
-        handle,
-        _runtime: runtime,
-    }
-}
 
 fn demo_emulator() -> Running {
     start(EmulatorConfig::new().seed(Seed::demo()).ak_sk(AK, SK).token(TOKEN))
@@ -47,18 +28,25 @@ fn bin() -> Command {
     cmd
 }
 
-/// `stop` against `emulator` with token auth.
-fn stop(emulator: &Running) -> Command {
+/// `stop` of `task` in `project` at `endpoint`, with nothing else set.
+fn stop_at(endpoint: &str, project: &str, task: &str) -> Command {
     let mut cmd = bin();
-    cmd.env("IOTDA_AUTH_TOKEN", TOKEN).args([
+    cmd.args([
         "stop",
         "--endpoint",
-        &emulator.handle.base_url(),
+        endpoint,
         "--project-id",
-        DEMO_PROJECT_ID,
+        project,
         "--task-id",
-        DEMO_TASK_ID,
+        task,
     ]);
+    cmd
+}
+
+/// `stop` of the demo task on `emulator`, with token auth.
+fn stop(emulator: &Running) -> Command {
+    let mut cmd = stop_at(&emulator.handle.base_url(), DEMO_PROJECT_ID, DEMO_TASK_ID);
+    cmd.env("IOTDA_AUTH_TOKEN", TOKEN);
     cmd
 }
 
@@ -80,15 +68,6 @@ fn status_of(emulator: &Running, device: &str) -> SubtaskStatus {
 fn each_auth_mode_stops_a_device() {
     let emulator = demo_emulator();
     let endpoint = emulator.handle.base_url();
-    let base = [
-        "stop",
-        "--endpoint",
-        &endpoint,
-        "--project-id",
-        DEMO_PROJECT_ID,
-        "--task-id",
-        DEMO_TASK_ID,
-    ];
     type Env<'a> = Vec<(&'a str, &'a str)>;
     let cases: [(&str, Env, Vec<&str>); 4] = [
         ("dev-0001", vec![("IOTDA_AUTH_TOKEN", TOKEN)], vec![]),
@@ -120,8 +99,8 @@ fn each_auth_mode_stops_a_device() {
         ),
     ];
     for (device, env, extra) in cases {
-        let mut cmd = bin();
-        cmd.args(base).args(["--target", device]).args(&extra);
+        let mut cmd = stop_at(&endpoint, DEMO_PROJECT_ID, DEMO_TASK_ID);
+        cmd.args(["--target", device]).args(&extra);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -212,16 +191,9 @@ fn exit_3_when_some_targets_fail() {
 #[test]
 fn exit_1_on_api_and_transport_errors() {
     let emulator = demo_emulator();
-    let out = bin()
+    let out = stop_at(&emulator.handle.base_url(), DEMO_PROJECT_ID, DEMO_FINISHED_TASK_ID)
         .env("IOTDA_AUTH_TOKEN", TOKEN)
-        .args([
-            "stop",
-            "--endpoint",
-            &emulator.handle.base_url(),
-            "--project-id",
-            DEMO_PROJECT_ID,
-        ])
-        .args(["--task-id", DEMO_FINISHED_TASK_ID, "--all"])
+        .arg("--all")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -247,34 +219,16 @@ fn exit_1_on_api_and_transport_errors() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let out = bin()
+    let out = stop_at(&format!("http://{closed}"), PROJECT, TASK)
         .env("IOTDA_AUTH_TOKEN", TOKEN)
-        .args([
-            "stop",
-            "--endpoint",
-            &format!("http://{closed}"),
-            "--project-id",
-            PROJECT,
-            "--task-id",
-            TASK,
-            "--all",
-        ])
+        .args(["--all"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: transport error after 3 attempt(s)"));
-    let out = bin()
+    let out = stop_at(&format!("http://{closed}"), PROJECT, TASK)
         .env("IOTDA_AUTH_TOKEN", TOKEN)
-        .args([
-            "stop",
-            "--endpoint",
-            &format!("http://{closed}"),
-            "--project-id",
-            PROJECT,
-            "--task-id",
-            TASK,
-            "--all",
-        ])
+        .args(["--all"])
         .args(["--retries", "0"])
         .output()
         .unwrap();
@@ -314,49 +268,22 @@ fn exit_2_on_bad_usage_with_nothing_sent() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
     // A bad task ID, no credentials, a remote http:// endpoint.
-    let out = bin()
+    let out = stop_at(&emulator.handle.base_url(), DEMO_PROJECT_ID, "XYZ")
         .env("IOTDA_AUTH_TOKEN", TOKEN)
-        .args([
-            "stop",
-            "--endpoint",
-            &emulator.handle.base_url(),
-            "--project-id",
-            DEMO_PROJECT_ID,
-            "--task-id",
-            "XYZ",
-            "--all",
-        ])
+        .args(["--all"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid task_id"));
-    let out = bin()
-        .args([
-            "stop",
-            "--endpoint",
-            &emulator.handle.base_url(),
-            "--project-id",
-            DEMO_PROJECT_ID,
-            "--task-id",
-            DEMO_TASK_ID,
-            "--all",
-        ])
+    let out = stop_at(&emulator.handle.base_url(), DEMO_PROJECT_ID, DEMO_TASK_ID)
+        .args(["--all"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid credentials: none in the environment"));
-    let out = bin()
+    let out = stop_at("http://iotda.cn-north-4.myhuaweicloud.com", PROJECT, TASK)
         .env("IOTDA_AUTH_TOKEN", TOKEN)
-        .args([
-            "stop",
-            "--endpoint",
-            "http://iotda.cn-north-4.myhuaweicloud.com",
-            "--project-id",
-            PROJECT,
-            "--task-id",
-            TASK,
-            "--all",
-        ])
+        .args(["--all"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -397,18 +324,9 @@ fn bulk_of_1000_targets() {
         writeln!(f, "{d}").unwrap();
     }
     drop(f);
-    let out = bin()
+    let out = stop_at(&emulator.handle.base_url(), PROJECT, TASK)
         .env("HUAWEICLOUD_SDK_AK", AK)
         .env("HUAWEICLOUD_SDK_SK", SK)
-        .args([
-            "stop",
-            "--endpoint",
-            &emulator.handle.base_url(),
-            "--project-id",
-            PROJECT,
-            "--task-id",
-            TASK,
-        ])
         .args([
             "--region",
             "cn-north-4",
@@ -453,17 +371,8 @@ fn emulator_command_prints_its_address_and_stops_on_sigterm() {
     let url = first.trim().strip_prefix("listening on ").unwrap().to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{first}");
 
-    let out = bin()
+    let out = stop_at(&url, DEMO_PROJECT_ID, DEMO_TASK_ID)
         .env("IOTDA_AUTH_TOKEN", "anything")
-        .args([
-            "stop",
-            "--endpoint",
-            &url,
-            "--project-id",
-            DEMO_PROJECT_ID,
-            "--task-id",
-            DEMO_TASK_ID,
-        ])
         .args(["--target", "dev-0001"])
         .output()
         .unwrap();

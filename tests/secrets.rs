@@ -162,17 +162,10 @@ async fn nothing_formats_or_logs_a_secret() {
 #[cfg(feature = "cli")]
 #[test]
 fn cli_output_never_contains_a_secret() {
-    use iotda_batchtask::emulator::{DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig};
+    use iotda_batchtask::emulator::{DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig};
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let emulator = runtime
-        .block_on(Emulator::start(EmulatorConfig::new().ak_sk(AK, SK).token(TOKEN)))
-        .unwrap();
-    let endpoint = emulator.base_url();
+    let emulator = start(EmulatorConfig::new().ak_sk(AK, SK).token(TOKEN));
+    let endpoint = emulator.handle.base_url();
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -48,3 +48,27 @@ pub fn client(endpoint: &str, mode: Mode) -> Client {
     };
     builder.build().expect("valid test client")
 }
+
+/// An emulator on its own runtime, so a test can block (on a child process,
+/// say) while the emulator keeps serving.
+#[cfg(feature = "emulator")]
+pub struct Running {
+    pub handle: iotda_batchtask::emulator::EmulatorHandle,
+    _runtime: tokio::runtime::Runtime,
+}
+
+#[cfg(feature = "emulator")]
+pub fn start(config: iotda_batchtask::emulator::EmulatorConfig) -> Running {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let handle = runtime
+        .block_on(iotda_batchtask::emulator::Emulator::start(config))
+        .expect("emulator");
+    Running {
+        handle,
+        _runtime: runtime,
+    }
+}
