@@ -32,19 +32,12 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from urllib.parse import urlsplit
 
-
-def isolate_process():
-    for key in list(os.environ):
-        if key.lower() in ("http_proxy", "https_proxy", "all_proxy") or key.startswith("HUAWEICLOUD_SDK_"):
-            del os.environ[key]
-    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "*"
-    home = tempfile.mkdtemp(prefix="iotda-bench-home-")
-    os.environ["HOME"] = home
-    return home
+# One definition of the SDK's environment hygiene: the interop script's.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "interop"))
+from official_sdk_stop import isolate_process  # noqa: E402
 
 
 def env(name, default=None):
