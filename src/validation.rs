@@ -97,9 +97,13 @@ pub fn target(index: usize, value: &str) -> Result<(), InvalidInput> {
             ),
         ));
     }
-    if let Some(bad) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    // Bytes first, the common valid case; chars only to name the culprit.
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && let Some(bad) = value
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
     {
         let what = if bad.is_control() {
             "a control character".to_owned()

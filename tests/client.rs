@@ -382,3 +382,64 @@ fn credentials_from_the_sdk_environment_variables() {
     );
     assert_eq!(Credentials::from_lookup(env(&[])).unwrap_err().field(), "credentials");
 }
+
+#[tokio::test]
+async fn each_request_span_says_what_was_asked() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = answering(200, r#"{"targets":[]}"#, "application/json", Some("rid-span")).await;
+    let client = client(&server.uri(), Mode::Derived);
+    // Repeats are dropped before the span records the count.
+    let one = client.stop_batch_task(TASK).targets(["dev-1", "dev-2", "dev-1"]);
+    one.send().await.unwrap();
+    client.stop_batch_task(TASK).all().send().await.unwrap();
+    // A bulk call's chunks: 100 and 50 targets, each its own request span.
+    let many = (0..150).map(|i| format!("dev-{i}"));
+    client
+        .stop_batch_task_bulk(TASK)
+        .targets(many)
+        .concurrency(1)
+        .send()
+        .await
+        .unwrap();
+
+    let text = capture.text();
+    let requests: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains(" close "))
+        .filter_map(|line| {
+            let span = &line[line.find("iotda.stop_batch_task{")?..];
+            Some(&span[..=span.find('}')?])
+        })
+        .collect();
+    let asked: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|span| {
+            let field = |name: &str| {
+                let at = span
+                    .find(&format!(" {name}="))
+                    .unwrap_or_else(|| panic!("{name} missing: {span}"));
+                let rest = &span[at + name.len() + 2..];
+                &rest[..rest.find([' ', '}']).unwrap()]
+            };
+            (field("targets"), field("all"))
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        [("2", "false"), ("0", "true"), ("100", "false"), ("50", "false")],
+        "{text}"
+    );
+    assert!(
+        requests.iter().all(|span| span.contains("request_id=\"rid-span\"")),
+        "{text}"
+    );
+}

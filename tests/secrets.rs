@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use iotda_batchtask::auth::{Algorithm, Signer};
 use iotda_batchtask::{Client, Credentials, Error, Signing};
@@ -30,20 +28,6 @@ fn all_credentials() -> Vec<Credentials> {
         Credentials::ak_sk(AK, SK).with_project_id(PROJECT),
         Credentials::temporary(AK, SK, SECURITY_TOKEN),
     ]
-}
-
-/// Collects everything `tracing` emits, at every level.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]
@@ -146,7 +130,7 @@ async fn nothing_formats_or_logs_a_secret() {
     }
 
     let _ = std::panic::take_hook();
-    let logged = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logged = capture.text();
     assert!(
         logged.contains("iotda.stop_batch_task"),
         "the span was logged: {logged}"

@@ -35,7 +35,9 @@ pub struct StopBatchTask<'a> {
 enum Selection {
     Unset,
     Targets(Vec<String>),
-    /// Already checked and de-duplicated by the caller (a bulk chunk).
+    /// Already checked and de-duplicated by a bulk call, which matches the
+    /// answers to its own copy of the chunk: the list moves into the body,
+    /// and the output records no `requested` list.
     Checked(Vec<String>),
     All,
     Conflict,
@@ -87,7 +89,8 @@ impl<'a> StopBatchTask<'a> {
     }
 
     /// Targets the caller has already checked and de-duplicated (1 to 100),
-    /// so a bulk call does not validate each chunk a second time.
+    /// so a bulk call neither validates nor copies each chunk a second time.
+    /// The output's `requested()` is `None`: the bulk merge has the chunk.
     pub(crate) fn checked_targets(mut self, targets: Vec<String>) -> Self {
         debug_assert!((1..=validation::MAX_TARGETS_PER_REQUEST).contains(&targets.len()));
         self.selection = Selection::Checked(targets);
@@ -102,7 +105,7 @@ impl<'a> StopBatchTask<'a> {
                 let list = validation::targets(list)?;
                 (types::BatchTargets { targets: list.clone() }, Some(list))
             }
-            Selection::Checked(list) => (types::BatchTargets { targets: list.clone() }, Some(list)),
+            Selection::Checked(list) => (types::BatchTargets { targets: list }, None),
             Selection::All => (types::BatchTargets { targets: Vec::new() }, None),
             Selection::Unset => {
                 return Err(InvalidInput::new(
@@ -121,8 +124,9 @@ impl<'a> StopBatchTask<'a> {
             "iotda.stop_batch_task",
             operation = "StopBatchTask",
             task_id = task_id.as_str(),
-            targets = requested.as_ref().map_or(0, Vec::len),
-            all = requested.is_none(),
+            targets = body.targets.len(),
+            // Named targets are never empty, so an empty body is `all()`.
+            all = body.targets.is_empty(),
             status = tracing::field::Empty,
             request_id = tracing::field::Empty,
             attempts = tracing::field::Empty,

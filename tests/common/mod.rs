@@ -49,6 +49,28 @@ pub fn client(endpoint: &str, mode: Mode) -> Client {
     builder.build().expect("valid test client")
 }
 
+/// Collects everything a `tracing` fmt subscriber writes (give it
+/// `move || capture.clone()` as its writer).
+#[derive(Clone, Default)]
+pub struct Capture(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// What was written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// An emulator on its own runtime, so a test can block (on a child process,
 /// say) while the emulator keeps serving.
 #[cfg(feature = "emulator")]
