@@ -111,6 +111,46 @@ struct Fault {
     after: Option<fn(&FaultRun) -> bool>,
 }
 
+impl Fault {
+    /// A fault the client must recognise in one attempt within 2 s, with no
+    /// server-side check; the methods below change those.
+    fn new(name: &'static str, script: Option<Script>, check: Check) -> Self {
+        Self {
+            name,
+            script,
+            check,
+            attempts: 1,
+            within: Duration::from_secs(2),
+            after: None,
+        }
+    }
+
+    fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
+    }
+
+    fn within(mut self, within: Duration) -> Self {
+        self.within = within;
+        self
+    }
+
+    fn after(mut self, after: fn(&FaultRun) -> bool) -> Self {
+        self.after = Some(after);
+        self
+    }
+}
+
+fn request_timed_out(r: &Result<StopOutput, Error>) -> bool {
+    matches!(
+        r,
+        Err(Error::Timeout {
+            limit: TimeoutKind::Request,
+            ..
+        })
+    )
+}
+
 /// What the servers saw, for a fault's `after` check.
 struct FaultRun {
     /// Connections to the host a redirect pointed at.
@@ -123,43 +163,35 @@ const OK_BODY: &str = r#"{"targets":[{"target":"dev-1","status":"success"},{"tar
 fn faults(redirect_target: &str) -> Vec<Fault> {
     let ok = response("200 OK", "application/json", OK_BODY, "");
     vec![
-        Fault {
-            name: "connection refused",
-            script: None,
-            check: |r| matches!(r, Err(Error::Transport { .. })),
-            attempts: 3,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "accept, then close without answering",
-            script: Some(Arc::new(|mut s, _| {
+        Fault::new(
+            "connection refused",
+            None,
+            |r| matches!(r, Err(Error::Transport { .. })),
+        )
+        .attempts(3),
+        Fault::new(
+            "accept, then close without answering",
+            Some(Arc::new(|mut s, _| {
                 Box::pin(async move {
                     read_request(&mut s).await;
                 })
             })),
-            check: |r| matches!(r, Err(Error::Transport { .. })),
-            attempts: 1,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "reset mid-headers",
-            script: Some(Arc::new(|mut s, _| {
+            |r| matches!(r, Err(Error::Transport { .. })),
+        ),
+        Fault::new(
+            "reset mid-headers",
+            Some(Arc::new(|mut s, _| {
                 Box::pin(async move {
                     read_request(&mut s).await;
                     let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-ty").await;
                     let _ = s.set_zero_linger();
                 })
             })),
-            check: |r| matches!(r, Err(Error::Transport { .. })),
-            attempts: 1,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "reset mid-body",
-            script: Some(Arc::new(|mut s, _| {
+            |r| matches!(r, Err(Error::Transport { .. })),
+        ),
+        Fault::new(
+            "reset mid-body",
+            Some(Arc::new(|mut s, _| {
                 Box::pin(async move {
                     read_request(&mut s).await;
                     let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\nx-request-id: rid-fault\r\n\r\n{\"targets\":[";
@@ -169,35 +201,22 @@ fn faults(redirect_target: &str) -> Vec<Fault> {
                     let _ = s.set_zero_linger();
                 })
             })),
-            check: |r| matches!(r, Err(Error::Transport { request_id: Some(id), .. }) if id == "rid-fault"),
-            attempts: 1,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "headers never sent (timeout)",
-            script: Some(Arc::new(|mut s, _| {
+            |r| matches!(r, Err(Error::Transport { request_id: Some(id), .. }) if id == "rid-fault"),
+        ),
+        Fault::new(
+            "headers never sent (timeout)",
+            Some(Arc::new(|mut s, _| {
                 Box::pin(async move {
                     read_request(&mut s).await;
                     tokio::time::sleep(Duration::from_secs(30)).await;
                 })
             })),
-            check: |r| {
-                matches!(
-                    r,
-                    Err(Error::Timeout {
-                        limit: TimeoutKind::Request,
-                        ..
-                    })
-                )
-            },
-            attempts: 1,
-            within: REQUEST_TIMEOUT + Duration::from_secs(1),
-            after: None,
-        },
-        Fault {
-            name: "body trickled slower than the timeout",
-            script: Some(Arc::new(|mut s, _| {
+            request_timed_out,
+        )
+        .within(REQUEST_TIMEOUT + Duration::from_secs(1)),
+        Fault::new(
+            "body trickled slower than the timeout",
+            Some(Arc::new(|mut s, _| {
                 Box::pin(async move {
                     read_request(&mut s).await;
                     let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n";
@@ -211,49 +230,31 @@ fn faults(redirect_target: &str) -> Vec<Fault> {
                     }
                 })
             })),
-            check: |r| {
-                matches!(
-                    r,
-                    Err(Error::Timeout {
-                        limit: TimeoutKind::Request,
-                        ..
-                    })
-                )
-            },
-            attempts: 1,
-            within: REQUEST_TIMEOUT + Duration::from_secs(1),
-            after: None,
-        },
-        Fault {
-            name: "500 with an HTML body",
-            script: Some(answer("500 Internal Server Error", "text/html", HTML)),
-            check: |r| matches!(r, Err(Error::Api(e)) if e.status == 500 && e.body.as_deref() == Some(HTML)),
-            attempts: 1,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "502 with an HTML body (not retried)",
-            script: Some(answer("502 Bad Gateway", "text/html", HTML)),
-            check: |r| matches!(r, Err(Error::Api(e)) if e.status == 502 && e.body.as_deref() == Some(HTML) && e.request_id.as_deref() == Some("rid-fault")),
-            attempts: 1,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "503 then 200 (retried, succeeds)",
-            script: Some(answer_each(vec![
+            request_timed_out,
+        )
+        .within(REQUEST_TIMEOUT + Duration::from_secs(1)),
+        Fault::new(
+            "500 with an HTML body",
+            Some(answer("500 Internal Server Error", "text/html", HTML)),
+            |r| matches!(r, Err(Error::Api(e)) if e.status == 500 && e.body.as_deref() == Some(HTML)),
+        ),
+        Fault::new(
+            "502 with an HTML body (not retried)",
+            Some(answer("502 Bad Gateway", "text/html", HTML)),
+            |r| matches!(r, Err(Error::Api(e)) if e.status == 502 && e.body.as_deref() == Some(HTML) && e.request_id.as_deref() == Some("rid-fault")),
+        ),
+        Fault::new(
+            "503 then 200 (retried, succeeds)",
+            Some(answer_each(vec![
                 response("503 Service Unavailable", "text/html", HTML, ""),
                 ok.clone(),
             ])),
-            check: |r| r.as_ref().is_ok_and(StopOutput::all_succeeded),
-            attempts: 2,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "429 with Retry-After: 1, then 200",
-            script: Some(answer_each(vec![
+            |r| r.as_ref().is_ok_and(StopOutput::all_succeeded),
+        )
+        .attempts(2),
+        Fault::new(
+            "429 with Retry-After: 1, then 200",
+            Some(answer_each(vec![
                 response(
                     "429 Too Many Requests",
                     "application/json",
@@ -262,63 +263,48 @@ fn faults(redirect_target: &str) -> Vec<Fault> {
                 ),
                 ok.clone(),
             ])),
-            check: |r| r.as_ref().is_ok_and(StopOutput::all_succeeded),
-            attempts: 2,
-            within: Duration::from_millis(2500),
-            after: None,
-        },
-        Fault {
-            name: "429 forever (gives up after 3 attempts, says so)",
-            script: Some(answer(
+            |r| r.as_ref().is_ok_and(StopOutput::all_succeeded),
+        )
+        .attempts(2)
+        .within(Duration::from_millis(2500)),
+        Fault::new(
+            "429 forever (gives up after 3 attempts, says so)",
+            Some(answer(
                 "429 Too Many Requests",
                 "application/json",
                 r#"{"error_code":"APIG.0308","error_msg":"The throttling threshold has been reached."}"#,
             )),
-            check: |r| matches!(r, Err(e @ Error::Api(_)) if e.status() == Some(429) && e.to_string().ends_with("after 3 attempts")),
-            attempts: 3,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "200 with invalid JSON",
-            script: Some(answer("200 OK", "application/json", "targets: yes")),
-            check: |r| matches!(r, Err(Error::Decode { status: 200, .. })),
-            attempts: 1,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "200 with truncated JSON",
-            script: Some(answer("200 OK", "application/json", &OK_BODY[..40])),
-            check: |r| matches!(r, Err(Error::Decode { status: 200, body, .. }) if body == &OK_BODY[..40]),
-            attempts: 1,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "200 with a wrong content type",
-            script: Some(answer("200 OK", "text/html; charset=utf-8", OK_BODY)),
-            check: |r| matches!(r, Err(Error::Decode { status: 200, message, .. }) if message.contains("text/html")),
-            attempts: 1,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "200 with unknown fields and an unknown target status (succeeds)",
-            script: Some(answer(
+            |r| matches!(r, Err(e @ Error::Api(_)) if e.status() == Some(429) && e.to_string().ends_with("after 3 attempts")),
+        )
+        .attempts(3),
+        Fault::new(
+            "200 with invalid JSON",
+            Some(answer("200 OK", "application/json", "targets: yes")),
+            |r| matches!(r, Err(Error::Decode { status: 200, .. })),
+        ),
+        Fault::new(
+            "200 with truncated JSON",
+            Some(answer("200 OK", "application/json", &OK_BODY[..40])),
+            |r| matches!(r, Err(Error::Decode { status: 200, body, .. }) if body == &OK_BODY[..40]),
+        ),
+        Fault::new(
+            "200 with a wrong content type",
+            Some(answer("200 OK", "text/html; charset=utf-8", OK_BODY)),
+            |r| matches!(r, Err(Error::Decode { status: 200, message, .. }) if message.contains("text/html")),
+        ),
+        Fault::new(
+            "200 with unknown fields and an unknown target status (succeeds)",
+            Some(answer(
                 "200 OK",
                 "application/json;charset=UTF-8",
                 r#"{"targets":[{"target":"dev-1","status":"success","why":1},{"target":"dev-2","status":"deferred"}],"next":{"a":[1]}}"#,
             )),
-            check: |r| matches!(r, Ok(out) if out.results().len() == 2 && out.failed().count() == 1 && out.missing().count() == 0),
-            attempts: 1,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "200 with a declared body over the cap",
-            script: Some(answer("200 OK", "application/json", &" ".repeat(CAP + 1))),
-            check: |r| {
+            |r| matches!(r, Ok(out) if out.results().len() == 2 && out.failed().count() == 1 && out.missing().count() == 0),
+        ),
+        Fault::new(
+            "200 with a declared body over the cap",
+            Some(answer("200 OK", "application/json", &" ".repeat(CAP + 1))),
+            |r| {
                 matches!(
                     r,
                     Err(Error::ResponseTooLarge {
@@ -328,13 +314,10 @@ fn faults(redirect_target: &str) -> Vec<Fault> {
                     })
                 )
             },
-            attempts: 1,
-            within: Duration::from_secs(2),
-            after: None,
-        },
-        Fault {
-            name: "200 with an endless chunked body (streamed, stopped at the cap)",
-            script: Some(Arc::new(|mut s, _| {
+        ),
+        Fault::new(
+            "200 with an endless chunked body (streamed, stopped at the cap)",
+            Some(Arc::new(|mut s, _| {
                 Box::pin(async move {
                     read_request(&mut s).await;
                     let _ = s
@@ -352,40 +335,34 @@ fn faults(redirect_target: &str) -> Vec<Fault> {
                     }
                 })
             })),
-            check: |r| matches!(r, Err(Error::ResponseTooLarge { limit: CAP, .. })),
-            attempts: 1,
-            within: Duration::from_secs(3),
-            after: Some(|_| WRITTEN.load(Ordering::SeqCst) < 16 * 1024 * 1024),
-        },
-        Fault {
-            name: "redirect to another host (not followed)",
-            script: Some(answer_each(vec![response(
+            |r| matches!(r, Err(Error::ResponseTooLarge { limit: CAP, .. })),
+        )
+        .within(Duration::from_secs(3))
+        .after(|_| WRITTEN.load(Ordering::SeqCst) < 16 * 1024 * 1024),
+        Fault::new(
+            "redirect to another host (not followed)",
+            Some(answer_each(vec![response(
                 "307 Temporary Redirect",
                 "text/plain",
                 "",
                 &format!("location: {redirect_target}/steal\r\n"),
             )])),
-            check: |r| matches!(r, Err(Error::Api(e)) if e.status == 307),
-            attempts: 1,
-            within: Duration::from_secs(2),
-            after: Some(|run| run.hits_elsewhere == 0),
-        },
-        Fault {
-            name: "an answer for the wrong number of targets",
-            script: Some(answer(
+            |r| matches!(r, Err(Error::Api(e)) if e.status == 307),
+        )
+        .after(|run| run.hits_elsewhere == 0),
+        Fault::new(
+            "an answer for the wrong number of targets",
+            Some(answer(
                 "200 OK",
                 "application/json",
                 r#"{"targets":[{"target":"dev-1","status":"success"},{"target":"dev-9","status":"success"}]}"#,
             )),
-            check: |r| {
+            |r| {
                 matches!(r, Ok(out) if !out.all_succeeded()
                     && out.missing().collect::<Vec<_>>() == ["dev-2"]
                     && out.unexpected().filter_map(|u| u.target.as_deref()).collect::<Vec<_>>() == ["dev-9"])
             },
-            attempts: 1,
-            within: Duration::from_secs(2),
-            after: None,
-        },
+        ),
     ]
 }
 
