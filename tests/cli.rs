@@ -60,6 +60,15 @@ fn stdout_json(output: &std::process::Output) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Sends `kill -<name>` to a child process.
+fn signal(child: &std::process::Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} failed");
+}
+
 fn status_of(emulator: &Running, device: &str) -> SubtaskStatus {
     emulator.handle.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap().subtasks[device]
 }
@@ -378,15 +387,8 @@ fn emulator_command_prints_its_address_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
 
-    // SAFETY of the test: kill(1) sends SIGTERM; the emulator must exit 0.
-    let pid = child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    // SIGTERM: the emulator must shut down cleanly and exit 0.
+    signal(&child, "TERM");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
@@ -577,14 +579,7 @@ fn ctrl_c_stops_issuing_and_reports_every_target() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1000));
-    let pid = child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&child, "INT");
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
