@@ -217,8 +217,8 @@ pub fn format_sdk_date(at: Timestamp) -> String {
 }
 
 /// An `X-Sdk-Date` value without `strftime` or allocation for years 0000 to
-/// 9999; other years (which no server accepts) go through `strftime`, so the
-/// text is always exactly [`SDK_DATE_FORMAT`]'s.
+/// 9999 (jiff's upper bound); negative years (which no server accepts) go
+/// through `strftime`, so the text is always exactly [`SDK_DATE_FORMAT`]'s.
 enum SdkDate {
     Digits([u8; 16]),
     Formatted(String),
@@ -230,9 +230,6 @@ impl SdkDate {
         let Ok(year) = u16::try_from(dt.year()) else {
             return Self::Formatted(at.strftime(SDK_DATE_FORMAT).to_string());
         };
-        if year > 9999 {
-            return Self::Formatted(at.strftime(SDK_DATE_FORMAT).to_string());
-        }
         let mut out = *b"00000000T000000Z";
         let two = |out: &mut [u8; 16], at: usize, v: i8| {
             let v = v.unsigned_abs();
@@ -264,13 +261,10 @@ impl SdkDate {
 struct Hex64([u8; 64]);
 
 impl Hex64 {
-    fn new(bytes: &[u8]) -> Self {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    fn new(digest: &[u8]) -> Self {
         let mut out = [b'0'; 64];
-        for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
-            pair[0] = DIGITS[usize::from(byte >> 4)];
-            pair[1] = DIGITS[usize::from(byte & 0x0f)];
-        }
+        // A SHA-256 output is 32 bytes: exactly 64 digits, so this cannot fail.
+        let _ = hex::encode_to_slice(digest, &mut out);
         Self(out)
     }
 
@@ -285,7 +279,7 @@ pub fn parse_sdk_date(value: &str) -> Option<Timestamp> {
     if value.len() != 16 {
         return None;
     }
-    let civil = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", value).ok()?;
+    let civil = jiff::civil::DateTime::strptime(SDK_DATE_FORMAT, value).ok()?;
     jiff::tz::Offset::UTC.to_timestamp(civil).ok()
 }
 
@@ -309,14 +303,25 @@ pub fn parse_sdk_date(value: &str) -> Option<Timestamp> {
 /// ```
 pub struct Signer {
     ak: String,
-    sk: secrecy::SecretString,
-    security_token: Option<secrecy::SecretString>,
+    /// `X-Security-Token` of temporary credentials, built (and marked
+    /// sensitive) once.
+    security_token: Option<reqwest::header::HeaderValue>,
     project_id: Option<String>,
     algorithm: Algorithm,
-    /// Plain: the HMAC keyed with the SK, prepared once.
-    plain_mac: HmacSha256,
-    /// Derived: the HMAC keyed for one day (`YYYYMMDD`), rebuilt when the day changes.
-    derived_mac: Mutex<Option<(String, HmacSha256)>>,
+    keys: Keys,
+}
+
+/// What each algorithm signs with.
+enum Keys {
+    /// The HMAC keyed with the SK, prepared once.
+    Plain(HmacSha256),
+    /// The SK, the scope (`region/service`), and the HMAC keyed for one day
+    /// (`YYYYMMDD`), rebuilt when the day changes.
+    Derived {
+        sk: secrecy::SecretString,
+        scope: String,
+        today: Mutex<Option<(String, HmacSha256)>>,
+    },
 }
 
 impl fmt::Debug for Signer {
@@ -342,16 +347,32 @@ impl Signer {
 
     pub(crate) fn from_pair(pair: &AkSk, algorithm: Algorithm) -> Result<Self, InvalidInput> {
         pair.validate()?;
-        let plain_mac = <HmacSha256 as KeyInit>::new_from_slice(pair.secret_key().expose_secret().as_bytes())
-            .map_err(|_| InvalidInput::new("credentials.sk", "cannot key HMAC-SHA256"))?;
+        let security_token = pair
+            .security_token()
+            .map(|token| {
+                let mut value = reqwest::header::HeaderValue::from_str(token.expose_secret())
+                    .map_err(|_| InvalidInput::new("credentials.security_token", "is not a legal header value"))?;
+                value.set_sensitive(true);
+                Ok::<_, InvalidInput>(value)
+            })
+            .transpose()?;
+        let keys = match &algorithm {
+            Algorithm::Plain => Keys::Plain(
+                <HmacSha256 as KeyInit>::new_from_slice(pair.secret_key().expose_secret().as_bytes())
+                    .map_err(|_| InvalidInput::new("credentials.sk", "cannot key HMAC-SHA256"))?,
+            ),
+            Algorithm::Derived { region, service } => Keys::Derived {
+                sk: pair.secret_key().clone(),
+                scope: format!("{region}/{service}"),
+                today: Mutex::new(None),
+            },
+        };
         Ok(Self {
             ak: pair.access_key().to_owned(),
-            sk: pair.secret_key().clone(),
-            security_token: pair.security_token().cloned(),
+            security_token,
             project_id: None,
             algorithm,
-            plain_mac,
-            derived_mac: Mutex::new(None),
+            keys,
         })
     }
 
@@ -419,9 +440,7 @@ impl Signer {
             );
         }
         if let Some(token) = &self.security_token {
-            let mut v = value("X-Security-Token", token.expose_secret())?;
-            v.set_sensitive(true);
-            headers.insert(HeaderName::from_static("x-security-token"), v);
+            headers.insert(HeaderName::from_static("x-security-token"), token.clone());
         }
         headers.insert(HeaderName::from_static("x-sdk-date"), value("X-Sdk-Date", date)?);
         headers.insert(
@@ -526,9 +545,9 @@ impl Signer {
     /// The HMAC over the string to sign, keyed for `date`; `hashed` is the
     /// hex SHA-256 of the canonical request.
     fn mac_for(&self, hashed: &Hex64, date: &str) -> HmacSha256 {
-        let mut mac = match &self.algorithm {
-            Algorithm::Plain => self.plain_mac.clone(),
-            Algorithm::Derived { region, service } => self.derived_mac(date, region, service),
+        let mut mac = match &self.keys {
+            Keys::Plain(mac) => mac.clone(),
+            Keys::Derived { sk, scope, today } => self.derived_mac(sk, scope, today, date),
         };
         mac.update(self.algorithm.name().as_bytes());
         mac.update(b"\n");
@@ -545,24 +564,31 @@ impl Signer {
 
     /// HKDF-SHA256(salt = AK, ikm = SK, info = `YYYYMMDD/region/service`), 32
     /// bytes; the HMAC key is the *hex string* of that key, as the SDK does.
-    fn derived_mac(&self, date: &str, region: &str, service: &str) -> HmacSha256 {
+    fn derived_mac(
+        &self,
+        sk: &secrecy::SecretString,
+        scope: &str,
+        today: &Mutex<Option<(String, HmacSha256)>>,
+        date: &str,
+    ) -> HmacSha256 {
         let day = day_of(date);
-        let mut cache = self.derived_mac.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = today.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((cached_day, mac)) = cache.as_ref()
             && cached_day == day
         {
             return mac.clone();
         }
-        let info = format!("{day}/{region}/{service}");
-        let hkdf = hkdf::Hkdf::<Sha256>::new(Some(self.ak.as_bytes()), self.sk.expose_secret().as_bytes());
+        let info = format!("{day}/{scope}");
+        let hkdf = hkdf::Hkdf::<Sha256>::new(Some(self.ak.as_bytes()), sk.expose_secret().as_bytes());
         let mut okm = [0u8; 32];
         // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so this cannot fail.
         let _ = hkdf.expand(info.as_bytes(), &mut okm);
-        let key_hex = hex::encode(okm);
+        // 64 hex digits: exactly SHA-256's block size, HMAC's fixed key size.
+        let mut key_hex = [0u8; 64];
+        let _ = hex::encode_to_slice(okm, &mut key_hex);
+        let mac = <HmacSha256 as KeyInit>::new(&key_hex.into());
         okm.fill(0);
-        // HMAC takes keys of any length; the error arm cannot happen.
-        let mac =
-            <HmacSha256 as KeyInit>::new_from_slice(key_hex.as_bytes()).unwrap_or_else(|_| self.plain_mac.clone());
+        key_hex.fill(0);
         *cache = Some((day.to_owned(), mac.clone()));
         mac
     }
