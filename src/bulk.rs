@@ -111,7 +111,6 @@ pub struct BulkOutput {
     request_ids: Vec<String>,
     request_errors: Vec<Error>,
     requests_sent: usize,
-    requests_failed: usize,
     duplicates_dropped: usize,
     cancelled: bool,
 }
@@ -145,7 +144,7 @@ impl BulkOutput {
 
     /// Requests that ended in an error (their targets are failures).
     pub fn requests_failed(&self) -> usize {
-        self.requests_failed
+        self.request_errors.len()
     }
 
     /// Repeated targets dropped from the input.
@@ -330,6 +329,8 @@ impl<'a> BulkStop<'a> {
         // The requests borrow the targets; with them gone, the merge can
         // move each target into its result instead of copying it.
         drop(in_flight);
+        // A signal after the last request went out cancelled nothing.
+        let cancelled = cancelled && next < chunks.len();
         drop(chunks);
         let duplicates_dropped = given - targets.len();
         Ok(merge(targets, outcomes, duplicates_dropped, cancelled))
@@ -418,7 +419,6 @@ fn merge(
     BulkOutput {
         results,
         request_ids,
-        requests_failed: request_errors.len(),
         request_errors,
         requests_sent,
         duplicates_dropped,

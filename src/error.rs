@@ -114,8 +114,8 @@ pub struct ApiError {
     pub error_msg: Option<String>,
     /// The `X-Request-Id` header, else the gateway's `request_id` body field.
     pub request_id: Option<String>,
-    /// The raw body when it was not a JSON error object (an HTML page from a
-    /// proxy, say); `None` when it parsed.
+    /// The body as received when it carried no error code or message (an
+    /// HTML page from a proxy, say); `None` when it did.
     pub body: Option<String>,
     /// Attempts made (more than one when a 429 or 503 was retried).
     pub attempts: u32,
@@ -135,7 +135,7 @@ impl fmt::Display for ApiError {
             (Some(code), None, _) => write!(f, ": {}", one_line(code, 64))?,
             (None, Some(msg), _) => write!(f, ": {}", one_line(msg, 500))?,
             (None, None, Some(body)) if !body.trim().is_empty() => {
-                write!(f, ": non-JSON body: {}", one_line(body, BODY_SNIPPET))?
+                write!(f, ": body: {}", one_line(body, BODY_SNIPPET))?
             }
             (None, None, _) => write!(f, ": no error details in the body")?,
         }

@@ -111,7 +111,11 @@ impl RetryPolicy {
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
             .min(self.max_backoff);
         let nanos = u64::try_from(exponential.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(if nanos == 0 { 0 } else { random_u64() % (nanos + 1) })
+        Duration::from_nanos(if nanos == 0 {
+            0
+        } else {
+            random_u64() % nanos.saturating_add(1)
+        })
     }
 }
 

@@ -166,6 +166,32 @@ async fn cancelling_stops_issuing_and_reports_every_target_once() {
 }
 
 #[tokio::test]
+async fn a_signal_after_the_last_request_went_out_cancels_nothing() {
+    let server = server().await;
+    let input = devices(0..250);
+    let (fire, fired) = tokio::sync::oneshot::channel::<()>();
+    let fire = Mutex::new(Some(fire));
+    let out = client(&server.uri(), Mode::Token)
+        .stop_batch_task_bulk(TASK)
+        .targets(input.clone())
+        .concurrency(3)
+        // All three requests are in flight before the first answer: fire then.
+        .on_progress(move |_| {
+            fire.lock().unwrap().take().map(|f| f.send(()));
+        })
+        .cancel_on(async {
+            let _ = fired.await;
+        })
+        .send()
+        .await
+        .unwrap();
+    assert!(!out.cancelled(), "every request had been sent");
+    assert_eq!(out.requests_sent(), 3);
+    assert_eq!(out.succeeded().count(), 250);
+    assert_eq!(out.not_attempted().count(), 0);
+}
+
+#[tokio::test]
 async fn concurrency_is_bounded() {
     let server = MockServer::start().await;
     let in_flight = Arc::new(AtomicUsize::new(0));

@@ -119,7 +119,7 @@ async fn html_error_body_is_kept_raw() {
     assert_eq!(api.body.as_deref(), Some(html));
     assert_eq!(
         err.to_string(),
-        "HTTP 502 Bad Gateway: non-JSON body: <html> <head><title>502 Bad Gateway</title></head> <body>nginx</body> </html> (request id rid-502)"
+        "HTTP 502 Bad Gateway: body: <html> <head><title>502 Bad Gateway</title></head> <body>nginx</body> </html> (request id rid-502)"
     );
 }
 

@@ -253,6 +253,15 @@ fn faults(redirect_target: &str) -> Vec<Fault> {
         )
         .attempts(2),
         Fault::new(
+            "503, then closed unanswered (the error keeps nothing of the 503)",
+            Some(answer_each(vec![
+                response("503 Service Unavailable", "text/html", HTML, ""),
+                String::new(),
+            ])),
+            |r| matches!(r, Err(e @ Error::Transport { request_id: None, .. }) if e.attempts() == 2),
+        )
+        .attempts(2),
+        Fault::new(
             "429 with Retry-After: 1, then 200",
             Some(answer_each(vec![
                 response(

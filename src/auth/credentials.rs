@@ -21,6 +21,12 @@ pub struct Credentials {
     project_id: Option<String>,
 }
 
+/// What a request is authenticated with; see [`Credentials::secret`].
+pub(crate) enum Secret<'a> {
+    Token(&'a SecretString),
+    AkSk(&'a AkSk),
+}
+
 #[derive(Clone)]
 enum Kind {
     Token(SecretString),
@@ -175,10 +181,11 @@ impl Credentials {
         matches!(self.kind, Kind::Token(_))
     }
 
-    pub(crate) fn token_secret(&self) -> Option<&SecretString> {
+    /// The token, or the access key pair.
+    pub(crate) fn secret(&self) -> Secret<'_> {
         match &self.kind {
-            Kind::Token(token) => Some(token),
-            Kind::AkSk(_) => None,
+            Kind::Token(token) => Secret::Token(token),
+            Kind::AkSk(pair) => Secret::AkSk(pair),
         }
     }
 

@@ -11,7 +11,7 @@
 //! [`Signing::Auto`] picks plain or derived exactly as the official SDK's
 //! default "derived predicate" does.
 
-mod credentials;
+pub(crate) mod credentials;
 mod signing;
 
 pub use credentials::{AkSk, Credentials};

@@ -16,7 +16,6 @@ use bytes::{Bytes, BytesMut};
 use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::ResponseBuilderExt as _;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
-use secrecy::ExposeSecret;
 
 use super::generated;
 use super::{Auth, Shared};
@@ -24,7 +23,7 @@ use crate::error::{Error, chain};
 use crate::retry::Outcome;
 
 /// The header IoTDA and the API gateway put the request ID in.
-pub(crate) const REQUEST_ID: &str = "x-request-id";
+const REQUEST_ID: &str = "x-request-id";
 
 /// State for one call: the client's shared configuration and what the hooks saw.
 pub(crate) struct CallContext {
@@ -76,7 +75,7 @@ impl CallContext {
         headers.remove(HeaderName::from_static("api-version"));
         headers.remove(ACCEPT);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(USER_AGENT, self.shared.user_agent.clone());
+        headers.insert(USER_AGENT, HeaderValue::from_static(crate::USER_AGENT));
         self.authenticate(request)
     }
 
@@ -84,13 +83,9 @@ impl CallContext {
     fn authenticate(&self, request: &mut reqwest::Request) -> Result<(), Error> {
         match &self.shared.auth {
             Auth::Token(token) => {
-                let mut value = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
-                    crate::validation::InvalidInput::new("credentials.token", "is not a legal header value")
-                })?;
-                value.set_sensitive(true);
                 request
                     .headers_mut()
-                    .insert(HeaderName::from_static("x-auth-token"), value);
+                    .insert(HeaderName::from_static("x-auth-token"), token.clone());
             }
             Auth::Signed(signer) => {
                 signer.sign(request, jiff::Timestamp::now()).map_err(|e| {
@@ -112,7 +107,13 @@ impl CallContext {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.lock().attempts = attempt;
+            {
+                // A new attempt: nothing of the last one's answer applies to it.
+                let mut record = self.lock();
+                record.attempts = attempt;
+                record.status = None;
+                record.request_id = None;
+            }
             // Bodies here are in memory, so the clone for a retry is cheap.
             let spare = (attempt < self.shared.retry.max_attempts())
                 .then(|| request.try_clone())
@@ -201,13 +202,16 @@ impl CallContext {
         spare: Option<reqwest::Request>,
     ) -> Option<(Duration, reqwest::Request)> {
         let wait = self.shared.retry.delay(attempt, outcome)?;
-        if Instant::now() + wait >= deadline {
+        if Instant::now().checked_add(wait).is_none_or(|at| at >= deadline) {
             tracing::debug!(attempt, "not retrying: the deadline would pass first");
             return None;
         }
         let mut next = spare?;
         // A fresh X-Sdk-Date and signature; the old one may be near expiry.
-        self.authenticate(&mut next).ok()?;
+        if let Err(e) = self.authenticate(&mut next) {
+            tracing::debug!(attempt, error = %e, "not retrying: the request could not be signed again");
+            return None;
+        }
         Some((wait, next))
     }
 }

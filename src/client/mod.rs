@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
-use secrecy::SecretString;
+use secrecy::ExposeSecret as _;
 
+use crate::auth::credentials::Secret;
 use crate::auth::{Credentials, Signer, Signing};
 use crate::error::{Error, chain};
 use crate::retry::RetryPolicy;
@@ -83,7 +84,6 @@ pub(crate) struct Shared {
     pub(crate) project_id: types::ProjectId,
     pub(crate) instance_id: Option<types::InstanceId>,
     pub(crate) auth: Auth,
-    pub(crate) user_agent: HeaderValue,
     pub(crate) request_timeout: Duration,
     pub(crate) deadline: Duration,
     pub(crate) retry: RetryPolicy,
@@ -92,7 +92,8 @@ pub(crate) struct Shared {
 
 /// How requests authenticate.
 pub(crate) enum Auth {
-    Token(SecretString),
+    /// The `X-Auth-Token` value, marked sensitive, built once.
+    Token(HeaderValue),
     Signed(Box<Signer>),
 }
 
@@ -302,16 +303,19 @@ impl ClientBuilder {
         if self.max_response_bytes == 0 {
             return Err(InvalidInput::new("max_response_bytes", "must be greater than zero").into());
         }
-        let auth = match (credentials.token_secret(), credentials.ak_sk_pair()) {
-            (Some(token), _) => Auth::Token(token.clone()),
-            (None, Some(pair)) => {
+        let auth = match credentials.secret() {
+            Secret::Token(token) => {
+                // `validate` allowed only visible ASCII, a legal header value.
+                let mut value = HeaderValue::from_str(token.expose_secret())
+                    .map_err(|_| InvalidInput::new("credentials.token", "is not a legal header value"))?;
+                value.set_sensitive(true);
+                Auth::Token(value)
+            }
+            Secret::AkSk(pair) => {
                 let algorithm = self.signing.resolve(&endpoint.authority, self.region.as_deref())?;
                 Auth::Signed(Box::new(
                     Signer::from_pair(pair, algorithm)?.with_project_id(project_id.as_str()),
                 ))
-            }
-            (None, None) => {
-                return Err(InvalidInput::new("credentials", "are neither a token nor an access key pair").into());
             }
         };
         let http = match self.http_client {
@@ -335,7 +339,6 @@ impl ClientBuilder {
                 project_id,
                 instance_id,
                 auth,
-                user_agent: HeaderValue::from_static(USER_AGENT),
                 request_timeout: self.request_timeout,
                 deadline: self.deadline,
                 retry: self.retry,

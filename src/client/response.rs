@@ -1,10 +1,10 @@
 //! Turning progenitor's outcome and the hooks' record into our result.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderValue;
 
-use super::{generated, hooks};
+use super::generated;
 use crate::error::{ApiError, Error, TimeoutKind, chain};
 use crate::types;
 use crate::validation::InvalidInput;
@@ -53,7 +53,6 @@ fn finish<T>(result: Option<GeneratedResult<T>>, call: &generated::Client) -> Re
     let raw = || String::from_utf8_lossy(&record.body).into_owned();
     match result {
         Ok(value) => {
-            let request_id = hooks::request_id(value.headers()).or(request_id);
             // A success labelled as something other than JSON did not come
             // from IoTDA as documented (a proxy's page, say): do not trust it.
             if let Some(content_type) = value.headers().get(reqwest::header::CONTENT_TYPE)
@@ -73,7 +72,13 @@ fn finish<T>(result: Option<GeneratedResult<T>>, call: &generated::Client) -> Re
         }
         Err(G::ErrorResponse(value)) => {
             let status = value.status().as_u16();
-            Err(api_error(status, Some(value.into_inner()), request_id, None, attempts))
+            Err(api_error(
+                status,
+                Some(value.into_inner()),
+                &record.body,
+                request_id,
+                attempts,
+            ))
         }
         Err(G::InvalidResponsePayload(_, e)) => {
             let status = record.status.unwrap_or_default();
@@ -85,7 +90,8 @@ fn finish<T>(result: Option<GeneratedResult<T>>, call: &generated::Client) -> Re
                     body: raw(),
                 })
             } else {
-                Err(api_error_from_raw(status, &record.body, request_id, attempts))
+                // progenitor already failed to read it as an `ErrorBody`.
+                Err(api_error(status, None, &record.body, request_id, attempts))
             }
         }
         Err(G::UnexpectedResponse(response)) => {
@@ -101,9 +107,13 @@ fn finish<T>(result: Option<GeneratedResult<T>>, call: &generated::Client) -> Re
                 Err(api_error_from_raw(status, &record.body, request_id, attempts))
             }
         }
-        Err(G::CommunicationError(e) | G::ResponseBodyError(e) | G::InvalidUpgrade(e)) => {
-            Err(transport_error(e, attempts, request_id, started))
-        }
+        Err(G::CommunicationError(e) | G::ResponseBodyError(e) | G::InvalidUpgrade(e)) => Err(transport_error(
+            e,
+            attempts,
+            request_id,
+            started,
+            call.inner.shared.deadline,
+        )),
         Err(G::InvalidRequest(message) | G::Custom(message)) => Err(InvalidInput::new("request", message).into()),
     }
 }
@@ -111,15 +121,29 @@ fn finish<T>(result: Option<GeneratedResult<T>>, call: &generated::Client) -> Re
 /// `application/json` or `application/<something>+json`, any parameters.
 fn is_json(content_type: &HeaderValue) -> bool {
     let Ok(value) = content_type.to_str() else { return false };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || subtype.len() > 5 && subtype[subtype.len() - 5..].eq_ignore_ascii_case("+json"))
 }
 
-fn transport_error(e: reqwest::Error, attempts: u32, request_id: Option<String>, started: Instant) -> Error {
+fn transport_error(
+    e: reqwest::Error,
+    attempts: u32,
+    request_id: Option<String>,
+    started: Instant,
+    deadline: Duration,
+) -> Error {
     if e.is_timeout() {
         Error::Timeout {
             limit: if e.is_connect() {
                 TimeoutKind::Connect
+            } else if started.elapsed() >= deadline {
+                // The attempt's timeout was cut short to end at the deadline.
+                TimeoutKind::Deadline
             } else {
                 TimeoutKind::Request
             },
@@ -137,19 +161,11 @@ fn transport_error(e: reqwest::Error, attempts: u32, request_id: Option<String>,
     }
 }
 
-/// An API error from a body that progenitor could not parse as `ErrorBody`:
-/// try the other spellings Huawei services use, else keep the raw text.
+/// An API error for a status the spec does not list, so progenitor did not
+/// read the body: read it as an `ErrorBody` if it is one.
 fn api_error_from_raw(status: u16, body: &[u8], request_id: Option<String>, attempts: u32) -> Error {
-    match serde_json::from_slice::<types::ErrorBody>(body) {
-        Ok(parsed) => api_error(status, Some(parsed), request_id, None, attempts),
-        Err(_) => api_error(
-            status,
-            None,
-            request_id,
-            Some(String::from_utf8_lossy(body).into_owned()),
-            attempts,
-        ),
-    }
+    let parsed = serde_json::from_slice::<types::ErrorBody>(body).ok();
+    api_error(status, parsed, body, request_id, attempts)
 }
 
 /// Builds [`Error::Api`]. Besides `error_code`/`error_msg`, reads the
@@ -158,8 +174,8 @@ fn api_error_from_raw(status: u16, body: &[u8], request_id: Option<String>, atte
 fn api_error(
     status: u16,
     body: Option<types::ErrorBody>,
+    raw: &[u8],
     request_id: Option<String>,
-    raw: Option<String>,
     attempts: u32,
 ) -> Error {
     let body = body.unwrap_or_else(|| types::ErrorBody {
@@ -181,15 +197,11 @@ fn api_error(
     };
     let error_code = pick(&body.error_code, ["errorCode", "code"]);
     let error_msg = pick(&body.error_msg, ["errorMsg", "message"]);
-    let body_was_json = raw.is_none();
     Error::Api(Box::new(ApiError {
         status,
-        request_id: request_id.or(body.request_id.clone()),
-        // Keep the raw text when the body was not JSON, or was JSON without any error fields.
-        body: match (&error_code, &error_msg, body_was_json) {
-            (None, None, true) => Some(serde_json::to_string(&body).unwrap_or_default()),
-            _ => raw,
-        },
+        request_id: request_id.or(body.request_id),
+        // Without a code or message, the body as received is all there is.
+        body: (error_code.is_none() && error_msg.is_none()).then(|| String::from_utf8_lossy(raw).into_owned()),
         error_code,
         error_msg,
         attempts,
