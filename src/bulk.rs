@@ -78,6 +78,18 @@ impl BulkTargetResult {
         self.status == STATUS_NOT_ATTEMPTED
     }
 
+    /// One per-target answer of a StopBatchTask response. No `status` at all
+    /// is not a success: it becomes `failure`; no `target` becomes empty.
+    pub fn from_answer(answer: BatchTargetResult, request_id: Option<String>) -> Self {
+        Self {
+            target: answer.target.unwrap_or_default(),
+            status: answer.status.unwrap_or_else(|| STATUS_FAILURE.to_owned()),
+            error_code: answer.error_code,
+            error_msg: answer.error_msg,
+            request_id,
+        }
+    }
+
     fn failed(target: String, code: &str, message: String, request_id: Option<String>) -> Self {
         Self {
             target,
@@ -384,13 +396,9 @@ fn merge(
                 let answers = answers_by_target(&chunk, out.into_results());
                 for (target, answer) in chunk.into_iter().zip(answers) {
                     results.push(match answer {
-                        Some(r) => BulkTargetResult {
+                        Some(answer) => BulkTargetResult {
                             target,
-                            // No `status` at all is not a success.
-                            status: r.status.unwrap_or_else(|| STATUS_FAILURE.to_owned()),
-                            error_code: r.error_code,
-                            error_msg: r.error_msg,
-                            request_id: request_id.clone(),
+                            ..BulkTargetResult::from_answer(answer, request_id.clone())
                         },
                         None => BulkTargetResult::failed(
                             target,

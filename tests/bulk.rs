@@ -252,3 +252,14 @@ fn target_lists_parse_with_comments_and_name_the_bad_line() {
     let unique: HashSet<String> = parse_target_list("a\nb\na").unwrap().into_iter().collect();
     assert_eq!(unique.len(), 2);
 }
+
+#[test]
+fn an_answer_without_a_status_is_a_failure() {
+    use iotda_batchtask::bulk::BulkTargetResult;
+    use iotda_batchtask::types::BatchTargetResult;
+
+    let r = BulkTargetResult::from_answer(BatchTargetResult::default(), Some("rid".to_owned()));
+    assert_eq!((r.target.as_str(), r.status.as_str()), ("", "failure"));
+    assert!(!r.is_success());
+    assert_eq!(r.request_id.as_deref(), Some("rid"));
+}

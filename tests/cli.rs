@@ -417,6 +417,11 @@ fn emulator_command_refusals() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("dev-0001") && stderr.contains("Runing"), "{stderr}");
+    assert_eq!(
+        stderr.matches(seed.to_str().unwrap()).count(),
+        1,
+        "the file named once: {stderr}"
+    );
 
     let out = bin().args(["emulator", "--ak", "A"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -817,7 +817,7 @@ fn seed_files_are_read_and_their_errors_name_the_file() {
     assert!(matches!(e, SeedError::InFile { .. }));
     let text = e.to_string();
     assert!(
-        text.starts_with(&bad.display().to_string()) && text.contains(r#"subtasks["dev-0002"]"#),
+        text.starts_with(&format!("seed file {}: ", bad.display())) && text.contains(r#"subtasks["dev-0002"]"#),
         "{text}"
     );
 

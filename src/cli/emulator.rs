@@ -56,7 +56,8 @@ pub async fn run(args: EmulatorArgs) -> Exit {
         Some(path) => match Seed::from_file(path) {
             Ok(seed) => seed,
             Err(e) => {
-                eprintln!("error: seed file {}: {e}", path.display());
+                // The error names the file.
+                eprintln!("error: {e}");
                 return Exit::Usage;
             }
         },

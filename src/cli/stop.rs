@@ -163,13 +163,7 @@ impl Rows {
         let targets = out
             .results()
             .iter()
-            .map(|r| BulkTargetResult {
-                target: r.target.clone().unwrap_or_default(),
-                status: r.status.clone().unwrap_or_default(),
-                error_code: r.error_code.clone(),
-                error_msg: r.error_msg.clone(),
-                request_id: out.request_id().map(str::to_owned),
-            })
+            .map(|r| BulkTargetResult::from_answer(r.clone(), out.request_id().map(str::to_owned)))
             .collect();
         Rows {
             targets,

@@ -287,7 +287,7 @@ pub enum SeedError {
         source: std::io::Error,
     },
     /// A problem in a seed read from a file.
-    #[error("{}: {source}", path.display())]
+    #[error("seed file {}: {source}", path.display())]
     InFile {
         /// The file.
         path: PathBuf,
