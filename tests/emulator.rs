@@ -945,6 +945,42 @@ async fn serve_until_reports_the_address_then_runs_until_told_to_stop() {
         .expect("no error");
 }
 
+#[tokio::test]
+async fn serve_until_ends_within_the_grace_period_despite_a_stalled_client() {
+    use tokio::io::AsyncWriteExt as _;
+
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(Emulator::serve_until(
+        config().auth_enabled(false),
+        async move {
+            let _ = rx.await;
+        },
+        move |addr| {
+            let _ = addr_tx.send(addr);
+        },
+    ));
+    let addr = addr_rx.await.expect("address");
+    // Declares a 100-byte body, sends 5 bytes, and keeps the connection open.
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.expect("connects");
+    let head =
+        format!("POST /v5/iot/{P}/batchtasks/{T}/stop HTTP/1.1\r\nhost: {addr}\r\ncontent-length: 100\r\n\r\n{{\"tar");
+    stalled.write_all(head.as_bytes()).await.expect("sent");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let asked = std::time::Instant::now();
+    tx.send(()).expect("server waits");
+    tokio::time::timeout(Duration::from_secs(8), server)
+        .await
+        .expect("stops within the 5 s grace, not when the client gives up")
+        .expect("no panic")
+        .expect("no error");
+    assert!(
+        asked.elapsed() >= Duration::from_secs(4),
+        "it waited for the in-flight request first"
+    );
+    drop(stalled);
+}
+
 // ---------------------------------------------------------- authentication
 
 #[tokio::test]

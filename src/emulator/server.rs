@@ -1,7 +1,7 @@
 //! The HTTP server around [`Service`]: binds, reads bodies (capped), and
 //! hands each request to [`Service::respond`].
 
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,8 +22,12 @@ use super::seed::Seed;
 use super::service::Service;
 use super::state::TaskSnapshot;
 
-/// How long [`EmulatorHandle::shutdown`] waits for in-flight requests.
+/// How long shutting down waits for in-flight requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a request body may take to arrive: a client that declares a body
+/// and stalls must not hold a connection (and a shutdown) forever.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts emulators. See the [module documentation](super) for an example.
 #[derive(Debug)]
@@ -62,8 +66,8 @@ impl Emulator {
 
     /// Binds, calls `on_listening` with the bound address (e.g. to print
     /// `listening on http://ADDR`), then serves until `shutdown` resolves
-    /// and in-flight requests finish. For a command-line tool, pass
-    /// [`shutdown_signal()`].
+    /// and in-flight requests finish, waiting for them at most 5 seconds.
+    /// For a command-line tool, pass [`shutdown_signal()`].
     ///
     /// ```no_run
     /// use iotda_batchtask::emulator::{Emulator, EmulatorConfig, shutdown_signal};
@@ -83,10 +87,21 @@ impl Emulator {
         let service = Arc::new(Service::new(&config)?);
         let listener = bind(&config).await?;
         on_listening(local_addr(&listener, config.listen)?);
-        axum::serve(listener, router(service))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(EmulatorError::Serve)
+        let (fired, grace) = oneshot::channel::<()>();
+        let server = axum::serve(listener, router(service)).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = fired.send(());
+        });
+        tokio::select! {
+            served = server.into_future() => served.map_err(EmulatorError::Serve),
+            // Connections still open after the grace period are dropped with the runtime.
+            () = async {
+                match grace.await {
+                    Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+                    Err(_) => std::future::pending().await,
+                }
+            } => Ok(()),
+        }
     }
 }
 
@@ -159,8 +174,10 @@ impl EmulatorHandle {
         &self.service
     }
 
-    /// Stops accepting connections, lets in-flight requests finish (for up
-    /// to 5 seconds, then aborts them) and waits for the server to end.
+    /// Stops accepting connections, lets in-flight requests finish, and waits
+    /// for the server to end, at most 5 seconds; connections still open then
+    /// end with the runtime, or when their client or the body-read timeout
+    /// gives up.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -215,9 +232,10 @@ async fn handle(State(service): State<Arc<Service>>, request: axum::extract::Req
     let response = if declared_too_large {
         service.reject_body(&parts, true)
     } else {
-        match read_capped(body, MAX_BODY_BYTES).await {
-            Ok(bytes) => service.respond(http::Request::from_parts(parts, bytes)),
-            Err(too_large) => service.reject_body(&parts, too_large),
+        match tokio::time::timeout(BODY_READ_TIMEOUT, read_capped(body, MAX_BODY_BYTES)).await {
+            Ok(Ok(bytes)) => service.respond(http::Request::from_parts(parts, bytes)),
+            Ok(Err(too_large)) => service.reject_body(&parts, too_large),
+            Err(_) => service.reject_body(&parts, false),
         }
     };
     response.map(Body::from)
