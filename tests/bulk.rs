@@ -191,31 +191,71 @@ async fn a_signal_after_the_last_request_went_out_cancels_nothing() {
     assert_eq!(out.not_attempted().count(), 0);
 }
 
-#[tokio::test]
-async fn concurrency_is_bounded() {
-    let server = MockServer::start().await;
+/// A server that takes 30 ms over every request, on its own task per
+/// connection (so requests really overlap), and records the most it ever had
+/// in flight at once. Answers `success` for each target.
+async fn slow_counting_server(peak: Arc<AtomicUsize>) -> String {
+    use tokio::io::AsyncWriteExt as _;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let in_flight = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let (now, max) = (in_flight.clone(), peak.clone());
-    Mock::given(method("POST"))
-        .respond_with(move |request: &Request| {
-            let current = now.fetch_add(1, Ordering::SeqCst) + 1;
-            max.fetch_max(current, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            now.fetch_sub(1, Ordering::SeqCst);
-            respond(request)
-        })
-        .mount(&server)
-        .await;
-    let out = client(&server.uri(), Mode::Token)
-        .stop_batch_task_bulk(TASK)
-        .targets(devices(0..1000))
-        .concurrency(3)
-        .send()
-        .await
-        .unwrap();
-    assert!(out.all_succeeded());
-    assert!(peak.load(Ordering::SeqCst) <= 3, "peak {}", peak.load(Ordering::SeqCst));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (in_flight, peak) = (in_flight.clone(), peak.clone());
+            tokio::spawn(async move {
+                // Keep-alive: one request after another on this connection.
+                loop {
+                    let request = read_request(&mut stream).await;
+                    let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        return;
+                    };
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    let body: Value = serde_json::from_slice(&request[end + 4..]).unwrap();
+                    let results: Vec<Value> = body["targets"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|t| json!({"target": t, "status": "success"}))
+                        .collect();
+                    let answer = json!({ "targets": results }).to_string();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        answer.len()
+                    );
+                    if stream.write_all((head + &answer).as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_is_bounded_and_used() {
+    for concurrency in [1, 3] {
+        let peak = Arc::new(AtomicUsize::new(0));
+        let url = slow_counting_server(peak.clone()).await;
+        let out = client(&url, Mode::Token)
+            .stop_batch_task_bulk(TASK)
+            .targets(devices(0..1000))
+            .concurrency(concurrency)
+            .send()
+            .await
+            .unwrap();
+        assert!(out.all_succeeded());
+        assert_eq!(out.requests_sent(), 10);
+        assert_eq!(
+            peak.load(Ordering::SeqCst),
+            concurrency,
+            "most requests in flight at once"
+        );
+    }
 }
 
 #[tokio::test]

@@ -245,5 +245,5 @@ fn every_attack_is_401_and_changes_nothing() {
     println!(
         "emulator attack suite: {total} forged or misdirected requests, {total} rejected with 401, state unchanged"
     );
-    assert!(total >= 20);
+    assert_eq!(total, 24, "the README quotes 24 of 24");
 }

@@ -36,9 +36,13 @@ async fn nothing_formats_or_logs_a_secret() {
     // `log` records (reqwest's, hyper's) reach the subscriber too.
     let _ = tracing_log::LogTracer::init();
     // Any panic message is captured as well (there should be none).
+    // The usual report still follows, so a failing assert here shows why.
     let panics = capture.clone();
+    let report = std::sync::Arc::new(std::panic::take_hook());
+    let previous = report.clone();
     std::panic::set_hook(Box::new(move |info| {
         let _ = std::io::Write::write_all(&mut panics.clone(), format!("PANIC: {info}\n").as_bytes());
+        previous(info);
     }));
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -129,7 +133,10 @@ async fn nothing_formats_or_logs_a_secret() {
         }
     }
 
-    let _ = std::panic::take_hook();
+    drop(std::panic::take_hook());
+    if let Ok(report) = std::sync::Arc::try_unwrap(report) {
+        std::panic::set_hook(report);
+    }
     let logged = capture.text();
     assert!(
         logged.contains("iotda.stop_batch_task"),

@@ -49,6 +49,31 @@ pub fn client(endpoint: &str, mode: Mode) -> Client {
     builder.build().expect("valid test client")
 }
 
+/// Reads one HTTP/1.1 request (head and `Content-Length` body) from a raw
+/// socket; empty once the client closes.
+pub async fn read_request(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tokio::io::AsyncReadExt::read(stream, &mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return buf;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return buf;
+            }
+        }
+    }
+}
+
 /// Collects everything a `tracing` fmt subscriber writes (give it
 /// `move || capture.clone()` as its writer).
 #[derive(Clone, Default)]
