@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use iotda_batchtask::error::TimeoutKind;
 use iotda_batchtask::{Client, Credentials, Error, RetryPolicy, StopOutput};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
