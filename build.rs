@@ -201,6 +201,10 @@ fn annotate_schema_constraints(item: &mut syn::Item, constraints: &Constraints) 
 /// Runs progenitor, turning both its errors and its panics (it asserts on
 /// some unsupported shapes, e.g. differing error schemas) into a message.
 fn without_panic_output<T, E: fmt::Display>(f: impl FnOnce() -> Result<T, E>) -> Result<T, String> {
+    // The panic hook is process-wide: tests that include this file run
+    // generations in parallel, and overlapping swaps could leave it silent.
+    static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _swap = HOOK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));

@@ -68,6 +68,15 @@ fn header_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
 
+    /// `validation::target` is hand-written for speed; the spec's DeviceId
+    /// pattern is the rule it must agree with.
+    #[test]
+    fn the_target_check_is_the_specs_device_id_pattern(id in "[a-zA-Z0-9_-]{0,130}|[a-z0-9_ .\n-]{0,8}|\\PC{0,20}") {
+        let by_check = iotda_batchtask::validation::target(0, &id).is_ok();
+        let by_spec = id.parse::<iotda_batchtask::types::DeviceId>().is_ok();
+        prop_assert_eq!(by_check, by_spec, "{:?}", id);
+    }
+
     #[test]
     fn response_decoding_never_panics_or_hangs(raw in raw_response()) {
         HARNESS.check(&raw);
