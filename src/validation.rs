@@ -225,6 +225,8 @@ pub fn secret(field: &'static str, value: &str) -> Result<(), InvalidInput> {
 }
 
 #[cfg(feature = "client")]
+pub(crate) use endpoint_check::is_loopback_host;
+#[cfg(feature = "client")]
 pub use endpoint_check::{Endpoint, endpoint};
 
 #[cfg(feature = "client")]
@@ -287,7 +289,8 @@ mod endpoint_check {
         })
     }
 
-    fn is_loopback_host(host: &str) -> bool {
+    /// Whether `host` (as in a URL, IPv6 in brackets or not) is loopback.
+    pub(crate) fn is_loopback_host(host: &str) -> bool {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         bare.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }

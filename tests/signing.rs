@@ -3,7 +3,8 @@
 
 use iotda_batchtask::Credentials;
 use iotda_batchtask::auth::{
-    Algorithm, Authorization, CanonicalInput, Signer, Signing, canonical_query, canonical_uri, parse_sdk_date,
+    Algorithm, Authorization, CanonicalInput, SignError, Signer, Signing, canonical_query, canonical_uri,
+    parse_sdk_date,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -158,6 +159,36 @@ fn derived_key_follows_the_day() {
         .sign(&mut request, parse_sdk_date("20240103T030405Z").unwrap())
         .unwrap();
     assert_eq!(request.headers()["authorization"].to_str().unwrap(), next_day);
+}
+
+#[test]
+fn plain_http_is_signed_only_to_loopback() {
+    let signer = Signer::new(&Credentials::ak_sk("AK", "SK"), Algorithm::Plain).unwrap();
+    let sign = |url: &str| {
+        let mut request = reqwest::Request::new(reqwest::Method::POST, url.parse().unwrap());
+        let signed = signer.sign(&mut request, jiff::Timestamp::UNIX_EPOCH);
+        (signed, request.headers().contains_key("authorization"))
+    };
+    for url in [
+        "http://127.0.0.1:8080/v5/x",
+        "http://127.9.9.9/v5/x",
+        "http://[::1]:1/v5/x",
+        "http://localhost/v5/x",
+        "https://iotda.cn-north-4.myhuaweicloud.com/v5/x",
+    ] {
+        assert_eq!(sign(url), (Ok(()), true), "{url}");
+    }
+    for (url, host) in [
+        (
+            "http://iotda.cn-north-4.myhuaweicloud.com/v5/x",
+            "iotda.cn-north-4.myhuaweicloud.com",
+        ),
+        ("http://10.0.0.1:80/v5/x", "10.0.0.1"),
+        ("http://192.168.1.2:8080/v5/x", "192.168.1.2:8080"),
+        ("http://localhost.example.com/v5/x", "localhost.example.com"),
+    ] {
+        assert_eq!(sign(url), (Err(SignError::PlainHttp(host.to_owned())), false), "{url}");
+    }
 }
 
 #[test]

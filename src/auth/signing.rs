@@ -128,6 +128,10 @@ pub enum SignError {
     /// The URL has no host to sign.
     #[error("the request URL has no host")]
     NoHost,
+    /// The URL is plain `http://` to a host that is not loopback: the
+    /// signature (replayable for 15 minutes) would cross a network in clear text.
+    #[error("refusing to sign a plain http:// request to {0}, which is not loopback; use https://")]
+    PlainHttp(String),
 }
 
 /// What a signature covers, already reduced to the signed parts.
@@ -404,6 +408,9 @@ impl Signer {
     ///
     /// Headers the HTTP stack adds later (`Accept`, `Content-Length`, ...) are
     /// not signed, as with the SDK. Signing again replaces the old signature.
+    /// A URL that is not `https://` is refused unless its host is loopback
+    /// ([`SignError::PlainHttp`]), as [`crate::ClientBuilder::build`] refuses
+    /// such an endpoint.
     pub fn sign(&self, request: &mut reqwest::Request, at: Timestamp) -> Result<(), SignError> {
         use reqwest::header::{AUTHORIZATION, HOST, HeaderName, HeaderValue};
 
@@ -420,6 +427,14 @@ impl Signer {
             (Some(host), None) => host.to_owned(),
             (None, _) => return Err(SignError::NoHost),
         };
+        if request.url().scheme() != "https"
+            && !request
+                .url()
+                .host_str()
+                .is_some_and(crate::validation::is_loopback_host)
+        {
+            return Err(SignError::PlainHttp(host));
+        }
         let current = request.url().query();
         let query = canonical_query(current.unwrap_or(""));
         let wanted = (!query.is_empty()).then_some(query.as_str());
