@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
@@ -62,9 +63,10 @@ pub struct BulkTargetResult {
     /// The error message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_msg: Option<String>,
-    /// The `X-Request-Id` of the request that carried this target.
+    /// The `X-Request-Id` of the request that carried this target, shared by
+    /// every target of that request (one allocation per request, not per target).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    pub request_id: Option<Arc<str>>,
 }
 
 impl BulkTargetResult {
@@ -80,7 +82,7 @@ impl BulkTargetResult {
 
     /// One per-target answer of a StopBatchTask response. No `status` at all
     /// is not a success: it becomes `failure`; no `target` becomes empty.
-    pub fn from_answer(answer: BatchTargetResult, request_id: Option<String>) -> Self {
+    pub fn from_answer(answer: BatchTargetResult, request_id: Option<Arc<str>>) -> Self {
         Self {
             target: answer.target.unwrap_or_default(),
             status: answer.status.unwrap_or_else(|| STATUS_FAILURE.to_owned()),
@@ -90,7 +92,7 @@ impl BulkTargetResult {
         }
     }
 
-    fn failed(target: String, code: &str, message: String, request_id: Option<String>) -> Self {
+    fn failed(target: String, code: &str, message: String, request_id: Option<Arc<str>>) -> Self {
         Self {
             target,
             status: STATUS_FAILURE.to_owned(),
@@ -369,57 +371,58 @@ async fn send_chunk(
 /// chunks of [`MAX_TARGETS_PER_REQUEST`] as sent), in input order. Targets
 /// and the answers' fields are moved into the results, not copied.
 fn merge(
-    targets: Vec<String>,
+    mut targets: Vec<String>,
     outcomes: Vec<Option<Result<StopOutput, Error>>>,
     duplicates_dropped: usize,
     cancelled: bool,
 ) -> BulkOutput {
     let mut results = Vec::with_capacity(targets.len());
-    let mut request_ids = Vec::new();
+    let mut request_ids = Vec::with_capacity(outcomes.len());
     let mut request_errors = Vec::new();
     let mut requests_sent = 0;
-    let mut remaining = targets.into_iter();
-    for outcome in outcomes {
-        let chunk: Vec<String> = remaining.by_ref().take(MAX_TARGETS_PER_REQUEST).collect();
+    // Each target moves out of its chunk into its result (`take` leaves an
+    // empty, unallocated String), so no chunk is copied into a list of its own.
+    for (outcome, chunk) in outcomes.into_iter().zip(targets.chunks_mut(MAX_TARGETS_PER_REQUEST)) {
         match outcome {
-            None => results.extend(chunk.into_iter().map(|target| BulkTargetResult {
-                target,
-                status: STATUS_NOT_ATTEMPTED.to_owned(),
-                error_code: Some(codes::CANCELLED.to_owned()),
-                error_msg: Some("the call was cancelled before this request was sent".to_owned()),
-                request_id: None,
-            })),
+            None => {
+                for target in chunk {
+                    results.push(BulkTargetResult {
+                        target: std::mem::take(target),
+                        status: STATUS_NOT_ATTEMPTED.to_owned(),
+                        error_code: Some(codes::CANCELLED.to_owned()),
+                        error_msg: Some("the call was cancelled before this request was sent".to_owned()),
+                        request_id: None,
+                    });
+                }
+            }
             Some(Ok(out)) => {
                 requests_sent += 1;
-                let request_id = out.request_id().map(str::to_owned);
-                request_ids.extend(request_id.clone());
-                let answers = answers_by_target(&chunk, out.into_results());
-                for (target, answer) in chunk.into_iter().zip(answers) {
-                    results.push(match answer {
-                        Some(answer) => BulkTargetResult {
-                            target,
-                            ..BulkTargetResult::from_answer(answer, request_id.clone())
-                        },
-                        None => BulkTargetResult::failed(
-                            target,
-                            codes::NO_RESULT,
-                            "the answer had no result for this target".to_owned(),
-                            request_id.clone(),
-                        ),
-                    });
+                request_ids.extend(out.request_id().map(str::to_owned));
+                let request_id: Option<Arc<str>> = out.request_id().map(Arc::from);
+                let answers = out.into_results();
+                // The usual case, one answer per target in request order,
+                // needs no matching and no second list.
+                if in_request_order(chunk, &answers) {
+                    for (target, answer) in chunk.iter_mut().zip(answers) {
+                        results.push(result_for(std::mem::take(target), Some(answer), &request_id));
+                    }
+                } else {
+                    let answers = answers_by_target(chunk, answers);
+                    for (target, answer) in chunk.iter_mut().zip(answers) {
+                        results.push(result_for(std::mem::take(target), answer, &request_id));
+                    }
                 }
             }
             Some(Err(error)) => {
                 requests_sent += 1;
-                let request_id = error.request_id().map(str::to_owned);
-                request_ids.extend(request_id.clone());
+                request_ids.extend(error.request_id().map(str::to_owned));
+                let request_id: Option<Arc<str>> = error.request_id().map(Arc::from);
                 let code = error_code_of(&error);
                 let message = error.to_string();
-                results.extend(
-                    chunk
-                        .into_iter()
-                        .map(|target| BulkTargetResult::failed(target, &code, message.clone(), request_id.clone())),
-                );
+                for target in chunk {
+                    let target = std::mem::take(target);
+                    results.push(BulkTargetResult::failed(target, &code, message.clone(), request_id.clone()));
+                }
                 request_errors.push(error);
             }
         }
@@ -434,18 +437,35 @@ fn merge(
     }
 }
 
+/// The result of `target`, from its answer (none: the server left it out).
+fn result_for(target: String, answer: Option<BatchTargetResult>, request_id: &Option<Arc<str>>) -> BulkTargetResult {
+    match answer {
+        Some(answer) => BulkTargetResult {
+            target,
+            ..BulkTargetResult::from_answer(answer, request_id.clone())
+        },
+        None => BulkTargetResult::failed(
+            target,
+            codes::NO_RESULT,
+            "the answer had no result for this target".to_owned(),
+            request_id.clone(),
+        ),
+    }
+}
+
+/// Whether `answers` hold exactly one answer per target of `chunk`, in the
+/// same order (extra answers after them are ignored, as by [`answers_by_target`]).
+fn in_request_order(chunk: &[String], answers: &[BatchTargetResult]) -> bool {
+    answers.len() >= chunk.len()
+        && chunk
+            .iter()
+            .zip(answers)
+            .all(|(target, answer)| answer.target.as_deref() == Some(target.as_str()))
+}
+
 /// For each target of `chunk` (distinct device IDs), its answer: the first
 /// result naming it; results for targets not asked for are ignored.
 fn answers_by_target(chunk: &[String], answers: Vec<BatchTargetResult>) -> Vec<Option<BatchTargetResult>> {
-    // The usual case: one answer per target, in request order.
-    let in_order = answers.len() >= chunk.len()
-        && chunk
-            .iter()
-            .zip(&answers)
-            .all(|(target, answer)| answer.target.as_deref() == Some(target.as_str()));
-    if in_order {
-        return answers.into_iter().take(chunk.len()).map(Some).collect();
-    }
     let position: HashMap<&str, usize> = chunk.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
     let mut slots: Vec<Option<BatchTargetResult>> = (0..chunk.len()).map(|_| None).collect();
     for answer in answers {

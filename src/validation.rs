@@ -153,17 +153,21 @@ where
     S: Into<String>,
 {
     let targets: Vec<String> = items.into_iter().map(Into::into).collect();
-    // Seen IDs are borrowed, not copied: this runs on every bulk call.
-    let mut seen = HashSet::with_capacity(targets.len());
-    let mut keep = Vec::with_capacity(targets.len());
     for (index, item) in targets.iter().enumerate() {
         target(index, item)?;
-        keep.push(seen.insert(item.as_str()));
     }
-    drop(seen);
-    if keep.iter().all(|k| *k) {
+    // Repeats are rare, so first only detect them: sorting borrowed IDs is
+    // cheaper than hashing each one, and linear when the input is already in
+    // order (as generated lists usually are). This runs on every call.
+    let mut sorted: Vec<&str> = targets.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    if sorted.windows(2).all(|pair| pair[0] != pair[1]) {
         return Ok(targets);
     }
+    drop(sorted);
+    let mut seen = HashSet::with_capacity(targets.len());
+    let keep: Vec<bool> = targets.iter().map(|item| seen.insert(item.as_str())).collect();
+    drop(seen);
     Ok(targets
         .into_iter()
         .zip(keep)

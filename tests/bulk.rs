@@ -298,7 +298,7 @@ fn an_answer_without_a_status_is_a_failure() {
     use iotda_batchtask::bulk::BulkTargetResult;
     use iotda_batchtask::types::BatchTargetResult;
 
-    let r = BulkTargetResult::from_answer(BatchTargetResult::default(), Some("rid".to_owned()));
+    let r = BulkTargetResult::from_answer(BatchTargetResult::default(), Some("rid".into()));
     assert_eq!((r.target.as_str(), r.status.as_str()), ("", "failure"));
     assert!(!r.is_success());
     assert_eq!(r.request_id.as_deref(), Some("rid"));

@@ -77,6 +77,26 @@ proptest! {
         prop_assert_eq!(by_check, by_spec, "{:?}", id);
     }
 
+    /// De-duplication detects repeats by sorting and filters by hashing;
+    /// either way the result is the first occurrences, in input order.
+    #[test]
+    fn deduplication_keeps_first_occurrences_in_order(
+        ids in prop::collection::vec("[a-c]{1,2}", 0..40),
+        sorted in any::<bool>(),
+    ) {
+        let mut ids = ids;
+        if sorted {
+            ids.sort();
+        }
+        let mut expected: Vec<String> = Vec::new();
+        for id in &ids {
+            if !expected.contains(id) {
+                expected.push(id.clone());
+            }
+        }
+        prop_assert_eq!(iotda_batchtask::validation::unique_targets(ids).unwrap(), expected);
+    }
+
     #[test]
     fn response_decoding_never_panics_or_hangs(raw in raw_response()) {
         HARNESS.check(&raw);

@@ -160,10 +160,11 @@ impl Rows {
     }
 
     pub(super) fn from_stop(out: &iotda_batchtask::StopOutput) -> Self {
+        let request_id: Option<std::sync::Arc<str>> = out.request_id().map(Into::into);
         let targets = out
             .results()
             .iter()
-            .map(|r| BulkTargetResult::from_answer(r.clone(), out.request_id().map(str::to_owned)))
+            .map(|r| BulkTargetResult::from_answer(r.clone(), request_id.clone()))
             .collect();
         Rows {
             targets,
