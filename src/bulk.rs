@@ -421,7 +421,12 @@ fn merge(
                 let message = error.to_string();
                 for target in chunk {
                     let target = std::mem::take(target);
-                    results.push(BulkTargetResult::failed(target, &code, message.clone(), request_id.clone()));
+                    results.push(BulkTargetResult::failed(
+                        target,
+                        &code,
+                        message.clone(),
+                        request_id.clone(),
+                    ));
                 }
                 request_errors.push(error);
             }
