@@ -918,8 +918,13 @@ async fn shutdown_stops_the_server_and_drop_does_too() {
     assert!(closed, "dropping the handle stops the server");
 }
 
-#[tokio::test]
-async fn serve_until_reports_the_address_then_runs_until_told_to_stop() {
+/// Runs `Emulator::serve_until` (no auth) on a task; returns the bound
+/// address, the sender that tells it to stop, and the task.
+async fn serve_until_spawned() -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), iotda_batchtask::emulator::EmulatorError>>,
+) {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(Emulator::serve_until(
@@ -935,6 +940,12 @@ async fn serve_until_reports_the_address_then_runs_until_told_to_stop() {
         .await
         .expect("listening in time")
         .expect("address");
+    (addr, tx, server)
+}
+
+#[tokio::test]
+async fn serve_until_reports_the_address_then_runs_until_told_to_stop() {
+    let (addr, tx, server) = serve_until_spawned().await;
     let url = format!("http://{addr}/v5/iot/{P}/batchtasks/{T}");
     assert_eq!(send(request(Method::GET, &url, None)).await.status, 200);
     tx.send(()).expect("server waits");
@@ -949,18 +960,7 @@ async fn serve_until_reports_the_address_then_runs_until_told_to_stop() {
 async fn serve_until_ends_within_the_grace_period_despite_a_stalled_client() {
     use tokio::io::AsyncWriteExt as _;
 
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(Emulator::serve_until(
-        config().auth_enabled(false),
-        async move {
-            let _ = rx.await;
-        },
-        move |addr| {
-            let _ = addr_tx.send(addr);
-        },
-    ));
-    let addr = addr_rx.await.expect("address");
+    let (addr, tx, server) = serve_until_spawned().await;
     // Declares a 100-byte body, sends 5 bytes, and keeps the connection open.
     let mut stalled = tokio::net::TcpStream::connect(addr).await.expect("connects");
     let head =
