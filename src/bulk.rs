@@ -399,18 +399,9 @@ fn merge(
                 requests_sent += 1;
                 request_ids.extend(out.request_id().map(str::to_owned));
                 let request_id: Option<Arc<str>> = out.request_id().map(Arc::from);
-                let answers = out.into_results();
-                // The usual case, one answer per target in request order,
-                // needs no matching and no second list.
-                if in_request_order(chunk, &answers) {
-                    for (target, answer) in chunk.iter_mut().zip(answers) {
-                        results.push(result_for(std::mem::take(target), Some(answer), &request_id));
-                    }
-                } else {
-                    let answers = answers_by_target(chunk, answers);
-                    for (target, answer) in chunk.iter_mut().zip(answers) {
-                        results.push(result_for(std::mem::take(target), answer, &request_id));
-                    }
+                let answers = answers_by_target(chunk, out.into_results());
+                for (target, answer) in chunk.iter_mut().zip(answers) {
+                    results.push(result_for(std::mem::take(target), answer, &request_id));
                 }
             }
             Some(Err(error)) => {
@@ -458,19 +449,19 @@ fn result_for(target: String, answer: Option<BatchTargetResult>, request_id: &Op
     }
 }
 
-/// Whether `answers` hold exactly one answer per target of `chunk`, in the
-/// same order (extra answers after them are ignored, as by [`answers_by_target`]).
-fn in_request_order(chunk: &[String], answers: &[BatchTargetResult]) -> bool {
-    answers.len() >= chunk.len()
-        && chunk
-            .iter()
-            .zip(answers)
-            .all(|(target, answer)| answer.target.as_deref() == Some(target.as_str()))
-}
-
 /// For each target of `chunk` (distinct device IDs), its answer: the first
 /// result naming it; results for targets not asked for are ignored.
 fn answers_by_target(chunk: &[String], answers: Vec<BatchTargetResult>) -> Vec<Option<BatchTargetResult>> {
+    // The usual case: one answer per target, in request order. No matching;
+    // the collect reuses the answers' allocation.
+    let in_order = answers.len() >= chunk.len()
+        && chunk
+            .iter()
+            .zip(&answers)
+            .all(|(target, answer)| answer.target.as_deref() == Some(target.as_str()));
+    if in_order {
+        return answers.into_iter().take(chunk.len()).map(Some).collect();
+    }
     let position: HashMap<&str, usize> = chunk.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
     let mut slots: Vec<Option<BatchTargetResult>> = (0..chunk.len()).map(|_| None).collect();
     for answer in answers {

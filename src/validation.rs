@@ -97,13 +97,12 @@ pub fn target(index: usize, value: &str) -> Result<(), InvalidInput> {
             ),
         ));
     }
-    // Bytes first, the common valid case; chars only to name the culprit.
-    if !value
+    // Checked byte-wise; every byte before the first bad one is ASCII, so
+    // that byte starts the character to name.
+    if let Some(at) = value
         .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        && let Some(bad) = value
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        && let Some(bad) = value.get(at..).and_then(|rest| rest.chars().next())
     {
         let what = if bad.is_control() {
             "a control character".to_owned()
@@ -164,10 +163,8 @@ where
     if sorted.windows(2).all(|pair| pair[0] != pair[1]) {
         return Ok(targets);
     }
-    drop(sorted);
     let mut seen = HashSet::with_capacity(targets.len());
     let keep: Vec<bool> = targets.iter().map(|item| seen.insert(item.as_str())).collect();
-    drop(seen);
     Ok(targets
         .into_iter()
         .zip(keep)
@@ -307,6 +304,20 @@ mod tests {
     #[test]
     fn targets_are_deduplicated_in_order() {
         assert_eq!(targets(["b", "a", "b"]).unwrap(), ["b", "a"]);
+    }
+
+    #[test]
+    fn a_bad_target_names_its_first_bad_character() {
+        for (value, named) in [
+            ("dev 1", "' '"),
+            ("dev-\u{e9}t\u{e9}", "'\u{e9}'"),
+            ("\u{1F600}", "'\u{1F600}'"),
+            ("dev\n1", "a control character"),
+            ("dev.1/x", "'.'"),
+        ] {
+            let rule = target(0, value).unwrap_err().rule().to_owned();
+            assert!(rule.starts_with(&format!("contains {named};")), "{value:?}: {rule}");
+        }
     }
 
     #[test]
