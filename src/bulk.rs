@@ -383,41 +383,39 @@ fn merge(
     // Each target moves out of its chunk into its result (`take` leaves an
     // empty, unallocated String), so no chunk is copied into a list of its own.
     for (outcome, chunk) in outcomes.into_iter().zip(targets.chunks_mut(MAX_TARGETS_PER_REQUEST)) {
-        match outcome {
-            None => {
-                for target in chunk {
-                    results.push(BulkTargetResult {
-                        target: std::mem::take(target),
-                        status: STATUS_NOT_ATTEMPTED.to_owned(),
-                        error_code: Some(codes::CANCELLED.to_owned()),
-                        error_msg: Some("the call was cancelled before this request was sent".to_owned()),
-                        request_id: None,
-                    });
-                }
+        let Some(outcome) = outcome else {
+            for target in chunk {
+                results.push(BulkTargetResult {
+                    target: std::mem::take(target),
+                    status: STATUS_NOT_ATTEMPTED.to_owned(),
+                    error_code: Some(codes::CANCELLED.to_owned()),
+                    error_msg: Some("the call was cancelled before this request was sent".to_owned()),
+                    request_id: None,
+                });
             }
-            Some(Ok(out)) => {
-                requests_sent += 1;
-                request_ids.extend(out.request_id().map(str::to_owned));
-                let request_id: Option<Arc<str>> = out.request_id().map(Arc::from);
+            continue;
+        };
+        requests_sent += 1;
+        let sent_id = match &outcome {
+            Ok(out) => out.request_id(),
+            Err(error) => error.request_id(),
+        };
+        request_ids.extend(sent_id.map(str::to_owned));
+        let request_id: Option<Arc<str>> = sent_id.map(Arc::from);
+        match outcome {
+            Ok(out) => {
                 let answers = answers_by_target(chunk, out.into_results());
                 for (target, answer) in chunk.iter_mut().zip(answers) {
                     results.push(result_for(std::mem::take(target), answer, &request_id));
                 }
             }
-            Some(Err(error)) => {
-                requests_sent += 1;
-                request_ids.extend(error.request_id().map(str::to_owned));
-                let request_id: Option<Arc<str>> = error.request_id().map(Arc::from);
+            Err(error) => {
                 let code = error_code_of(&error);
                 let message = error.to_string();
                 for target in chunk {
-                    let target = std::mem::take(target);
-                    results.push(BulkTargetResult::failed(
-                        target,
-                        &code,
-                        message.clone(),
-                        request_id.clone(),
-                    ));
+                    let failed =
+                        BulkTargetResult::failed(std::mem::take(target), &code, message.clone(), request_id.clone());
+                    results.push(failed);
                 }
                 request_errors.push(error);
             }

@@ -102,8 +102,12 @@ pub fn target(index: usize, value: &str) -> Result<(), InvalidInput> {
     if let Some(at) = value
         .bytes()
         .position(|b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-        && let Some(bad) = value.get(at..).and_then(|rest| rest.chars().next())
     {
+        // The fallback cannot happen, but the check must fail closed.
+        let bad = value
+            .get(at..)
+            .and_then(|rest| rest.chars().next())
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
         let what = if bad.is_control() {
             "a control character".to_owned()
         } else {

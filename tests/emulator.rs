@@ -943,17 +943,26 @@ async fn serve_until_spawned() -> (
     (addr, tx, server)
 }
 
+/// Tells a [`serve_until_spawned`] server to stop; it must end cleanly within `limit`.
+async fn stop_within(
+    tx: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), iotda_batchtask::emulator::EmulatorError>>,
+    limit: Duration,
+) {
+    tx.send(()).expect("server waits");
+    tokio::time::timeout(limit, server)
+        .await
+        .expect("stops in time")
+        .expect("no panic")
+        .expect("no error");
+}
+
 #[tokio::test]
 async fn serve_until_reports_the_address_then_runs_until_told_to_stop() {
     let (addr, tx, server) = serve_until_spawned().await;
     let url = format!("http://{addr}/v5/iot/{P}/batchtasks/{T}");
     assert_eq!(send(request(Method::GET, &url, None)).await.status, 200);
-    tx.send(()).expect("server waits");
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .expect("stops in time")
-        .expect("no panic")
-        .expect("no error");
+    stop_within(tx, server, Duration::from_secs(10)).await;
 }
 
 #[tokio::test]
@@ -968,12 +977,8 @@ async fn serve_until_ends_within_the_grace_period_despite_a_stalled_client() {
     stalled.write_all(head.as_bytes()).await.expect("sent");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let asked = std::time::Instant::now();
-    tx.send(()).expect("server waits");
-    tokio::time::timeout(Duration::from_secs(8), server)
-        .await
-        .expect("stops within the 5 s grace, not when the client gives up")
-        .expect("no panic")
-        .expect("no error");
+    // Within the 5 s grace, not when the client gives up (never).
+    stop_within(tx, server, Duration::from_secs(8)).await;
     assert!(
         asked.elapsed() >= Duration::from_secs(4),
         "it waited for the in-flight request first"
