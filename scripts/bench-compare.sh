@@ -78,8 +78,8 @@ print(info, file=sys.stderr)
 EOF
 
 if [ "$measure" = 1 ]; then
-step "the official Python SDK (pinned, tests/interop/requirements.txt)"
-PY="$(bash tests/interop/setup.sh)"
+step "the official Python SDK (pinned, emulator/tests/interop/requirements.txt)"
+PY="$(bash emulator/tests/interop/setup.sh)"
 "$PY" -c 'import huaweicloudsdkiotda, huaweicloudsdkcore' >&2
 
 step "build: benches, then the release CLI with the features \`cargo install --features cli\` gives"

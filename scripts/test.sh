@@ -7,6 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export INSTA_UPDATE=no   # a snapshot mismatch fails; review with `cargo insta review`
-IOTDA_INTEROP_PYTHON="$(bash tests/interop/setup.sh)"
+IOTDA_INTEROP_PYTHON="$(bash emulator/tests/interop/setup.sh)"
 export IOTDA_INTEROP_PYTHON
-cargo test --all-features --locked -- --include-ignored
+cargo test --workspace --all-features --locked -- --include-ignored

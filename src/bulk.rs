@@ -486,28 +486,3 @@ fn error_code_of(error: &Error) -> String {
         _ => codes::TRANSPORT.to_owned(),
     }
 }
-
-/// Parses a targets list: one device ID per line; blank lines and `#`
-/// comments (whole-line or trailing; a device ID cannot contain `#`) are
-/// skipped, surrounding whitespace and a UTF-8 byte-order mark are ignored.
-/// Errors name the line. Repeats are kept (the bulk call drops them).
-///
-/// ```
-/// let targets = iotda_batchtask::bulk::parse_target_list("# canary ring\ndev-1\n\ndev-2  # flaky\r\n")?;
-/// assert_eq!(targets, ["dev-1", "dev-2"]);
-/// # Ok::<(), iotda_batchtask::InvalidInput>(())
-/// ```
-pub fn parse_target_list(text: &str) -> Result<Vec<String>, InvalidInput> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut targets = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let content = line.split_once('#').map_or(line, |(before, _)| before).trim();
-        if content.is_empty() {
-            continue;
-        }
-        validation::target(targets.len(), content)
-            .map_err(|e| InvalidInput::new(format!("targets file line {}", number + 1), e.rule().to_owned()))?;
-        targets.push(content.to_owned());
-    }
-    Ok(targets)
-}

@@ -219,7 +219,7 @@ impl fmt::Display for RequestIdSuffix<'_> {
 /// Text from the network made safe for one line of a log or terminal: control characters
 /// (CR/LF included) become spaces, runs of whitespace collapse, and it is cut
 /// at `max` characters.
-pub fn one_line(text: &str, max: usize) -> String {
+pub(crate) fn one_line(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max + 3));
     let mut count = 0;
     let mut last_space = true;

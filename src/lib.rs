@@ -36,6 +36,7 @@
 //!   result helpers in [`output`] are built: serde and schemars, no HTTP stack.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 /// Request and response types generated from `openapi/iotda-batchtask.yaml`.
@@ -56,8 +57,6 @@ pub mod auth;
 pub mod bulk;
 #[cfg(feature = "client")]
 mod client;
-#[cfg(feature = "emulator")]
-pub mod emulator;
 #[cfg(feature = "client")]
 pub mod error;
 #[cfg(feature = "client")]
@@ -80,6 +79,6 @@ pub use retry::RetryPolicy;
 pub use validation::InvalidInput;
 
 /// Compiles the README's Rust examples as doctests.
-#[cfg(all(doctest, feature = "cli"))]
+#[cfg(all(doctest, feature = "client"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -2,7 +2,7 @@
 //! with the fuzz input as raw HTTP bytes.
 #![no_main]
 
-#[path = "../../tests/robustness/properties.rs"]
+#[path = "../../tests/it/robustness/properties.rs"]
 mod properties;
 
 use std::sync::LazyLock;

@@ -2,10 +2,10 @@
 //! and never corrupt its state.
 #![no_main]
 
-#[path = "../../tests/robustness/properties.rs"]
+#[path = "../../tests/it/robustness/properties.rs"]
 mod properties;
 
-use iotda_batchtask::emulator::{EmulatorConfig, Service};
+use iotda_batchtask_emulator::{EmulatorConfig, Service};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, arbitrary::Arbitrary)]

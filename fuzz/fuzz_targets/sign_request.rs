@@ -2,7 +2,7 @@
 //! body never panic, and signing is deterministic and verifiable.
 #![no_main]
 
-#[path = "../../tests/robustness/properties.rs"]
+#[path = "../../tests/it/robustness/properties.rs"]
 mod properties;
 
 use libfuzzer_sys::fuzz_target;

@@ -1,0 +1,100 @@
+//! `iotda-batchtask emulator`.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use iotda_batchtask_emulator::{DEFAULT_REGION, Emulator, EmulatorConfig, EmulatorError, Seed, shutdown_signal};
+
+use crate::Exit;
+
+/// Arguments of `emulator`. The keys and tokens given here are test
+/// credentials the emulator accepts, not credentials of a real account.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The first line on stdout is `listening on http://ADDR`, so scripts can use port 0.
+Stops cleanly on Ctrl-C or SIGTERM.")]
+pub struct EmulatorArgs {
+    /// Address to listen on (loopback only, unless --allow-non-loopback).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Tasks to serve, as JSON ({"tasks": [...]}); the built-in demo data without it.
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+    /// Accept this access key (pair each --ak with a --sk, in order).
+    #[arg(long = "ak", value_name = "AK")]
+    access_keys: Vec<String>,
+    /// The secret key of the --ak in the same position.
+    #[arg(long = "sk", value_name = "SK")]
+    secret_keys: Vec<String>,
+    /// Accept this X-Auth-Token; repeat for more.
+    #[arg(long = "token", value_name = "T")]
+    tokens: Vec<String>,
+    /// Accept every request without authentication.
+    #[arg(long)]
+    no_auth: bool,
+    /// Allow a non-loopback --listen address (the emulator speaks plain HTTP).
+    #[arg(long)]
+    allow_non_loopback: bool,
+    /// Region that derived (V11) signatures must be scoped to.
+    #[arg(long, default_value = DEFAULT_REGION, value_name = "REGION")]
+    region: String,
+}
+
+pub async fn run(args: EmulatorArgs) -> Exit {
+    if args.access_keys.len() != args.secret_keys.len() {
+        eprintln!(
+            "error: {} --ak but {} --sk; give each access key its secret key",
+            args.access_keys.len(),
+            args.secret_keys.len()
+        );
+        return Exit::Usage;
+    }
+    let seed = match &args.seed {
+        None => Seed::demo(),
+        Some(path) => match Seed::from_file(path) {
+            Ok(seed) => seed,
+            Err(e) => {
+                // The error names the file.
+                eprintln!("error: {e}");
+                return Exit::Usage;
+            }
+        },
+    };
+    if !args.no_auth && args.access_keys.is_empty() && args.tokens.is_empty() {
+        eprintln!(
+            "warning: no --ak/--sk or --token given and auth is on: every request will get 401 (use --no-auth to play)"
+        );
+    }
+    let mut config = EmulatorConfig::new()
+        .seed(seed)
+        .listen(args.listen)
+        .allow_non_loopback(args.allow_non_loopback)
+        .auth_enabled(!args.no_auth)
+        .region(&args.region);
+    for (ak, sk) in args.access_keys.iter().zip(&args.secret_keys) {
+        config = config.ak_sk(ak, sk);
+    }
+    for token in &args.tokens {
+        config = config.token(token);
+    }
+    let served = Emulator::serve_until(config, shutdown_signal(), |addr| {
+        let mut stdout = std::io::stdout().lock();
+        // Scripts read this line to learn the port; flush it now.
+        let _ = writeln!(stdout, "listening on http://{addr}");
+        let _ = stdout.flush();
+    })
+    .await;
+    match served {
+        Ok(()) => Exit::Stopped,
+        Err(e @ (EmulatorError::NonLoopback { .. } | EmulatorError::Config(_))) => {
+            eprintln!("error: {e}");
+            Exit::Usage
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::RequestFailed
+        }
+    }
+}

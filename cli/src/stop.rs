@@ -1,0 +1,155 @@
+//! `iotda-batchtask stop`.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use iotda_batchtask::bulk::{self, BulkProgress, BulkTargetResult};
+
+use crate::connection::{CREDENTIALS_HELP, Connection};
+use crate::render::{self, Format, Rows};
+use crate::{Exit, report};
+
+/// Arguments of `stop`. Credentials come only from the environment.
+#[derive(Debug, Args)]
+#[command(after_help = CREDENTIALS_HELP)]
+pub struct StopArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// The batch task ID.
+    #[arg(long, value_name = "ID")]
+    task_id: String,
+    #[command(flatten)]
+    selection: Selection,
+    /// Output: a table and a summary, or one JSON object on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    output: Format,
+    /// Requests in flight at once when stopping more than 100 devices.
+    #[arg(long, default_value_t = bulk::DEFAULT_CONCURRENCY, value_name = "N")]
+    concurrency: usize,
+}
+
+/// What to stop: exactly one of these is required.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct Selection {
+    /// A device whose sub-task to stop; repeat for more.
+    #[arg(long = "target", value_name = "DEVICE_ID")]
+    targets: Vec<String>,
+    /// A file of device IDs, one per line (# comments, blank lines skipped); - for stdin.
+    #[arg(long, value_name = "FILE")]
+    targets_file: Option<PathBuf>,
+    /// Stop EVERY running, waiting and failed-awaiting-retry sub-task.
+    #[arg(long)]
+    all: bool,
+}
+
+pub async fn run(args: StopArgs) -> Exit {
+    match run_inner(args).await {
+        Ok(exit) => exit,
+        Err(e) => report(&e),
+    }
+}
+
+async fn run_inner(args: StopArgs) -> Result<Exit, iotda_batchtask::Error> {
+    let targets = match (&args.selection.targets_file, args.selection.all) {
+        (_, true) => None,
+        (Some(path), _) => Some(crate::targets_file::read(path)?),
+        (None, false) => Some(args.selection.targets.clone()),
+    };
+    let client = args.connection.client()?;
+    let Some(targets) = targets else {
+        let out = client.stop_batch_task(&args.task_id).all().send().await?;
+        let rows = Rows::from_stop(&out);
+        render::print(args.output, &rows);
+        return Ok(if rows.all_succeeded() {
+            Exit::Stopped
+        } else {
+            Exit::TargetsFailed
+        });
+    };
+
+    let bar = progress_bar(targets.len());
+    let progress_bar = bar.clone();
+    let out = client
+        .stop_batch_task_bulk(&args.task_id)
+        .targets(targets)
+        .concurrency(args.concurrency)
+        .on_progress(move |p: &BulkProgress| {
+            progress_bar.set_position(p.requests_done as u64);
+            progress_bar.set_message(format!("{} of {} stopped", p.succeeded, p.targets_total));
+        })
+        .cancel_on(interrupted())
+        .send()
+        .await?;
+    bar.finish_and_clear();
+    for error in out.request_errors() {
+        eprintln!("error: {error}");
+    }
+    let rows = Rows::from_bulk(&out);
+    render::print(args.output, &rows);
+    Ok(if out.cancelled() {
+        Exit::Interrupted
+    } else if out.requests_failed() > 0 {
+        Exit::RequestFailed
+    } else if out.all_succeeded() {
+        Exit::Stopped
+    } else {
+        Exit::TargetsFailed
+    })
+}
+
+/// A progress bar on stderr, only when stderr is a terminal and the call
+/// takes more than one request.
+fn progress_bar(targets: usize) -> Arc<ProgressBar> {
+    let requests = targets.div_ceil(iotda_batchtask::validation::MAX_TARGETS_PER_REQUEST);
+    let bar = if std::io::stderr().is_terminal() && requests > 1 {
+        ProgressBar::with_draw_target(Some(requests as u64), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) = ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} requests, {msg} ({elapsed})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Arc::new(bar)
+}
+
+/// Completes on the first Ctrl-C, after which no new request is sent. A
+/// second Ctrl-C exits at once.
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No signal handling available: never cancel.
+        std::future::pending::<()>().await;
+    }
+    eprintln!("interrupted: sending no more requests; waiting for those in flight (Ctrl-C again to quit now)");
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(Exit::Interrupted as i32);
+        }
+    });
+}
+
+/// Converts a bulk result for rendering (kept here so `render` stays generic).
+impl Rows {
+    pub(crate) fn from_bulk(out: &bulk::BulkOutput) -> Self {
+        Rows {
+            targets: out.results().to_vec(),
+            request_ids: out.request_ids().to_vec(),
+        }
+    }
+
+    pub(crate) fn from_stop(out: &iotda_batchtask::StopOutput) -> Self {
+        let request_id: Option<std::sync::Arc<str>> = out.request_id().map(Into::into);
+        let targets = out
+            .results()
+            .iter()
+            .map(|r| BulkTargetResult::from_answer(r.clone(), request_id.clone()))
+            .collect();
+        Rows {
+            targets,
+            request_ids: out.request_id().map(str::to_owned).into_iter().collect(),
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The API gateway's authentication, as the emulator enforces it.
+//!
+//! Signatures are checked by recomputing them with the crate's own
+//! [`Signer`], so the emulator and the client share one canonicalisation.
+
+use std::collections::HashMap;
+
+use http::header::{AUTHORIZATION, HOST};
+use http::request::Parts;
+use http::{HeaderMap, HeaderName};
+use jiff::{SignedDuration, Timestamp};
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq as _;
+
+use crate::config::EmulatorConfig;
+use iotda_batchtask::auth::{
+    Algorithm, Authorization, CanonicalInput, Credentials, IOTDA_SIGNING_SERVICE, Signer, parse_sdk_date,
+};
+use iotda_batchtask::validation::{self, InvalidInput};
+
+/// Detail of an unknown access key (the gateway masks the AK).
+pub(crate) const AK_NOT_EXIST: &str = "Get secretKey failed,ak:******,err:ak not exist";
+/// Detail of a signature that does not verify.
+pub(crate) const SIGNATURE_FAIL: &str = "verify aksk signature fail";
+/// Detail when neither `Authorization` nor `X-Auth-Token` was sent.
+pub(crate) const TOKEN_NOT_FOUND: &str = "x-auth-token not found";
+/// Detail of a token that is not one of the configured ones.
+pub(crate) const TOKEN_FAIL: &str = "decrypt token fail";
+/// Detail of an `Authorization` header that is not an AK/SK signature.
+/// Huawei publishes no text for this case; this one is the emulator's.
+pub(crate) const MALFORMED_AUTHORIZATION: &str = "Authorization header is not a valid AK/SK signature";
+
+const PLAIN: &str = "SDK-HMAC-SHA256";
+const DERIVED: &str = "V11-HMAC-SHA256";
+
+/// The two signers of one access key pair, built once so derived keys are
+/// cached across requests.
+struct KeySigners {
+    plain: Signer,
+    derived: Signer,
+}
+
+/// Checks credentials of requests against the configuration.
+pub(crate) struct Authenticator {
+    enabled: bool,
+    keys: HashMap<String, KeySigners>,
+    tokens: Vec<SecretString>,
+    region: String,
+    max_skew: SignedDuration,
+    skew_text: String,
+}
+
+impl Authenticator {
+    pub(crate) fn new(config: &EmulatorConfig) -> Result<Self, InvalidInput> {
+        validation::region(&config.region)?;
+        let derived = Algorithm::Derived {
+            region: config.region.clone(),
+            service: IOTDA_SIGNING_SERVICE.to_owned(),
+        };
+        let mut keys = HashMap::new();
+        for (ak, sk) in &config.access_keys {
+            let credentials = Credentials::ak_sk(ak.clone(), sk.expose_secret().to_owned());
+            let signers = KeySigners {
+                plain: Signer::new(&credentials, Algorithm::Plain)?,
+                derived: Signer::new(&credentials, derived.clone())?,
+            };
+            if keys.insert(ak.clone(), signers).is_some() {
+                return Err(InvalidInput::new(
+                    "emulator.access_keys",
+                    format!("lists access key {ak} twice"),
+                ));
+            }
+        }
+        for token in &config.tokens {
+            validation::secret("emulator.tokens", token.expose_secret())?;
+        }
+        let max_skew = SignedDuration::try_from(config.max_clock_skew).unwrap_or(SignedDuration::MAX);
+        let secs = config.max_clock_skew.as_secs();
+        let skew_text = if secs.is_multiple_of(60) {
+            format!("{} minutes", secs / 60)
+        } else {
+            format!("{secs} seconds")
+        };
+        Ok(Self {
+            enabled: config.auth_enabled,
+            keys,
+            tokens: config.tokens.clone(),
+            region: config.region.clone(),
+            max_skew,
+            skew_text,
+        })
+    }
+
+    /// `Ok` when the request may proceed, else the `APIGW.0301` detail.
+    pub(crate) fn check(&self, parts: &Parts, body: &[u8], now: Timestamp) -> Result<(), String> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let headers = &parts.headers;
+        if headers.contains_key(AUTHORIZATION) {
+            let auth = single(headers, &AUTHORIZATION)
+                .and_then(Authorization::parse)
+                .ok_or_else(|| MALFORMED_AUTHORIZATION.to_owned())?;
+            return self.check_signature(&auth, parts, body, now);
+        }
+        if !headers.contains_key(X_AUTH_TOKEN) {
+            return Err(TOKEN_NOT_FOUND.to_owned());
+        }
+        // A repeated or non-ASCII token header is as unusable as a wrong token.
+        let token = single(headers, &HeaderName::from_static(X_AUTH_TOKEN)).unwrap_or_default();
+        let known = !token.is_empty()
+            && self
+                .tokens
+                .iter()
+                .any(|t| bool::from(t.expose_secret().as_bytes().ct_eq(token.as_bytes())));
+        if known { Ok(()) } else { Err(TOKEN_FAIL.to_owned()) }
+    }
+
+    fn check_signature(&self, auth: &Authorization, parts: &Parts, body: &[u8], now: Timestamp) -> Result<(), String> {
+        let fail = |why: &str| {
+            if why.is_empty() {
+                SIGNATURE_FAIL.to_owned()
+            } else {
+                format!("{SIGNATURE_FAIL}, {why}")
+            }
+        };
+        let Some(signers) = self.keys.get(&auth.access_key) else {
+            return Err(AK_NOT_EXIST.to_owned());
+        };
+        let headers = &parts.headers;
+        let Some((date_text, date)) = single(headers, &HeaderName::from_static(X_SDK_DATE))
+            .and_then(|text| parse_sdk_date(text).map(|date| (text, date)))
+        else {
+            return Err(fail("X-Sdk-Date is missing or malformed"));
+        };
+        let skew = now.duration_since(date).abs();
+        if skew > self.max_skew {
+            return Err(fail(&format!(
+                "X-Sdk-Date is more than {} from the server time",
+                self.skew_text
+            )));
+        }
+        let signed: Vec<String> = auth.signed_headers.iter().map(|n| n.to_ascii_lowercase()).collect();
+        if !signed.iter().any(|n| n == "host") {
+            return Err(fail("host is not a signed header"));
+        }
+        if headers.contains_key(X_SECURITY_TOKEN) && !signed.iter().any(|n| n == X_SECURITY_TOKEN) {
+            return Err(fail("X-Security-Token is not signed"));
+        }
+        let signer = match auth.algorithm.as_str() {
+            PLAIN => &signers.plain,
+            DERIVED => {
+                let scope_ok = auth.scope.as_ref().is_some_and(|(day, region, service)| {
+                    Some(day.as_str()) == date_text.get(..8)
+                        && *region == self.region
+                        && service == IOTDA_SIGNING_SERVICE
+                });
+                if !scope_ok {
+                    return Err(fail("the credential scope must be <X-Sdk-Date day>/<region>/iotdm"));
+                }
+                &signers.derived
+            }
+            _ => return Err(MALFORMED_AUTHORIZATION.to_owned()),
+        };
+        let mut values = Vec::with_capacity(signed.len());
+        for name in &signed {
+            let value = header_value(parts, name).ok_or_else(|| fail(&format!("signed header {name} is missing")))?;
+            values.push(value);
+        }
+        let pairs: Vec<(&str, &str)> = signed
+            .iter()
+            .map(String::as_str)
+            .zip(values.iter().map(String::as_str))
+            .collect();
+        let input = CanonicalInput {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &pairs,
+            body,
+        };
+        if signer.verify(&input, date_text, &auth.signature) {
+            Ok(())
+        } else {
+            Err(fail(""))
+        }
+    }
+}
+
+const X_AUTH_TOKEN: &str = "x-auth-token";
+const X_SDK_DATE: &str = "x-sdk-date";
+const X_SECURITY_TOKEN: &str = "x-security-token";
+
+/// The value of a header that must appear exactly once, as text.
+fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
+    let mut all = headers.get_all(name).iter();
+    let first = all.next()?;
+    if all.next().is_some() {
+        return None;
+    }
+    first.to_str().ok()
+}
+
+/// A signed header's value as the signer saw it: repeated values joined
+/// with `,`, each trimmed. `host` falls back to the URI's authority (HTTP/2,
+/// or a request built in memory).
+fn header_value(parts: &Parts, name: &str) -> Option<String> {
+    let header = HeaderName::from_bytes(name.as_bytes()).ok()?;
+    let mut values = parts.headers.get_all(&header).iter().peekable();
+    if values.peek().is_none() {
+        if header == HOST {
+            return parts.uri.authority().map(|a| a.as_str().to_owned());
+        }
+        return None;
+    }
+    let mut joined = String::new();
+    for (i, value) in values.enumerate() {
+        if i > 0 {
+            joined.push(',');
+        }
+        joined.push_str(value.to_str().ok()?.trim());
+    }
+    Some(joined)
+}

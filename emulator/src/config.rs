@@ -1,0 +1,161 @@
+//! How an emulator is set up: its data, address and accepted credentials.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::seed::Seed;
+
+/// The default listen address: loopback, any free port.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+/// The default region of derived (`V11-HMAC-SHA256`) signatures.
+pub const DEFAULT_REGION: &str = "cn-north-4";
+
+/// How far `X-Sdk-Date` may be from the emulator's clock, either way, by
+/// default: 15 minutes, the limit Huawei's signing FAQ names.
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+
+/// The largest request body accepted (1 MiB); larger bodies get `413`.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Configuration of an emulator, builder style.
+///
+/// The default serves [`Seed::demo`] on `127.0.0.1:0` (a free port) with
+/// authentication on and no credentials, so every request is refused until
+/// you add an access key pair ([`EmulatorConfig::ak_sk`]) or a token
+/// ([`EmulatorConfig::token`]), or turn authentication off.
+///
+/// `Debug` never shows secret keys or tokens.
+///
+/// ```
+/// use iotda_batchtask_emulator::{EmulatorConfig, Seed};
+///
+/// let config = EmulatorConfig::new()
+///     .seed(Seed::demo())
+///     .ak_sk("HPUAEXAMPLEAK0000001", "example-secret-key")
+///     .token("example-iam-token")
+///     .region("cn-north-4");
+/// assert!(!format!("{config:?}").contains("example-secret-key"));
+/// ```
+#[derive(Clone)]
+pub struct EmulatorConfig {
+    pub(crate) seed: Seed,
+    pub(crate) listen: SocketAddr,
+    pub(crate) allow_non_loopback: bool,
+    pub(crate) auth_enabled: bool,
+    pub(crate) access_keys: Vec<(String, SecretString)>,
+    pub(crate) tokens: Vec<SecretString>,
+    pub(crate) region: String,
+    pub(crate) max_clock_skew: Duration,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            seed: Seed::demo(),
+            listen: DEFAULT_LISTEN,
+            allow_non_loopback: false,
+            auth_enabled: true,
+            access_keys: Vec::new(),
+            tokens: Vec::new(),
+            region: DEFAULT_REGION.to_owned(),
+            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
+        }
+    }
+}
+
+impl fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let access_keys: Vec<&str> = self.access_keys.iter().map(|(ak, _)| ak.as_str()).collect();
+        f.debug_struct("EmulatorConfig")
+            .field("tasks", &self.seed.tasks().len())
+            .field("listen", &self.listen)
+            .field("allow_non_loopback", &self.allow_non_loopback)
+            .field("auth_enabled", &self.auth_enabled)
+            .field("access_keys", &access_keys)
+            .field("tokens", &self.tokens.len())
+            .field("region", &self.region)
+            .field("max_clock_skew", &self.max_clock_skew)
+            .finish()
+    }
+}
+
+impl EmulatorConfig {
+    /// The default configuration (see the type's documentation).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The initial tasks (default: [`Seed::demo`]).
+    pub fn seed(mut self, seed: Seed) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Where to listen (default [`DEFAULT_LISTEN`], `127.0.0.1:0`). Port 0
+    /// picks a free port; read it back from the handle.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Allows listening on a non-loopback address (default `false`, which
+    /// makes starting on one an error: the emulator speaks plain HTTP).
+    pub fn allow_non_loopback(mut self, allow: bool) -> Self {
+        self.allow_non_loopback = allow;
+        self
+    }
+
+    /// Whether requests must authenticate (default `true`). `false` accepts
+    /// every request, as `--no-auth` does.
+    pub fn auth_enabled(mut self, enabled: bool) -> Self {
+        self.auth_enabled = enabled;
+        self
+    }
+
+    /// Accepts requests signed with this access key pair, with either the
+    /// plain or the derived algorithm.
+    pub fn ak_sk(mut self, access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        self.access_keys
+            .push((access_key.into(), SecretString::from(secret_key.into())));
+        self
+    }
+
+    /// Accepts requests carrying this `X-Auth-Token`.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.tokens.push(SecretString::from(token.into()));
+        self
+    }
+
+    /// The region derived signatures must be scoped to (default
+    /// [`DEFAULT_REGION`]).
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    /// How far `X-Sdk-Date` may be from now, in the past or the future
+    /// (default [`DEFAULT_MAX_CLOCK_SKEW`]).
+    pub fn max_clock_skew(mut self, skew: Duration) -> Self {
+        self.max_clock_skew = skew;
+        self
+    }
+
+    /// The initial tasks.
+    pub fn seed_data(&self) -> &Seed {
+        &self.seed
+    }
+
+    /// The configured listen address.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// Whether authentication is on.
+    pub fn is_auth_enabled(&self) -> bool {
+        self.auth_enabled
+    }
+}

@@ -1,0 +1,118 @@
+//! A loopback IoTDA emulator for integration tests and demos (feature
+//! `emulator`), like LocalStack for the batch-task stop endpoint.
+//!
+//! It serves
+//!
+//! - `POST /v5/iot/{project_id}/batchtasks/{task_id}/stop` (StopBatchTask),
+//!   with Huawei's documented semantics: `{}` stops every Processing,
+//!   Waitting and FailWaitRetry sub-task; a target list is answered per
+//!   target; once nothing is left to run, the task is Stopped;
+//! - `GET /v5/iot/{project_id}/batchtasks/{task_id}` (ShowBatchTask), with
+//!   its filters and marker/offset paging,
+//!
+//! over tasks from a [`Seed`] (JSON, or [`Seed::demo`]), behind the API
+//! gateway's authentication: AK/SK signatures (plain and derived, verified
+//! with the library's own [`Signer`](iotda_batchtask::auth::Signer)) and IAM tokens.
+//! Errors have Huawei's codes and body shapes, and every response carries a
+//! unique `X-Request-Id`.
+//!
+//! All handling is in [`Service::respond`], a synchronous function without
+//! I/O; [`Emulator`] runs it behind an HTTP/1 server on `127.0.0.1`.
+//!
+//! ```
+//! use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, SubtaskStatus};
+//! use iotda_batchtask::{Client, Credentials};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let emulator = Emulator::start(EmulatorConfig::new().ak_sk("HPUAEXAMPLEAK0000001", "example-secret-key")).await?;
+//! let client = Client::builder(emulator.base_url())
+//!     .project_id(DEMO_PROJECT_ID)
+//!     .credentials(Credentials::ak_sk("HPUAEXAMPLEAK0000001", "example-secret-key"))
+//!     .region("cn-north-4")
+//!     .build()?;
+//!
+//! let out = client.stop_batch_task(DEMO_TASK_ID).targets(["dev-0001", "dev-9999"]).send().await?;
+//! assert_eq!(out.succeeded().count(), 1); // dev-9999 is not in the task: IOTDA.014219
+//! let task = emulator.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap();
+//! assert_eq!(task.subtasks["dev-0001"], SubtaskStatus::Stopped);
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Assumptions where Huawei documents nothing
+//! - Task-level refusals (a type other than firmwareUpgrade/softwareUpgrade;
+//!   a task that is Success, Fail, PartialSuccess, Stopped or Stopping), more
+//!   than 100 or zero targets, and a target that is not a device ID: `400
+//!   IOTDA.000006` with a message naming the reason.
+//! - A target whose sub-task is already Success, Fail or Stopped: a
+//!   `failure` entry with `IOTDA.000006`, naming the state.
+//! - Repeated targets are answered once, at their first position; results
+//!   follow request order; `{}` lists every sub-task it stopped.
+//! - A stop takes effect at once (never `Stopping`); when no sub-task is left
+//!   in Processing, Waitting or FailWaitRetry, the task becomes Stopped.
+//! - An empty body, or `"targets": null`, is treated like `{}`; an empty
+//!   body may come without `Content-Type`.
+//! - A stale or future `X-Sdk-Date`, a missing date, an unsigned `host` or
+//!   `X-Security-Token`, or a wrong derived scope are all `verify aksk
+//!   signature fail`, followed by a short clarification.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod auth;
+mod config;
+mod demo;
+mod reply;
+mod request_id;
+mod seed;
+mod server;
+mod service;
+mod show;
+mod state;
+mod stop;
+
+use std::net::SocketAddr;
+
+pub use config::{DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_REGION, EmulatorConfig, MAX_BODY_BYTES};
+pub use demo::{
+    DEMO_CREATE_DEVICES_TASK_ID, DEMO_DEVICE_COUNT, DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID,
+    demo_device_id, demo_subtask_status,
+};
+pub use seed::{Seed, SeedError, SeedTask, SubtaskStatus, TaskStatus, TaskType};
+pub use server::{Emulator, EmulatorHandle, shutdown_signal};
+pub use service::Service;
+pub use state::TaskSnapshot;
+
+use iotda_batchtask::validation::InvalidInput;
+
+/// Why an emulator could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmulatorError {
+    /// The listen address is not loopback and
+    /// [`EmulatorConfig::allow_non_loopback`] was not set.
+    #[error(
+        "refusing to listen on {addr}: not a loopback address (the emulator speaks plain HTTP and \
+         accepts test credentials); use 127.0.0.1, or allow non-loopback addresses explicitly"
+    )]
+    NonLoopback {
+        /// The refused address.
+        addr: SocketAddr,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The configuration is invalid (region, access key pair or token).
+    #[error("invalid emulator configuration: {0}")]
+    Config(#[from] InvalidInput),
+    /// The server failed while running.
+    #[error("the emulator's server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}

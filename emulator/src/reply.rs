@@ -1,0 +1,151 @@
+//! Responses: IoTDA and API-gateway error bodies, and the finishing touches
+//! every response gets (`X-Request-Id`, `Content-Type`).
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Response, StatusCode};
+use serde::Serialize;
+
+/// `IOTDA.000006`: a parameter fails validation.
+pub(crate) const INVALID_INPUT: &str = "IOTDA.000006";
+/// `IOTDA.000008`: the request is malformed (media type, JSON).
+pub(crate) const BAD_FORMAT: &str = "IOTDA.000008";
+/// `IOTDA.000017`: `limit` out of range.
+pub(crate) const LIMIT_OUT_OF_RANGE: &str = "IOTDA.000017";
+/// `IOTDA.000018`: `marker` out of range.
+pub(crate) const MARKER_OUT_OF_RANGE: &str = "IOTDA.000018";
+/// `IOTDA.014200`: no such batch task.
+pub(crate) const TASK_NOT_FOUND: &str = "IOTDA.014200";
+/// `IOTDA.014219`: a target is not in the task (per-target, inside a 200).
+pub(crate) const TARGET_NOT_IN_TASK: &str = "IOTDA.014219";
+
+/// What a request gets, before the request ID is attached.
+pub(crate) enum Reply {
+    /// 200 with this JSON body.
+    Ok(Vec<u8>),
+    /// An IoTDA error: `{"error_code", "error_msg"}`.
+    Iotda {
+        status: StatusCode,
+        code: &'static str,
+        msg: String,
+    },
+    /// An API-gateway error: `{"error_code", "error_msg", "request_id"}`.
+    Gateway {
+        status: StatusCode,
+        code: &'static str,
+        msg: String,
+    },
+}
+
+impl Reply {
+    pub(crate) fn iotda(status: StatusCode, code: &'static str, msg: impl Into<String>) -> Self {
+        Self::Iotda {
+            status,
+            code,
+            msg: msg.into(),
+        }
+    }
+
+    /// 400 `IOTDA.000006`.
+    pub(crate) fn invalid(msg: impl Into<String>) -> Self {
+        Self::iotda(StatusCode::BAD_REQUEST, INVALID_INPUT, msg)
+    }
+
+    /// 400 `IOTDA.000008`.
+    pub(crate) fn bad_format(detail: &str) -> Self {
+        Self::iotda(
+            StatusCode::BAD_REQUEST,
+            BAD_FORMAT,
+            format!("Invalid input. The request format is invalid. {detail}"),
+        )
+    }
+
+    /// 404 `IOTDA.014200`.
+    pub(crate) fn task_not_found() -> Self {
+        Self::iotda(StatusCode::NOT_FOUND, TASK_NOT_FOUND, "The batch task does not exist.")
+    }
+
+    /// 401 `APIGW.0301` with the gateway's detail.
+    pub(crate) fn unauthorized(detail: &str) -> Self {
+        Self::Gateway {
+            status: StatusCode::UNAUTHORIZED,
+            code: "APIGW.0301",
+            msg: format!("Incorrect IAM authentication information: {detail}"),
+        }
+    }
+
+    /// 404 `APIGW.0101`: no such route or method.
+    pub(crate) fn no_such_api() -> Self {
+        Self::Gateway {
+            status: StatusCode::NOT_FOUND,
+            code: "APIGW.0101",
+            msg: "The API does not exist or has not been published in the environment.".to_owned(),
+        }
+    }
+
+    /// 413 `APIG.0201`: body over the limit.
+    pub(crate) fn too_large() -> Self {
+        Self::Gateway {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "APIG.0201",
+            msg: "Request entity too large.".to_owned(),
+        }
+    }
+
+    /// 400 `APIG.0201`: the body could not be read at all.
+    pub(crate) fn request_error() -> Self {
+        Self::Gateway {
+            status: StatusCode::BAD_REQUEST,
+            code: "APIG.0201",
+            msg: "API request error.".to_owned(),
+        }
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Self::Ok(_) => StatusCode::OK,
+            Self::Iotda { status, .. } | Self::Gateway { status, .. } => *status,
+        }
+    }
+
+    /// The HTTP response, with `Content-Type: application/json` and
+    /// `X-Request-Id: request_id`.
+    pub(crate) fn into_response(self, request_id: &str) -> Response<Bytes> {
+        #[derive(Serialize)]
+        struct IotdaError<'a> {
+            error_code: &'a str,
+            error_msg: &'a str,
+        }
+        #[derive(Serialize)]
+        struct GatewayError<'a> {
+            error_code: &'a str,
+            error_msg: &'a str,
+            request_id: &'a str,
+        }
+        let status = self.status();
+        // Serialising these plain structs cannot fail; an empty body would be
+        // the harmless fallback.
+        let body = match &self {
+            Self::Ok(body) => body.clone(),
+            Self::Iotda { code, msg, .. } => serde_json::to_vec(&IotdaError {
+                error_code: code,
+                error_msg: msg,
+            })
+            .unwrap_or_default(),
+            Self::Gateway { code, msg, .. } => serde_json::to_vec(&GatewayError {
+                error_code: code,
+                error_msg: msg,
+                request_id,
+            })
+            .unwrap_or_default(),
+        };
+        let mut response = Response::new(Bytes::from(body));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(id) = HeaderValue::from_str(request_id) {
+            headers.insert("x-request-id", id);
+        }
+        response
+    }
+}

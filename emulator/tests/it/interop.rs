@@ -1,0 +1,201 @@
+//! Huawei's official Python SDK against this crate's emulator.
+//!
+//! The emulator verifies signatures with the crate's own signer, so the
+//! official SDK's requests being accepted (and a wrong secret key refused)
+//! shows that signer agrees with Huawei's code on plain and derived signing,
+//! security tokens and Instance-Id. `scripts/test.sh` installs the pinned SDK
+//! (tests/interop/requirements.txt) into a venv and runs this test with
+//! `IOTDA_INTEROP_PYTHON` pointing at its interpreter.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use iotda_batchtask_emulator::{
+    Emulator, EmulatorConfig, Seed, SeedTask, SubtaskStatus, TaskSnapshot, TaskStatus, TaskType,
+};
+use serde_json::Value;
+
+const SECURITY_AK: &str = "HPUATEMPORARYAK00001";
+const SECURITY_SK: &str = "TemporarySecretKeyDoNotUse000000000000000";
+const SECURITY_TOKEN_VALUE: &str = "EXAMPLE-SECURITY-TOKEN-FOR-INTEROP";
+
+/// The cases the script runs, each on its own task (a stopped task is final).
+const CASES: [(&str, &str); 6] = [
+    ("plain", "aaaaaaaaaaaaaaaaaaaaaa01"),
+    ("derived", "aaaaaaaaaaaaaaaaaaaaaa02"),
+    ("instance", "aaaaaaaaaaaaaaaaaaaaaa03"),
+    ("token", "aaaaaaaaaaaaaaaaaaaaaa04"),
+    ("stop_all", "aaaaaaaaaaaaaaaaaaaaaa05"),
+    ("wrong_sk", "aaaaaaaaaaaaaaaaaaaaaa06"),
+];
+
+fn task(task_id: &str) -> SeedTask {
+    let subtasks: BTreeMap<String, SubtaskStatus> = [
+        ("dev-0001", SubtaskStatus::Processing),
+        ("dev-0002", SubtaskStatus::Waitting),
+        ("dev-0003", SubtaskStatus::FailWaitRetry),
+        ("dev-0004", SubtaskStatus::Success),
+    ]
+    .into_iter()
+    .map(|(d, s)| (d.to_owned(), s))
+    .collect();
+    SeedTask {
+        project_id: PROJECT.to_owned(),
+        task_id: task_id.to_owned(),
+        task_type: TaskType::FirmwareUpgrade,
+        status: TaskStatus::Processing,
+        subtasks,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Huawei's official Python SDK: run `bash scripts/test.sh`, which installs it"]
+async fn official_python_sdk_stops_tasks_on_the_emulator() {
+    let python = std::env::var("IOTDA_INTEROP_PYTHON")
+        .expect("IOTDA_INTEROP_PYTHON must name the venv's python (bash tests/interop/setup.sh prints it)");
+    let seed = Seed::new(CASES.iter().map(|(_, id)| task(id)).collect()).unwrap();
+    let emulator = Emulator::start(
+        EmulatorConfig::new()
+            .seed(seed)
+            .ak_sk(AK, SK)
+            .ak_sk(SECURITY_AK, SECURITY_SK)
+            .region("cn-north-4"),
+    )
+    .await
+    .unwrap();
+
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/official_sdk_stop.py"
+    ))
+    .env_clear()
+    .env("PATH", std::env::var("PATH").unwrap_or_default())
+    .env("IOTDA_EMULATOR_URL", emulator.base_url())
+    .env("IOTDA_PROJECT_ID", PROJECT)
+    .env("IOTDA_REGION", "cn-north-4")
+    .env("IOTDA_AK", AK)
+    .env("IOTDA_SK", SK)
+    .env("IOTDA_SECURITY_AK", SECURITY_AK)
+    .env("IOTDA_SECURITY_SK", SECURITY_SK)
+    .env("IOTDA_SECURITY_TOKEN", SECURITY_TOKEN_VALUE)
+    .env("IOTDA_INSTANCE_ID", INSTANCE)
+    .env("IOTDA_UNKNOWN_TARGET", "dev-9999")
+    .env("IOTDA_CASES", "plain,derived,instance,token,stop_all,wrong_sk,show");
+    for (case, task_id) in CASES {
+        cmd.env(format!("IOTDA_TASK_{}", case.to_uppercase()), task_id);
+    }
+    for case in ["plain", "derived", "instance", "token"] {
+        cmd.env(format!("IOTDA_TARGETS_{}", case.to_uppercase()), "dev-0001,dev-0002");
+    }
+    let output = tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
+        .await
+        .expect("the SDK script finished in time")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the script failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+
+    let lines: BTreeMap<String, Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| (v["case"].as_str().unwrap().to_owned(), v))
+        .collect();
+    for (case, _) in CASES {
+        assert_eq!(lines[case]["ok"], true, "{case}: {}", lines[case]);
+    }
+
+    // Algorithms as the SDK chose them, all accepted by the emulator's verifier.
+    assert_eq!(lines["plain"]["algorithm"], "SDK-HMAC-SHA256");
+    assert_eq!(lines["derived"]["algorithm"], "V11-HMAC-SHA256");
+    assert!(
+        lines["derived"]["host"]
+            .as_str()
+            .unwrap()
+            .starts_with("a1b2c3d4e5.st1.iotda-app.cn-north-4.myhuaweicloud.com:")
+    );
+    assert!(
+        lines["instance"]["signed_headers"]
+            .as_str()
+            .unwrap()
+            .contains("instance-id")
+    );
+    assert!(
+        lines["token"]["signed_headers"]
+            .as_str()
+            .unwrap()
+            .contains("x-security-token")
+    );
+    for case in ["plain", "derived", "instance", "token", "stop_all"] {
+        assert_eq!(lines[case]["status"], 200, "{case}");
+        assert!(
+            lines[case]["request_id"].as_str().is_some_and(|id| id.len() == 32),
+            "{case}"
+        );
+    }
+
+    // Per-target results.
+    let results = |case: &str| -> Vec<(String, String, Option<String>)> {
+        lines[case]["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["target"].as_str().unwrap().to_owned(),
+                    t["status"].as_str().unwrap().to_owned(),
+                    t["error_code"].as_str().map(str::to_owned),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        results("plain"),
+        [
+            ("dev-0001".into(), "success".into(), None),
+            ("dev-0002".into(), "success".into(), None),
+            ("dev-9999".into(), "failure".into(), Some("IOTDA.014219".into())),
+        ]
+    );
+    let stopped_all: Vec<String> = results("stop_all")
+        .into_iter()
+        .map(|(t, s, _)| format!("{t}:{s}"))
+        .collect();
+    assert_eq!(
+        stopped_all,
+        ["dev-0001:success", "dev-0002:success", "dev-0003:success"]
+    );
+    assert_eq!(lines["wrong_sk"]["status"], 401);
+    assert_eq!(lines["wrong_sk"]["error_code"], "APIGW.0301");
+
+    // The emulator's final state.
+    let state = |case: &str| -> TaskSnapshot {
+        let id = CASES.iter().find(|(c, _)| *c == case).unwrap().1;
+        emulator.task(PROJECT, id).unwrap()
+    };
+    for case in ["plain", "derived", "instance", "token"] {
+        let t = state(case);
+        assert_eq!(t.subtasks["dev-0001"], SubtaskStatus::Stopped, "{case}");
+        assert_eq!(t.subtasks["dev-0002"], SubtaskStatus::Stopped, "{case}");
+        assert_eq!(t.subtasks["dev-0003"], SubtaskStatus::FailWaitRetry, "{case}");
+        assert_eq!(t.status, TaskStatus::Processing, "{case}: dev-0003 still awaits retry");
+    }
+    let all = state("stop_all");
+    assert_eq!(
+        (all.status, all.count(SubtaskStatus::Stopped)),
+        (TaskStatus::Stopped, 3)
+    );
+    assert_eq!(
+        state("wrong_sk").count(SubtaskStatus::Stopped),
+        0,
+        "a refused request changed nothing"
+    );
+    println!("interop: {} cases by the official SDK, all as expected", lines.len());
+    emulator.shutdown().await;
+}

@@ -1,0 +1,10 @@
+//! The emulator's integration tests, in one binary: the HTTP server, the
+//! I/O-free service, hostile requests, and the official Python SDK against it.
+
+#[path = "../../../tests/it/common.rs"]
+mod common;
+
+mod attacks;
+mod emulator;
+mod interop;
+mod service;

@@ -1,0 +1,259 @@
+//! The emulator's pure core, [`Service::respond_at`], without a socket: it
+//! never panics, always answers with a request ID and a JSON body, and checks
+//! `X-Sdk-Date` against a pinned clock to the second.
+
+use crate::common;
+
+use bytes::Bytes;
+use common::{AK, SK, TOKEN};
+use iotda_batchtask::auth::{Algorithm, Credentials};
+use iotda_batchtask::auth::{CanonicalInput, Signer, format_sdk_date};
+use iotda_batchtask_emulator::{
+    DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, MAX_BODY_BYTES, Seed, Service, SubtaskStatus, TaskStatus,
+};
+use jiff::{SignedDuration, Timestamp};
+use proptest::prelude::*;
+use serde_json::Value;
+
+fn service() -> Service {
+    Service::new(&EmulatorConfig::new().ak_sk(AK, SK).token(TOKEN)).expect("valid config")
+}
+
+fn stop_path() -> String {
+    format!("/v5/iot/{DEMO_PROJECT_ID}/batchtasks/{DEMO_TASK_ID}/stop")
+}
+
+/// Every answer: a known status, JSON body, JSON content type, 32-hex ID.
+fn check_invariants(response: &http::Response<Bytes>) -> Value {
+    let status = response.status().as_u16();
+    assert!([200, 400, 401, 404, 413].contains(&status), "{status}");
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let id = response.headers()["x-request-id"].to_str().expect("ascii");
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    serde_json::from_slice(response.body()).expect("JSON body")
+}
+
+/// A derived-signed stop of `body` as of `at`, as an in-memory request.
+fn signed_stop(body: &'static str, at: Timestamp) -> http::Request<Bytes> {
+    let date = format_sdk_date(at);
+    let path = stop_path();
+    let headers = [
+        ("content-type", "application/json"),
+        ("host", "127.0.0.1:8080"),
+        ("x-sdk-date", date.as_str()),
+    ];
+    let algorithm = Algorithm::Derived {
+        region: "cn-north-4".into(),
+        service: "iotdm".into(),
+    };
+    let signer = Signer::new(&Credentials::ak_sk(AK, SK), algorithm).expect("signer");
+    let authorization = signer.authorization(
+        &CanonicalInput {
+            method: "POST",
+            path: &path,
+            query: "",
+            headers: &headers,
+            body: body.as_bytes(),
+        },
+        &date,
+    );
+    http::Request::post(path)
+        .header("content-type", "application/json")
+        .header("host", "127.0.0.1:8080")
+        .header("x-sdk-date", date)
+        .header("authorization", authorization)
+        .body(Bytes::from_static(body.as_bytes()))
+        .expect("request")
+}
+
+#[test]
+fn the_sdk_date_may_be_off_by_exactly_the_allowed_skew_and_no_more() {
+    let signed_at: Timestamp = "2024-10-23T12:00:00Z".parse().expect("time");
+    let svc = service();
+    let skew = SignedDuration::from_mins(15);
+    let one = SignedDuration::from_secs(1);
+    for (now, ok) in [
+        (signed_at + skew, true),
+        (signed_at - skew, true),
+        (signed_at + skew + one, false),
+        (signed_at - skew - one, false),
+    ] {
+        let before = svc.snapshot();
+        let response = svc.respond_at(signed_stop(r#"{"targets":["dev-0300"]}"#, signed_at), now);
+        let body = check_invariants(&response);
+        if ok {
+            assert_eq!(response.status(), 200, "{body}");
+        } else {
+            assert_eq!(response.status(), 401, "{body}");
+            let msg = body["error_msg"].as_str().expect("msg");
+            assert!(msg.contains("verify aksk signature fail"), "{msg}");
+            assert_eq!(svc.snapshot(), before);
+        }
+    }
+}
+
+#[test]
+fn the_host_may_come_from_the_uri_authority() {
+    let svc = service();
+    let at: Timestamp = "2024-10-23T12:00:00Z".parse().expect("time");
+    let mut request = signed_stop(r#"{"targets":["dev-0001"]}"#, at);
+    request.headers_mut().remove("host");
+    *request.uri_mut() = format!("http://127.0.0.1:8080{}", stop_path()).parse().expect("uri");
+    assert_eq!(svc.respond_at(request, at).status(), 200);
+}
+
+#[test]
+fn the_body_limit_is_exactly_1_mib() {
+    let svc = Service::new(&EmulatorConfig::new().auth_enabled(false)).expect("config");
+    let request = |len: usize| {
+        let mut body = br#"{"targets":["dev-0001"],"pad":""#.to_vec();
+        body.resize(len - 2, b'x');
+        body.extend_from_slice(br#""}"#);
+        http::Request::post(stop_path())
+            .header("content-type", "application/json")
+            .body(Bytes::from(body))
+            .expect("request")
+    };
+    assert_eq!(svc.respond(request(MAX_BODY_BYTES)).status(), 200);
+    let response = svc.respond(request(MAX_BODY_BYTES + 1));
+    assert_eq!(response.status(), 413);
+    assert_eq!(check_invariants(&response)["error_code"], "APIG.0201");
+}
+
+#[test]
+fn a_repeated_instance_id_or_authorization_header_is_refused() {
+    let svc = service();
+    let request = http::Request::post(stop_path())
+        .header("content-type", "application/json")
+        .header("x-auth-token", TOKEN)
+        .header("instance-id", "abc")
+        .header("instance-id", "abd")
+        .body(Bytes::from_static(b"{}"))
+        .expect("request");
+    assert_eq!(svc.respond(request).status(), 400);
+    let request = http::Request::post(stop_path())
+        .header("x-auth-token", TOKEN)
+        .header("x-auth-token", TOKEN)
+        .body(Bytes::new())
+        .expect("request");
+    assert_eq!(svc.respond(request).status(), 401);
+    assert_eq!(
+        svc.task(DEMO_PROJECT_ID, DEMO_TASK_ID)
+            .expect("task")
+            .count(SubtaskStatus::Stopped),
+        0
+    );
+}
+
+#[test]
+fn the_state_can_be_dumped_as_a_seed_and_reloaded() {
+    let svc = Service::new(&EmulatorConfig::new().auth_enabled(false)).expect("config");
+    let request = http::Request::post(stop_path())
+        .header("content-type", "application/json")
+        .body(Bytes::from_static(br#"{"targets":["dev-0001"]}"#))
+        .expect("request");
+    assert_eq!(svc.respond(request).status(), 200);
+    let dumped = Seed::from_json(&svc.snapshot().to_json()).expect("valid");
+    let reloaded = Service::new(&EmulatorConfig::new().seed(dumped)).expect("config");
+    let task = reloaded.task(DEMO_PROJECT_ID, DEMO_TASK_ID).expect("task");
+    assert_eq!(task.subtasks["dev-0001"], SubtaskStatus::Stopped);
+}
+
+fn arbitrary_request() -> impl Strategy<Value = http::Request<Bytes>> {
+    let methods = prop_oneof![
+        Just("GET"),
+        Just("POST"),
+        Just("PUT"),
+        Just("DELETE"),
+        Just("HEAD"),
+        Just("PATCH")
+    ];
+    let segment = prop_oneof![
+        Just(DEMO_PROJECT_ID.to_owned()),
+        Just(DEMO_TASK_ID.to_owned()),
+        "[a-zA-Z0-9%._~-]{0,40}",
+    ];
+    let path = prop_oneof![
+        (segment.clone(), segment.clone()).prop_map(|(p, t)| format!("/v5/iot/{p}/batchtasks/{t}/stop")),
+        (segment.clone(), segment).prop_map(|(p, t)| format!("/v5/iot/{p}/batchtasks/{t}")),
+        "/[a-z0-9/]{0,30}",
+    ];
+    let query = prop_oneof![
+        Just(String::new()),
+        "(limit|offset|marker|target|task_detail_status|x)=[a-zA-Z0-9%+-]{0,30}(&(limit|offset|marker)=[0-9a-fA-F-]{0,26})?"
+            .prop_map(|q| format!("?{q}")),
+    ];
+    let body = prop_oneof![
+        Just(Vec::new()),
+        Just(b"{}".to_vec()),
+        Just(br#"{"targets":["dev-0001","dev-0002","nope"]}"#.to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..64),
+        "\\{\"targets\":\\[(\"[a-z0-9 -]{0,8}\",?){0,4}\\]\\}".prop_map(String::into_bytes),
+    ];
+    let headers = proptest::collection::vec(
+        (
+            prop_oneof![
+                Just("content-type"),
+                Just("authorization"),
+                Just("x-auth-token"),
+                Just("x-sdk-date"),
+                Just("instance-id"),
+                Just("x-security-token"),
+            ],
+            prop_oneof![
+                Just("application/json".to_owned()),
+                Just(TOKEN.to_owned()),
+                Just(format!(
+                    "SDK-HMAC-SHA256 Access={AK}, SignedHeaders=host;x-sdk-date, Signature={}",
+                    "0".repeat(64)
+                )),
+                Just(format!(
+                    "V11-HMAC-SHA256 Credential={AK}/20241023/cn-north-4/iotdm, SignedHeaders=host;x-foo, Signature={}",
+                    "a".repeat(64)
+                )),
+                Just("20241023T120000Z".to_owned()),
+                "[ -~]{0,40}",
+            ],
+        ),
+        0..5,
+    );
+    (methods, path, query, headers, body).prop_map(|(method, path, query, headers, body)| {
+        let mut builder = http::Request::builder().method(method).uri(format!("{path}{query}"));
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        builder.body(Bytes::from(body)).unwrap_or_else(|_| {
+            // A URI the http crate rejects: fall back to a fixed one.
+            http::Request::new(Bytes::new())
+        })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_request_gets_a_well_formed_answer(requests in proptest::collection::vec(arbitrary_request(), 1..4)) {
+        for auth in [true, false] {
+            let svc = Service::new(&EmulatorConfig::new().ak_sk(AK, SK).token(TOKEN).auth_enabled(auth))
+                .expect("config");
+            let mut ids = std::collections::HashSet::new();
+            for request in &requests {
+                let response = svc.respond_at(request.clone(), "2024-10-23T12:00:00Z".parse().expect("time"));
+                let body = check_invariants(&response);
+                prop_assert!(ids.insert(response.headers()["x-request-id"].clone()));
+                if response.status() != 200 {
+                    let code = body["error_code"].as_str().unwrap_or("");
+                    prop_assert!(code.starts_with("IOTDA.") || code.starts_with("APIG"), "{}", body);
+                }
+                // The state stays consistent: the demo task (seeded
+                // Processing, with sub-tasks to run) is Stopped exactly when
+                // nothing is left to run.
+                let task = svc.task(DEMO_PROJECT_ID, DEMO_TASK_ID).expect("task");
+                let running = task.subtasks.values().any(|s| s.is_stoppable());
+                prop_assert_eq!(task.status == TaskStatus::Stopped, !running, "{:?}", task.status);
+            }
+            prop_assert_eq!(svc.request_count(), requests.len() as u64);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The library's integration tests, in one binary (one link, one set of
+//! dependencies on disk). Every server a test talks to is started by the
+//! test itself on 127.0.0.1.
+
+mod capture;
+mod common;
+
+mod bulk;
+mod client;
+mod conformance;
+mod faults;
+mod generated;
+mod hostile_input;
+mod load;
+mod robustness;
+mod secrets;
+mod show;
+mod signing;
+mod wire;
