@@ -1,8 +1,9 @@
 //! Generates the IoTDA client from `openapi/iotda-batchtask.yaml` with progenitor.
 //!
-//! Two files land in `OUT_DIR`: `types.rs` (the request/response types, which
-//! need only serde, schemars and regress) and `client.rs` (the progenitor
-//! client, which needs reqwest). Keeping them apart lets a types-only build
+//! Three files land in `OUT_DIR`: `types.rs` (the request/response types, which
+//! need only serde, schemars and regress), `limits.rs` (the spec's limits,
+//! patterns and value lists as constants, so no other code restates them) and
+//! `client.rs` (the progenitor client, which needs reqwest). Keeping them apart lets a types-only build
 //! skip the HTTP stack. Nothing generated is committed: the insta snapshots in
 //! `tests/generated.rs` lock it instead, so every spec edit shows as a diff.
 //!
@@ -37,6 +38,7 @@ fn run() -> Result<(), String> {
     let generated = generate_file(Path::new(SPEC_PATH)).map_err(|e| e.to_string())?;
     write_if_changed(&out_dir.join("types.rs"), &generated.types)?;
     write_if_changed(&out_dir.join("client.rs"), &generated.client)?;
+    write_if_changed(&out_dir.join("limits.rs"), &generated.limits)?;
     Ok(())
 }
 
@@ -56,6 +58,8 @@ pub struct Generated {
     pub types: String,
     /// Everything else progenitor emits: `Client`, `builder`, `prelude`.
     pub client: String,
+    /// The spec's limits, patterns and value lists as constants.
+    pub limits: String,
 }
 
 /// Why the spec could not be turned into code. `Display` names the file.
@@ -124,7 +128,13 @@ pub fn generate(text: &str, origin: &str) -> Result<Generated, GenerateError> {
         path: origin.to_owned(),
         message: e.to_string(),
     })?;
-    Ok(split(file, &string_constraints(&spec)))
+    let limits = limits(&spec).map_err(|message| GenerateError::Generate {
+        path: origin.to_owned(),
+        message,
+    })?;
+    let mut generated = split(file, &string_constraints(&spec));
+    generated.limits = limits;
+    Ok(generated)
 }
 
 /// Validation keywords the generated `JsonSchema` derives would otherwise
@@ -235,6 +245,46 @@ fn mark_non_exhaustive(item: &mut syn::Item) {
     }
 }
 
+/// `impl E { pub const ALL: [Self; N] }` for an enumeration of plain values,
+/// so code can walk every status or type the spec knows without listing them.
+fn all_values_of(item: &syn::Item) -> Option<syn::Item> {
+    let syn::Item::Enum(e) = item else { return None };
+    if e.variants.iter().any(|v| !matches!(v.fields, syn::Fields::Unit)) {
+        return None;
+    }
+    let name = &e.ident;
+    let variants: Vec<&syn::Ident> = e.variants.iter().map(|v| &v.ident).collect();
+    let wire: Vec<String> = e.variants.iter().map(wire_name).collect();
+    let count = proc_macro2::Literal::usize_unsuffixed(e.variants.len());
+    Some(syn::parse_quote! {
+        impl #name {
+            /// Every value, in the spec's order.
+            pub const ALL: [Self; #count] = [#(Self::#variants),*];
+
+            /// The value as sent on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    #(Self::#variants => #wire,)*
+                }
+            }
+        }
+    })
+}
+
+/// A unit variant's wire value: its `#[serde(rename = "...")]`, else its name.
+fn wire_name(variant: &syn::Variant) -> String {
+    let mut renamed = None;
+    for attr in variant.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                renamed = Some(meta.value()?.parse::<syn::LitStr>()?.value());
+            }
+            Ok(())
+        });
+    }
+    renamed.unwrap_or_else(|| variant.ident.to_string())
+}
+
 /// Splits progenitor's single file into the `types` module's contents and the rest.
 fn split(file: syn::File, constraints: &Constraints) -> Generated {
     let mut types = Vec::new();
@@ -243,11 +293,14 @@ fn split(file: syn::File, constraints: &Constraints) -> Generated {
         match item {
             syn::Item::Mod(module) if module.ident == "types" => {
                 let mut items = module.content.map(|(_, items)| items).unwrap_or_default();
+                let mut all_values = Vec::new();
                 for item in &mut items {
                     annotate_schema_constraints(item, constraints);
                     mark_non_exhaustive(item);
+                    all_values.extend(all_values_of(item));
                 }
                 types.extend(items);
+                types.extend(all_values);
             }
             other => client.push(other),
         }
@@ -263,5 +316,220 @@ fn split(file: syn::File, constraints: &Constraints) -> Generated {
     Generated {
         types: render(types),
         client: render(client),
+        limits: String::new(),
     }
+}
+
+/// `SHOUTY_SNAKE` from `CamelCase` or `snake_case` names.
+fn shouty(name: &str) -> String {
+    let mut out = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            out.push('_');
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(if c == '-' { '_' } else { c.to_ascii_uppercase() });
+    }
+    out
+}
+
+/// The spec's limits as Rust constants (the `limits` module): for every
+/// integer query parameter its bounds and default, for every array property
+/// its item bounds, for every string schema its pattern and length bounds
+/// (and, where the pattern is one character class with a length, a byte
+/// predicate), and for every string enumeration its values. Each constant's
+/// doc names where in the spec it comes from.
+fn limits(spec: &openapiv3::OpenAPI) -> Result<String, String> {
+    use openapiv3::{Parameter, ReferenceOr, SchemaKind, Type};
+    use std::fmt::Write as _;
+
+    let mut out = String::new();
+    fn constant(out: &mut String, doc: &str, name: &str, ty: &str, value: &str) {
+        let _ = writeln!(out, "/// {doc}\npub const {name}: {ty} = {value};");
+    }
+    for (path, item) in &spec.paths.paths {
+        let Some(item) = item.as_item() else { continue };
+        for (_, operation) in item.iter() {
+            let Some(operation_id) = &operation.operation_id else {
+                continue;
+            };
+            for parameter in &operation.parameters {
+                let Some(Parameter::Query { parameter_data, .. }) = parameter.as_item() else {
+                    continue;
+                };
+                let openapiv3::ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) = &parameter_data.format
+                else {
+                    continue;
+                };
+                let SchemaKind::Type(Type::Integer(integer)) = &schema.schema_kind else {
+                    continue;
+                };
+                let prefix = format!("{}_{}", shouty(operation_id), shouty(&parameter_data.name));
+                let place = format!("`{}` of {operation_id} (`{path}`)", parameter_data.name);
+                if let Some(min) = integer.minimum {
+                    constant(
+                        &mut out,
+                        &format!("The least {place}."),
+                        &format!("{prefix}_MIN"),
+                        "u32",
+                        &min.to_string(),
+                    );
+                }
+                if let Some(max) = integer.maximum {
+                    constant(
+                        &mut out,
+                        &format!("The greatest {place}."),
+                        &format!("{prefix}_MAX"),
+                        "u32",
+                        &max.to_string(),
+                    );
+                }
+                if let Some(default) = schema.schema_data.default.as_ref().and_then(|d| d.as_u64()) {
+                    let doc = format!("The server's default {place}.");
+                    constant(
+                        &mut out,
+                        &doc,
+                        &format!("{prefix}_DEFAULT"),
+                        "u32",
+                        &default.to_string(),
+                    );
+                }
+            }
+        }
+    }
+    for (name, schema) in spec.components.iter().flat_map(|c| c.schemas.iter()) {
+        let Some(schema) = schema.as_item() else { continue };
+        match &schema.schema_kind {
+            SchemaKind::Type(Type::Object(object)) => {
+                for (field, property) in &object.properties {
+                    let Some(SchemaKind::Type(Type::Array(array))) = property.as_item().map(|p| &p.schema_kind) else {
+                        continue;
+                    };
+                    let prefix = format!("{}_{}", shouty(name), shouty(field));
+                    if let Some(min) = array.min_items {
+                        let doc = format!("The fewest items of `{name}.{field}`.");
+                        constant(
+                            &mut out,
+                            &doc,
+                            &format!("{prefix}_MIN_ITEMS"),
+                            "usize",
+                            &min.to_string(),
+                        );
+                    }
+                    if let Some(max) = array.max_items {
+                        let doc = format!("The most items of `{name}.{field}`.");
+                        constant(
+                            &mut out,
+                            &doc,
+                            &format!("{prefix}_MAX_ITEMS"),
+                            "usize",
+                            &max.to_string(),
+                        );
+                    }
+                }
+            }
+            SchemaKind::Type(Type::String(string)) if !string.enumeration.is_empty() => {
+                let values: Vec<String> = string.enumeration.iter().flatten().map(|v| format!("{v:?}")).collect();
+                constant(
+                    &mut out,
+                    &format!("Every value of `{name}`, in the spec's order."),
+                    &format!("{}_VALUES", shouty(name)),
+                    &format!("[&str; {}]", values.len()),
+                    &format!("[{}]", values.join(", ")),
+                );
+            }
+            SchemaKind::Type(Type::String(string)) => {
+                let Some(pattern) = &string.pattern else { continue };
+                let prefix = shouty(name);
+                constant(
+                    &mut out,
+                    &format!("The pattern of `{name}`."),
+                    &format!("{prefix}_PATTERN"),
+                    "&str",
+                    &format!("{pattern:?}"),
+                );
+                let class = byte_class(pattern);
+                let min = string.min_length.or(class.as_ref().map(|c| c.min));
+                let max = string.max_length.or(class.as_ref().and_then(|c| c.max));
+                if let Some(min) = min {
+                    constant(
+                        &mut out,
+                        &format!("The shortest `{name}`, in bytes."),
+                        &format!("{prefix}_MIN_LEN"),
+                        "usize",
+                        &min.to_string(),
+                    );
+                }
+                if let Some(max) = max {
+                    constant(
+                        &mut out,
+                        &format!("The longest `{name}`, in bytes."),
+                        &format!("{prefix}_MAX_LEN"),
+                        "usize",
+                        &max.to_string(),
+                    );
+                }
+                if let Some(class) = class {
+                    let snake = shouty(name).to_ascii_lowercase();
+                    let _ = writeln!(
+                        out,
+                        "/// Whether `byte` may appear in `{name}` (the character class of `{pattern}`).\n\
+                         pub const fn is_{snake}_byte(byte: u8) -> bool {{ matches!(byte, {}) }}",
+                        class.arms
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let file: syn::File = syn::parse_str(&out).map_err(|e| format!("the limits module does not parse: {e}"))?;
+    Ok(prettyplease::unparse(&file))
+}
+
+/// A pattern of the form `^[class]{m,n}$` (or `+`): the class as `matches!`
+/// arms over bytes, and the length bounds.
+struct ByteClass {
+    arms: String,
+    min: usize,
+    max: Option<usize>,
+}
+
+fn byte_class(pattern: &str) -> Option<ByteClass> {
+    let body = pattern.strip_prefix("^[")?.strip_suffix('$')?;
+    let (class, quantifier) = body.split_once(']')?;
+    let (min, max) = match quantifier {
+        "+" => (1, None),
+        "*" => (0, None),
+        q => {
+            let inner = q.strip_prefix('{')?.strip_suffix('}')?;
+            match inner.split_once(',') {
+                Some((lo, hi)) => (lo.parse().ok()?, Some(hi.parse().ok()?)),
+                None => {
+                    let n = inner.parse().ok()?;
+                    (n, Some(n))
+                }
+            }
+        }
+    };
+    let chars: Vec<char> = class.chars().collect();
+    if chars.iter().any(|c| !c.is_ascii() || matches!(c, '\\' | '[' | '^')) {
+        return None;
+    }
+    let mut arms = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if i + 2 < chars.len() && chars[i + 1] == '-' {
+            arms.push(format!("b{:?}..=b{:?}", chars[i], chars[i + 2]));
+            i += 3;
+        } else {
+            arms.push(format!("b{:?}", chars[i]));
+            i += 1;
+        }
+    }
+    Some(ByteClass {
+        arms: arms.join(" | "),
+        min,
+        max,
+    })
 }

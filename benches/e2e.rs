@@ -18,7 +18,7 @@
 //! (`Service::respond`).
 //!
 //! Two modes:
-//! - `cargo bench --features emulator --bench e2e`: criterion groups
+//! - `cargo bench -p iotda-batchtask --bench e2e`: criterion groups
 //!   `e2e_emulator`, `e2e_canned`, `throughput`, `emulator_service`.
 //! - `IOTDA_BENCH_COMPARE=1` (what `scripts/bench-compare.sh` uses): the
 //!   ways are *interleaved call by call* and timed per call, so a change in
@@ -199,7 +199,7 @@ fn throughput(c: &mut Criterion, rig: &Rig, emulator_url: &str, canned_url: &str
     group.finish();
 
     // The emulator's own CPU per signed request, without a socket.
-    let service = iotda_batchtask::emulator::Service::new(&emulator_config(SEEDED)).expect("service");
+    let service = iotda_batchtask_emulator::Service::new(&emulator_config(SEEDED)).expect("service");
     let mut group = c.benchmark_group("emulator_service");
     for (name, targets) in [
         ("respond_10_targets", devices(0, CALL_TARGETS)),

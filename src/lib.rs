@@ -48,6 +48,14 @@ pub mod types {
     include!(concat!(env!("OUT_DIR"), "/types.rs"));
 }
 
+/// The spec's limits, patterns and value lists, generated from
+/// `openapi/iotda-batchtask.yaml` so that no code restates them. Each
+/// constant's documentation names its place in the spec.
+#[allow(clippy::manual_is_ascii_check)] // byte classes are emitted as written in the spec
+pub mod limits {
+    include!(concat!(env!("OUT_DIR"), "/limits.rs"));
+}
+
 pub mod output;
 pub mod validation;
 

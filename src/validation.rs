@@ -11,13 +11,14 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use crate::types;
+use crate::{limits, types};
 
-/// The most targets one StopBatchTask request may name (the API's limit).
-pub const MAX_TARGETS_PER_REQUEST: usize = 100;
+/// The most targets one StopBatchTask request may name (the spec's
+/// `BatchTargets.targets.maxItems`).
+pub const MAX_TARGETS_PER_REQUEST: usize = limits::BATCH_TARGETS_TARGETS_MAX_ITEMS;
 
-/// The longest device ID IoTDA accepts.
-pub const MAX_DEVICE_ID_LEN: usize = 128;
+/// The longest device ID IoTDA accepts (the spec's `DeviceId` pattern).
+pub const MAX_DEVICE_ID_LEN: usize = limits::DEVICE_ID_MAX_LEN;
 
 /// A value rejected before anything was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,7 +77,8 @@ fn rule_of(e: types::error::ConversionError) -> String {
     e.to_string()
 }
 
-/// Checks one target: a device ID, `^[a-zA-Z0-9_-]{1,128}$`.
+/// Checks one target: a device ID, the spec's `DeviceId` pattern
+/// ([`limits::DEVICE_ID_PATTERN`]).
 ///
 /// StopBatchTask's own definition puts no pattern on its targets, but for
 /// upgrade tasks they are the device IDs the task was created with, and
@@ -97,12 +99,10 @@ pub fn target(index: usize, value: &str) -> Result<(), InvalidInput> {
             ),
         ));
     }
-    // Checked byte-wise; every byte before the first bad one is ASCII, so
-    // that byte starts the character to name.
-    if let Some(at) = value
-        .bytes()
-        .position(|b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-    {
+    // Checked byte-wise with the class build.rs reads from the pattern (the
+    // regex would cost more per target); every byte before the first bad one
+    // is ASCII, so that byte starts the character to name.
+    if let Some(at) = value.bytes().position(|b| !limits::is_device_id_byte(b)) {
         // The fallback cannot happen, but the check must fail closed.
         let bad = value
             .get(at..)

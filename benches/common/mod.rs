@@ -11,7 +11,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 
 /// The test suite's fixtures (IDs and example credentials), shared so
 /// benches and tests make the same call.
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/it/common.rs"]
 mod fixtures;
 pub use fixtures::{AK, INSTANCE, PROJECT, SK, TASK, TOKEN};
 
@@ -99,11 +99,9 @@ pub fn presigned_request(base_url: &str, targets: &[String]) -> reqwest::Request
     request
 }
 
-#[cfg(feature = "emulator")]
 #[allow(unused_imports)] // the signing and overhead benches use none of it
 pub use with_emulator::*;
 
-#[cfg(feature = "emulator")]
 mod with_emulator {
     use std::collections::HashMap;
     use std::sync::Arc;
@@ -111,10 +109,10 @@ mod with_emulator {
     use axum::Router;
     use axum::extract::State;
     use bytes::Bytes;
-    use iotda_batchtask::emulator::{
-        Emulator, EmulatorConfig, EmulatorHandle, Seed, SeedTask, Service, SubtaskStatus, TaskStatus, TaskType,
-    };
     use iotda_batchtask::{Client, Credentials, Signing};
+    use iotda_batchtask_emulator::{
+        Emulator, EmulatorConfig, EmulatorHandle, Seed, SeedTask, Service, TaskDetailStatus, TaskStatus, TaskType,
+    };
     use tokio::runtime::Runtime;
 
     use super::*;
@@ -126,9 +124,9 @@ mod with_emulator {
 
     /// One upgrade task with `n` Processing sub-tasks (`dev-00000`...) and the keeper.
     pub fn seed(n: usize) -> Seed {
-        let mut subtasks: std::collections::BTreeMap<String, SubtaskStatus> =
-            (0..n).map(|i| (device(i), SubtaskStatus::Processing)).collect();
-        subtasks.insert(KEEPER.to_owned(), SubtaskStatus::Processing);
+        let mut subtasks: std::collections::BTreeMap<String, TaskDetailStatus> =
+            (0..n).map(|i| (device(i), TaskDetailStatus::Processing)).collect();
+        subtasks.insert(KEEPER.to_owned(), TaskDetailStatus::Processing);
         Seed::new(vec![SeedTask {
             project_id: PROJECT.to_owned(),
             task_id: TASK.to_owned(),

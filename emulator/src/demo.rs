@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::seed::{Seed, SeedTask, SubtaskStatus, TaskStatus, TaskType};
+use crate::seed::{Seed, SeedTask, TaskDetailStatus, TaskStatus, TaskType};
 
 /// The project of every demo task.
 pub const DEMO_PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
@@ -27,13 +27,13 @@ pub fn demo_device_id(n: usize) -> String {
 /// The demo sub-task status of device `n` (1-based): a fixed pattern per 20
 /// devices, 9 Processing, 6 Waitting, 2 FailWaitRetry, 2 Success, 1 Fail.
 /// Deterministic, so demos and tests see the same fleet every run.
-pub fn demo_subtask_status(n: usize) -> SubtaskStatus {
+pub fn demo_subtask_status(n: usize) -> TaskDetailStatus {
     match n % 20 {
-        1..=9 => SubtaskStatus::Processing,
-        10..=15 => SubtaskStatus::Waitting,
-        16 | 17 => SubtaskStatus::FailWaitRetry,
-        18 => SubtaskStatus::Fail,
-        _ => SubtaskStatus::Success,
+        1..=9 => TaskDetailStatus::Processing,
+        10..=15 => TaskDetailStatus::Waitting,
+        16 | 17 => TaskDetailStatus::FailWaitRetry,
+        18 => TaskDetailStatus::Fail,
+        _ => TaskDetailStatus::Success,
     }
 }
 
@@ -69,7 +69,9 @@ impl Seed {
             task_id: DEMO_FINISHED_TASK_ID.to_owned(),
             task_type: TaskType::SoftwareUpgrade,
             status: TaskStatus::Success,
-            subtasks: (1..=10).map(|n| (demo_device_id(n), SubtaskStatus::Success)).collect(),
+            subtasks: (1..=10)
+                .map(|n| (demo_device_id(n), TaskDetailStatus::Success))
+                .collect(),
         };
         let create_devices = SeedTask {
             project_id: DEMO_PROJECT_ID.to_owned(),
@@ -79,9 +81,9 @@ impl Seed {
             subtasks: (1..=5)
                 .map(|n| {
                     let status = if n <= 2 {
-                        SubtaskStatus::Success
+                        TaskDetailStatus::Success
                     } else {
-                        SubtaskStatus::Processing
+                        TaskDetailStatus::Processing
                     };
                     (format!("new-{n:04}"), status)
                 })

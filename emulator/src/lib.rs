@@ -20,7 +20,7 @@
 //! I/O; [`Emulator`] runs it behind an HTTP/1 server on `127.0.0.1`.
 //!
 //! ```
-//! use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, SubtaskStatus};
+//! use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, TaskDetailStatus};
 //! use iotda_batchtask::{Client, Credentials};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -35,7 +35,7 @@
 //! let out = client.stop_batch_task(DEMO_TASK_ID).targets(["dev-0001", "dev-9999"]).send().await?;
 //! assert_eq!(out.succeeded().count(), 1); // dev-9999 is not in the task: IOTDA.014219
 //! let task = emulator.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap();
-//! assert_eq!(task.subtasks["dev-0001"], SubtaskStatus::Stopped);
+//! assert_eq!(task.subtasks["dev-0001"], TaskDetailStatus::Stopped);
 //! emulator.shutdown().await;
 //! # Ok(())
 //! # }
@@ -80,7 +80,7 @@ pub use demo::{
     DEMO_CREATE_DEVICES_TASK_ID, DEMO_DEVICE_COUNT, DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID,
     demo_device_id, demo_subtask_status,
 };
-pub use seed::{Seed, SeedError, SeedTask, SubtaskStatus, TaskStatus, TaskType};
+pub use seed::{Seed, SeedError, SeedTask, Stoppable, TaskDetailStatus, TaskStatus, TaskType};
 pub use server::{Emulator, EmulatorHandle, shutdown_signal};
 pub use service::Service;
 pub use state::TaskSnapshot;

@@ -4,225 +4,48 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use iotda_batchtask::validation;
 
-/// A batch task type (`task_type`), as listed in Huawei's API definitions.
-///
-/// Only [`TaskType::FirmwareUpgrade`] and [`TaskType::SoftwareUpgrade`] tasks
-/// can be stopped; the others exist so that refusals can be exercised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub enum TaskType {
-    /// `firmwareUpgrade`: firmware upgrade (stoppable).
-    FirmwareUpgrade,
-    /// `softwareUpgrade`: software upgrade (stoppable).
-    SoftwareUpgrade,
-    /// `moduleUpgrade`: module upgrade.
-    ModuleUpgrade,
-    /// `createDevices`: bulk device creation.
-    CreateDevices,
-    /// `updateDevices`: bulk device update.
-    UpdateDevices,
-    /// `deleteDevices`: bulk device deletion.
-    DeleteDevices,
-    /// `freezeDevices`: bulk device freeze.
-    FreezeDevices,
-    /// `unfreezeDevices`: bulk device unfreeze.
-    UnfreezeDevices,
-    /// `createCommands`: bulk synchronous commands.
-    CreateCommands,
-    /// `createAsyncCommands`: bulk asynchronous commands.
-    CreateAsyncCommands,
-    /// `createMessages`: bulk messages.
-    CreateMessages,
-    /// `updateDeviceShadows`: bulk device-shadow desired data.
-    UpdateDeviceShadows,
+pub use iotda_batchtask::types::{TaskDetailStatus, TaskStatus, TaskType};
+
+/// Which values let a stop (or, for a sub-task, a retry) act, by Huawei's
+/// rules (see the crate docs for where they are documented and assumed).
+pub trait Stoppable: Copy {
+    /// Whether a stop may act on a task of this type, a task in this status,
+    /// or a sub-task in this status.
+    fn is_stoppable(self) -> bool;
 }
 
-impl TaskType {
-    /// Every task type, in the order of Huawei's documentation.
-    pub const ALL: [TaskType; 12] = [
-        Self::FirmwareUpgrade,
-        Self::SoftwareUpgrade,
-        Self::ModuleUpgrade,
-        Self::CreateDevices,
-        Self::UpdateDevices,
-        Self::DeleteDevices,
-        Self::FreezeDevices,
-        Self::UnfreezeDevices,
-        Self::CreateCommands,
-        Self::CreateAsyncCommands,
-        Self::CreateMessages,
-        Self::UpdateDeviceShadows,
-    ];
-
-    /// The wire value, e.g. `firmwareUpgrade`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::FirmwareUpgrade => "firmwareUpgrade",
-            Self::SoftwareUpgrade => "softwareUpgrade",
-            Self::ModuleUpgrade => "moduleUpgrade",
-            Self::CreateDevices => "createDevices",
-            Self::UpdateDevices => "updateDevices",
-            Self::DeleteDevices => "deleteDevices",
-            Self::FreezeDevices => "freezeDevices",
-            Self::UnfreezeDevices => "unfreezeDevices",
-            Self::CreateCommands => "createCommands",
-            Self::CreateAsyncCommands => "createAsyncCommands",
-            Self::CreateMessages => "createMessages",
-            Self::UpdateDeviceShadows => "updateDeviceShadows",
-        }
-    }
-
-    /// Whether StopBatchTask accepts tasks of this type.
-    pub fn is_stoppable(self) -> bool {
+impl Stoppable for TaskType {
+    fn is_stoppable(self) -> bool {
         matches!(self, Self::FirmwareUpgrade | Self::SoftwareUpgrade)
     }
 }
 
-/// The status of a batch task as a whole (`batchtask.status`). Wire values
-/// are exact, including Huawei's spelling `Waitting`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum TaskStatus {
-    /// Being initialised.
-    Initializing,
-    /// Waiting.
-    Waitting,
-    /// Executing.
-    Processing,
-    /// Every sub-task succeeded.
-    Success,
-    /// Failed.
-    Fail,
-    /// Some sub-tasks succeeded.
-    PartialSuccess,
-    /// Stopped.
-    Stopped,
-    /// A stop is in progress.
-    Stopping,
-}
-
-impl TaskStatus {
-    /// Every task status.
-    pub const ALL: [TaskStatus; 8] = [
-        Self::Initializing,
-        Self::Waitting,
-        Self::Processing,
-        Self::Success,
-        Self::Fail,
-        Self::PartialSuccess,
-        Self::Stopped,
-        Self::Stopping,
-    ];
-
-    /// The wire value, e.g. `Processing`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Initializing => "Initializing",
-            Self::Waitting => "Waitting",
-            Self::Processing => "Processing",
-            Self::Success => "Success",
-            Self::Fail => "Fail",
-            Self::PartialSuccess => "PartialSuccess",
-            Self::Stopped => "Stopped",
-            Self::Stopping => "Stopping",
-        }
-    }
-
-    /// Whether StopBatchTask accepts a task in this status: not when it has
-    /// finished (Success, Fail, PartialSuccess, Stopped) or is Stopping.
-    pub fn is_stoppable(self) -> bool {
+impl Stoppable for TaskStatus {
+    fn is_stoppable(self) -> bool {
         matches!(self, Self::Initializing | Self::Waitting | Self::Processing)
     }
 }
 
-/// The status of one sub-task (one target of a task).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum SubtaskStatus {
-    /// Waiting to run (also where `need_confirm` tasks wait for confirmation).
-    Waitting,
-    /// Executing.
-    Processing,
-    /// Succeeded.
-    Success,
-    /// Failed.
-    Fail,
-    /// Failed, waiting for an automatic retry.
-    FailWaitRetry,
-    /// Stopped.
-    Stopped,
-}
-
-impl SubtaskStatus {
-    /// Every sub-task status.
-    pub const ALL: [SubtaskStatus; 6] = [
-        Self::Waitting,
-        Self::Processing,
-        Self::Success,
-        Self::Fail,
-        Self::FailWaitRetry,
-        Self::Stopped,
-    ];
-
-    /// The wire value, e.g. `FailWaitRetry`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Waitting => "Waitting",
-            Self::Processing => "Processing",
-            Self::Success => "Success",
-            Self::Fail => "Fail",
-            Self::FailWaitRetry => "FailWaitRetry",
-            Self::Stopped => "Stopped",
-        }
-    }
-
-    /// Whether a stop acts on a sub-task in this status (Processing, Waitting
-    /// or FailWaitRetry); the others are final.
-    pub fn is_stoppable(self) -> bool {
+impl Stoppable for TaskDetailStatus {
+    fn is_stoppable(self) -> bool {
         matches!(self, Self::Waitting | Self::Processing | Self::FailWaitRetry)
     }
 }
 
-macro_rules! wire_enum_traits {
-    ($ty:ident, $what:literal) => {
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = String;
-
-            /// Parses the exact wire value; the error names the expected values.
-            fn from_str(value: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .into_iter()
-                    .find(|v| v.as_str() == value)
-                    .ok_or_else(|| {
-                        let expected: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                        format!(
-                            concat!("unknown ", $what, " {:?} (expected one of {})"),
-                            value,
-                            expected.join(", ")
-                        )
-                    })
-            }
-        }
-    };
+/// Parses an exact wire value of one of the spec's enumerations; the error
+/// names the value and the expected ones.
+fn parse_wire<T: Copy>(all: &[T], as_str: fn(T) -> &'static str, value: &str, what: &str) -> Result<T, String> {
+    all.iter().copied().find(|v| as_str(*v) == value).ok_or_else(|| {
+        let expected: Vec<&str> = all.iter().map(|v| as_str(*v)).collect();
+        format!("unknown {what} {value:?} (expected one of {})", expected.join(", "))
+    })
 }
-
-wire_enum_traits!(TaskType, "task_type");
-wire_enum_traits!(TaskStatus, "task status");
-wire_enum_traits!(SubtaskStatus, "sub-task status");
 
 /// One batch task of a [`Seed`].
 ///
@@ -238,7 +61,7 @@ pub struct SeedTask {
     /// The task's own status.
     pub status: TaskStatus,
     /// Sub-task status per target (device ID), ordered by device ID.
-    pub subtasks: BTreeMap<String, SubtaskStatus>,
+    pub subtasks: BTreeMap<String, TaskDetailStatus>,
 }
 
 /// The emulator's initial batch tasks.
@@ -435,19 +258,19 @@ impl RawSeed {
     fn check(self) -> Result<Seed, SeedError> {
         let mut tasks = Vec::with_capacity(self.tasks.len());
         for (i, raw) in self.tasks.into_iter().enumerate() {
-            let task_type = raw
-                .task_type
-                .parse::<TaskType>()
+            let task_type = parse_wire(&TaskType::ALL, TaskType::as_str, &raw.task_type, "task_type")
                 .map_err(|e| SeedError::invalid(format!("tasks[{i}].task_type"), e))?;
-            let status = raw
-                .status
-                .parse::<TaskStatus>()
+            let status = parse_wire(&TaskStatus::ALL, TaskStatus::as_str, &raw.status, "task status")
                 .map_err(|e| SeedError::invalid(format!("tasks[{i}].status"), e))?;
             let mut subtasks = BTreeMap::new();
             for (device, status) in raw.subtasks.0 {
-                let status = status
-                    .parse::<SubtaskStatus>()
-                    .map_err(|e| SeedError::invalid(format!("tasks[{i}].subtasks[{device:?}]"), e))?;
+                let status = parse_wire(
+                    &TaskDetailStatus::ALL,
+                    TaskDetailStatus::as_str,
+                    &status,
+                    "sub-task status",
+                )
+                .map_err(|e| SeedError::invalid(format!("tasks[{i}].subtasks[{device:?}]"), e))?;
                 subtasks.insert(device, status);
             }
             tasks.push(SeedTask {

@@ -29,7 +29,7 @@ use iotda_batchtask::validation::{self, InvalidInput};
 ///
 /// ```
 /// use bytes::Bytes;
-/// use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, Service, SubtaskStatus};
+/// use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, Service, TaskDetailStatus};
 ///
 /// let service = Service::new(&EmulatorConfig::new().auth_enabled(false))?;
 /// let request = http::Request::post(format!("/v5/iot/{DEMO_PROJECT_ID}/batchtasks/{DEMO_TASK_ID}/stop"))
@@ -39,7 +39,7 @@ use iotda_batchtask::validation::{self, InvalidInput};
 /// assert_eq!(response.status(), 200);
 /// assert_eq!(response.body().as_ref(), br#"{"targets":[{"target":"dev-0001","status":"success"}]}"#);
 /// let task = service.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap();
-/// assert_eq!(task.subtasks["dev-0001"], SubtaskStatus::Stopped);
+/// assert_eq!(task.subtasks["dev-0001"], TaskDetailStatus::Stopped);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Service {

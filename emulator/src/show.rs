@@ -4,41 +4,28 @@
 use http::StatusCode;
 use http::request::Parts;
 use percent_encoding::percent_decode_str;
-use serde::Serialize;
 
 use crate::reply::{LIMIT_OUT_OF_RANGE, MARKER_OUT_OF_RANGE, Reply};
-use crate::seed::{SubtaskStatus, TaskStatus};
+use crate::seed::{TaskDetailStatus, TaskStatus};
 use crate::service::{Service, check_common, invalid};
 use crate::state::Task;
 use iotda_batchtask::validation::{self, InvalidInput};
+use iotda_batchtask::{limits, types};
 
-/// The values `task_detail_status` accepts (the definition's pattern).
-/// `Removed`, `DeviceInProgress` and `Rejected` never occur in the emulator,
-/// so they filter everything out.
-const DETAIL_STATUSES: [&str; 9] = [
-    "Success",
-    "Fail",
-    "Processing",
-    "FailWaitRetry",
-    "Stopped",
-    "Waitting",
-    "Removed",
-    "DeviceInProgress",
-    "Rejected",
-];
-
-const DEFAULT_LIMIT: usize = 10;
-const MAX_LIMIT: i64 = 50;
-const MAX_OFFSET: i64 = 500;
-const DEFAULT_MARKER: &str = "ffffffffffffffffffffffff";
+/// The query's limits, from the spec. `task_detail_status` accepts every
+/// value of `TaskDetailStatus`; `Removed`, `DeviceInProgress` and `Rejected`
+/// never occur in the emulator, so they filter everything out.
+const DEFAULT_LIMIT: u32 = limits::SHOW_BATCH_TASK_LIMIT_DEFAULT;
+const LIMITS: std::ops::RangeInclusive<u32> = limits::SHOW_BATCH_TASK_LIMIT_MIN..=limits::SHOW_BATCH_TASK_LIMIT_MAX;
+const OFFSETS: std::ops::RangeInclusive<u32> = limits::SHOW_BATCH_TASK_OFFSET_MIN..=limits::SHOW_BATCH_TASK_OFFSET_MAX;
 
 struct ShowQuery {
     status: Option<String>,
     target: Option<String>,
-    limit: usize,
+    limit: u32,
     /// Lower-case, so it compares with record IDs as text.
     marker: String,
-    offset: usize,
+    offset: u32,
 }
 
 impl Service {
@@ -74,11 +61,11 @@ impl ShowQuery {
 
         let status = get("task_detail_status");
         if let Some(s) = &status
-            && !DETAIL_STATUSES.contains(&s.as_str())
+            && !limits::TASK_DETAIL_STATUS_VALUES.contains(&s.as_str())
         {
             return Err(invalid(&InvalidInput::new(
                 "task_detail_status",
-                format!("must be one of {}", DETAIL_STATUSES.join(", ")),
+                format!("must be one of {}", limits::TASK_DETAIL_STATUS_VALUES.join(", ")),
             )));
         }
         let target = get("target");
@@ -89,19 +76,19 @@ impl ShowQuery {
             None => DEFAULT_LIMIT,
             Some(text) => {
                 let n = integer("limit", &text)?;
-                if !(1..=MAX_LIMIT).contains(&n) {
+                let Some(n) = u32::try_from(n).ok().filter(|n| LIMITS.contains(n)) else {
                     return Err(Reply::iotda(
                         StatusCode::BAD_REQUEST,
                         LIMIT_OUT_OF_RANGE,
                         "Invalid input. The specified parameter 'limit' is out of range.",
                     ));
-                }
-                usize::try_from(n).unwrap_or(DEFAULT_LIMIT)
+                };
+                n
             }
         };
         let marker = match get("marker") {
-            None => DEFAULT_MARKER.to_owned(),
-            Some(m) if m.len() == 24 && m.bytes().all(|b| b.is_ascii_hexdigit()) => m.to_ascii_lowercase(),
+            None => types::Marker::default().to_ascii_lowercase(),
+            Some(m) if m.parse::<types::Marker>().is_ok() => m.to_ascii_lowercase(),
             Some(_) => {
                 return Err(Reply::iotda(
                     StatusCode::BAD_REQUEST,
@@ -114,10 +101,11 @@ impl ShowQuery {
             None => 0,
             Some(text) => {
                 let n = integer("offset", &text)?;
-                if !(0..=MAX_OFFSET).contains(&n) {
-                    return Err(invalid(&InvalidInput::new("offset", "must be from 0 to 500")));
-                }
-                usize::try_from(n).unwrap_or(0)
+                let Some(n) = u32::try_from(n).ok().filter(|n| OFFSETS.contains(n)) else {
+                    let rule = format!("must be from {} to {}", OFFSETS.start(), OFFSETS.end());
+                    return Err(invalid(&InvalidInput::new("offset", rule)));
+                };
+                n
             }
         };
         Ok(Self {
@@ -145,61 +133,24 @@ fn status_desc(status: TaskStatus) -> &'static str {
         TaskStatus::PartialSuccess => "Some sub-tasks succeeded.",
         TaskStatus::Stopped => "The task was stopped.",
         TaskStatus::Stopping => "The task is stopping.",
+        _ => "The task's status.",
     }
 }
 
 fn page_json(task: &Task, query: &ShowQuery) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Progress {
-        total: usize,
-        processing: usize,
-        success: usize,
-        fail: usize,
-        waitting: usize,
-        fail_wait_retry: usize,
-        stopped: usize,
-        removed: usize,
-    }
-    #[derive(Serialize)]
-    struct BatchTask<'a> {
-        task_id: &'a str,
-        task_name: String,
-        task_type: &'static str,
-        targets: Vec<&'a str>,
-        status: &'static str,
-        status_desc: &'static str,
-        task_progress: Progress,
-        create_time: &'a str,
-    }
-    #[derive(Serialize)]
-    struct Detail<'a> {
-        target: &'a str,
-        status: &'static str,
-    }
-    #[derive(Serialize)]
-    struct Page<'a> {
-        count: usize,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        marker: Option<&'a str>,
-    }
-    #[derive(Serialize)]
-    struct Body<'a> {
-        batchtask: BatchTask<'a>,
-        task_details: Vec<Detail<'a>>,
-        page: Page<'a>,
-    }
-
-    let count_of = |status: SubtaskStatus| task.subtasks.iter().filter(|s| s.status == status).count();
-    let progress = Progress {
-        total: task.subtasks.len(),
-        processing: count_of(SubtaskStatus::Processing),
-        success: count_of(SubtaskStatus::Success),
-        fail: count_of(SubtaskStatus::Fail),
-        waitting: count_of(SubtaskStatus::Waitting),
-        fail_wait_retry: count_of(SubtaskStatus::FailWaitRetry),
-        stopped: count_of(SubtaskStatus::Stopped),
-        removed: 0,
+    let count_of = |status: TaskDetailStatus| {
+        let n = task.subtasks.iter().filter(|s| s.status == status).count();
+        Some(i64::try_from(n).expect("a task holds far fewer than 2^63 sub-tasks"))
     };
+    let mut progress = types::TaskProgress::default();
+    progress.total = Some(i64::try_from(task.subtasks.len()).expect("a task holds far fewer than 2^63 sub-tasks"));
+    progress.processing = count_of(TaskDetailStatus::Processing);
+    progress.success = count_of(TaskDetailStatus::Success);
+    progress.fail = count_of(TaskDetailStatus::Fail);
+    progress.waitting = count_of(TaskDetailStatus::Waitting);
+    progress.fail_wait_retry = count_of(TaskDetailStatus::FailWaitRetry);
+    progress.stopped = count_of(TaskDetailStatus::Stopped);
+    progress.removed = count_of(TaskDetailStatus::Removed);
     // Newest record first, as IoTDA pages by descending record ID.
     let matching = || {
         task.subtasks.iter().rev().filter(|s| {
@@ -209,32 +160,39 @@ fn page_json(task: &Task, query: &ShowQuery) -> Vec<u8> {
     };
     let page: Vec<_> = matching()
         .filter(|s| s.record_id.as_str() < query.marker.as_str())
-        .skip(query.offset)
-        .take(query.limit)
+        .skip(query.offset as usize)
+        .take(query.limit as usize)
         .collect();
-    let body = Body {
-        batchtask: BatchTask {
-            task_id: &task.task_id,
-            task_name: format!("{}-{}", task.task_type, task.task_id),
-            task_type: task.task_type.as_str(),
-            targets: task.subtasks.iter().map(|s| s.target.as_str()).collect(),
-            status: task.status.as_str(),
-            status_desc: status_desc(task.status),
-            task_progress: progress,
-            create_time: &task.create_time,
-        },
-        task_details: page
-            .iter()
-            .map(|s| Detail {
-                target: &s.target,
-                status: s.status.as_str(),
-            })
-            .collect(),
-        page: Page {
-            count: matching().count(),
-            marker: page.last().map(|s| s.record_id.as_str()),
-        },
-    };
-    // Serialising strings and integers into a Vec cannot fail.
-    serde_json::to_vec(&body).unwrap_or_default()
+    let mut batchtask = types::Task::default();
+    batchtask.task_id = Some(task.task_id.clone());
+    batchtask.task_name = Some(format!("{}-{}", task.task_type, task.task_id));
+    batchtask.task_type = Some(task.task_type.as_str().to_owned());
+    batchtask.targets = task.subtasks.iter().map(|s| s.target.clone()).collect();
+    batchtask.status = Some(task.status.as_str().to_owned());
+    batchtask.status_desc = Some(status_desc(task.status).to_owned());
+    batchtask.task_progress = Some(progress);
+    batchtask.create_time = Some(task.create_time.clone());
+    let mut body = types::BatchTask::default();
+    body.batchtask = Some(batchtask);
+    body.task_details = page
+        .iter()
+        .map(|s| {
+            let mut detail = types::TaskDetail::default();
+            detail.target = Some(s.target.clone());
+            detail.status = Some(s.status.as_str().to_owned());
+            detail
+        })
+        .collect();
+    let mut page_info = types::Page::default();
+    page_info.count = Some(i64::try_from(matching().count()).expect("a task holds far fewer than 2^63 sub-tasks"));
+    page_info.marker = page.last().map(|s| s.record_id.clone());
+    body.page = Some(page_info);
+    let mut value = serde_json::to_value(&body).expect("a generated type of strings and integers serialises");
+    // The generated type omits an empty list; the API sends `[]` for an empty page.
+    if let Some(object) = value.as_object_mut() {
+        object
+            .entry("task_details")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    }
+    value.to_string().into_bytes()
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
 
-use crate::seed::{Seed, SeedTask, SubtaskStatus, TaskStatus, TaskType};
+use crate::seed::{Seed, SeedTask, Stoppable as _, TaskDetailStatus, TaskStatus, TaskType};
 
 /// A task's state at one moment, for tests and tools.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,12 +19,12 @@ pub struct TaskSnapshot {
     /// The task's status.
     pub status: TaskStatus,
     /// Each sub-task's status, by device ID.
-    pub subtasks: BTreeMap<String, SubtaskStatus>,
+    pub subtasks: BTreeMap<String, TaskDetailStatus>,
 }
 
 impl TaskSnapshot {
     /// How many sub-tasks are in `status`.
-    pub fn count(&self, status: SubtaskStatus) -> usize {
+    pub fn count(&self, status: TaskDetailStatus) -> usize {
         self.subtasks.values().filter(|s| **s == status).count()
     }
 }
@@ -36,7 +36,7 @@ const FIRST_CREATE_SECOND: i64 = 1_729_641_600;
 
 pub(crate) struct Subtask {
     pub(crate) target: String,
-    pub(crate) status: SubtaskStatus,
+    pub(crate) status: TaskDetailStatus,
     /// 24 lowercase hex, increasing with creation order (like IoTDA's record
     /// IDs, whose newer records have larger IDs).
     pub(crate) record_id: String,
@@ -66,7 +66,7 @@ pub(crate) enum StopScope {
 pub(crate) enum TargetOutcome {
     Stopped,
     NotInTask,
-    Final(SubtaskStatus),
+    Final(TaskDetailStatus),
 }
 
 /// Why a task refuses a stop as a whole.
@@ -160,7 +160,7 @@ impl State {
         }
         for i in to_stop {
             if let Some(sub) = task.subtasks.get_mut(i) {
-                sub.status = SubtaskStatus::Stopped;
+                sub.status = TaskDetailStatus::Stopped;
             }
         }
         // Nothing left to run: the task as a whole is stopped.

@@ -2,6 +2,7 @@
 #![no_main]
 
 #[path = "../../cli/src/targets_file.rs"]
+#[allow(dead_code)] // the file reader is the command's, not the fuzz target's
 mod targets_file;
 
 use libfuzzer_sys::fuzz_target;

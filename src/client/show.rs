@@ -11,10 +11,11 @@ use crate::error::Error;
 use crate::types;
 use crate::validation::{self, InvalidInput};
 
-/// The most sub-tasks one ShowBatchTask page holds (the API's limit).
-pub const MAX_PAGE_SIZE: u32 = 50;
-/// The furthest `offset` the API accepts; beyond it, page by `marker`.
-pub const MAX_OFFSET: u32 = 500;
+/// The most sub-tasks one ShowBatchTask page holds (the spec's `limit` maximum).
+pub const MAX_PAGE_SIZE: u32 = crate::limits::SHOW_BATCH_TASK_LIMIT_MAX;
+/// The furthest `offset` the API accepts (the spec's maximum); beyond it,
+/// page by `marker`.
+pub const MAX_OFFSET: u32 = crate::limits::SHOW_BATCH_TASK_OFFSET_MAX;
 
 impl Client {
     /// Starts a ShowBatchTask call for `task_id`: the task, its progress
@@ -210,15 +211,13 @@ impl<'a> ShowBatchTask<'a> {
             .as_deref()
             .map(|t| validation::device_id(t).map_err(|e| InvalidInput::new("target", e.rule().to_owned())))
             .transpose()?;
-        let limit = self
-            .limit
-            .map(|n| {
-                std::num::NonZeroU32::new(n)
-                    .filter(|n| n.get() <= MAX_PAGE_SIZE)
-                    .ok_or_else(|| InvalidInput::new("limit", format!("must be 1 to {MAX_PAGE_SIZE}")))
-            })
-            .transpose()?
-            .map(std::num::NonZeroU32::get);
+        const MIN_PAGE_SIZE: u32 = crate::limits::SHOW_BATCH_TASK_LIMIT_MIN;
+        if let Some(n) = self.limit
+            && !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&n)
+        {
+            return Err(InvalidInput::new("limit", format!("must be {MIN_PAGE_SIZE} to {MAX_PAGE_SIZE}")).into());
+        }
+        let limit = self.limit;
         let marker = self.marker.as_deref().map(validation::marker).transpose()?;
         if self.offset.is_some_and(|o| o > MAX_OFFSET) {
             return Err(

@@ -454,3 +454,68 @@ fn each_kind_of_drift_is_reported_precisely() {
         );
     }
 }
+
+/// The spec is the single source of limits: no code line (comments aside)
+/// of the three crates restates a pattern, a value list or a numeric bound
+/// that `build.rs` emits into `iotda_batchtask::limits`.
+#[test]
+fn no_limit_is_restated_outside_the_spec() {
+    use iotda_batchtask::limits;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let patterns = [
+        limits::PROJECT_ID_PATTERN,
+        limits::TASK_ID_PATTERN,
+        limits::INSTANCE_ID_PATTERN,
+        limits::DEVICE_ID_PATTERN,
+        limits::MARKER_PATTERN,
+    ];
+    let value_lists: [&[&str]; 1] = [&limits::TASK_DETAIL_STATUS_VALUES];
+    let bounds = [
+        limits::BATCH_TARGETS_TARGETS_MAX_ITEMS.to_string(),
+        limits::SHOW_BATCH_TASK_LIMIT_MAX.to_string(),
+        limits::SHOW_BATCH_TASK_OFFSET_MAX.to_string(),
+        limits::DEVICE_ID_MAX_LEN.to_string(),
+    ];
+    let mut found = Vec::new();
+    let mut stack: Vec<std::path::PathBuf> = ["src", "emulator/src", "cli/src"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let at = || {
+                format!(
+                    "{}:{}: {}",
+                    path.strip_prefix(root).unwrap().display(),
+                    n + 1,
+                    line.trim()
+                )
+            };
+            let core = |p: &str| p.trim_start_matches('^').trim_end_matches('$').to_owned();
+            if patterns.iter().any(|p| code.contains(&core(p))) {
+                found.push(at());
+            }
+            for list in value_lists {
+                if list.iter().filter(|v| code.contains(&format!("\"{v}\""))).count() >= 3 {
+                    found.push(at());
+                }
+            }
+            // A constant or a range with a spec bound as its literal value.
+            let numeric = code.contains("const ") || code.contains("..=");
+            if numeric
+                && bounds
+                    .iter()
+                    .any(|b| code.contains(&format!("= {b};")) || code.contains(&format!("..={b}")))
+            {
+                found.push(at());
+            }
+        }
+    }
+    assert!(found.is_empty(), "restated outside the spec:\n{}", found.join("\n"));
+}

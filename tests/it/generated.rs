@@ -27,10 +27,41 @@ fn generated_client_snapshot() {
 }
 
 #[test]
+fn generated_limits_snapshot() {
+    insta::assert_snapshot!("generated_limits", generate().limits);
+}
+
+#[test]
 fn build_output_is_what_the_snapshots_lock() {
     let generated = generate();
     assert_eq!(include_str!(concat!(env!("OUT_DIR"), "/types.rs")), generated.types);
     assert_eq!(include_str!(concat!(env!("OUT_DIR"), "/client.rs")), generated.client);
+    assert_eq!(include_str!(concat!(env!("OUT_DIR"), "/limits.rs")), generated.limits);
+}
+
+/// The limits module agrees with the generated types that enforce the same
+/// rules, so neither can drift from the other.
+#[test]
+fn limits_agree_with_the_generated_types() {
+    use iotda_batchtask::limits;
+    let values: Vec<&str> = types::TaskDetailStatus::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(values, limits::TASK_DETAIL_STATUS_VALUES);
+    for status in types::TaskDetailStatus::ALL {
+        assert_eq!(status.as_str().parse::<types::TaskDetailStatus>().unwrap(), status);
+        assert_eq!(status.to_string(), status.as_str());
+    }
+    let longest = "a".repeat(limits::DEVICE_ID_MAX_LEN);
+    assert!(longest.parse::<types::DeviceId>().is_ok());
+    assert!(format!("{longest}a").parse::<types::DeviceId>().is_err());
+    for byte in 0..=u8::MAX {
+        let one = String::from_utf8(vec![byte]).unwrap_or_default();
+        assert_eq!(
+            one.parse::<types::DeviceId>().is_ok(),
+            limits::is_device_id_byte(byte),
+            "byte {byte:#04x}"
+        );
+    }
+    assert_eq!(types::Marker::default().len(), limits::MARKER_MAX_LEN);
 }
 
 #[test]
@@ -69,6 +100,8 @@ fn json_schemas_of_generated_types() {
         TaskId,
         TaskPolicy,
         TaskProgress,
+        TaskStatus,
+        TaskType,
     );
 
     // The list above must name every public struct and enum generated, so a

@@ -10,8 +10,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::*;
-use iotda_batchtask_emulator::{Emulator, EmulatorConfig, Seed, SeedTask, SubtaskStatus, TaskStatus, TaskType};
 use iotda_batchtask::{Client, Credentials};
+use iotda_batchtask_emulator::Stoppable as _;
+use iotda_batchtask_emulator::{Emulator, EmulatorConfig, Seed, SeedTask, TaskDetailStatus, TaskStatus, TaskType};
 
 const DEVICES: usize = 5_000;
 const CLIENTS: usize = 32;
@@ -22,13 +23,13 @@ fn device(i: usize) -> String {
     format!("dev-{i:05}")
 }
 
-fn initial(i: usize) -> SubtaskStatus {
+fn initial(i: usize) -> TaskDetailStatus {
     match i % 10 {
-        0..=4 => SubtaskStatus::Processing,
-        5..=6 => SubtaskStatus::Waitting,
-        7 => SubtaskStatus::FailWaitRetry,
-        8 => SubtaskStatus::Success,
-        _ => SubtaskStatus::Fail,
+        0..=4 => TaskDetailStatus::Processing,
+        5..=6 => TaskDetailStatus::Waitting,
+        7 => TaskDetailStatus::FailWaitRetry,
+        8 => TaskDetailStatus::Success,
+        _ => TaskDetailStatus::Fail,
     }
 }
 
@@ -46,7 +47,7 @@ async fn concurrent_overlapping_stops_lose_nothing() {
                 (
                     device(i),
                     if i == DEVICES {
-                        SubtaskStatus::Processing
+                        TaskDetailStatus::Processing
                     } else {
                         initial(i)
                     },
@@ -119,18 +120,18 @@ async fn concurrent_overlapping_stops_lose_nothing() {
     let stopped: BTreeSet<&String> = snapshot
         .subtasks
         .iter()
-        .filter(|(_, s)| **s == SubtaskStatus::Stopped)
+        .filter(|(_, s)| **s == TaskDetailStatus::Stopped)
         .map(|(d, _)| d)
         .collect();
     assert_eq!(unique, stopped, "reported successes are exactly the stopped sub-tasks");
     for (i, status) in snapshot.subtasks.values().enumerate().take(DEVICES) {
         assert!(
-            *status == SubtaskStatus::Stopped || *status == initial(i),
+            *status == TaskDetailStatus::Stopped || *status == initial(i),
             "{}: {status:?} from {:?}",
             device(i),
             initial(i)
         );
-        if *status == SubtaskStatus::Stopped {
+        if *status == TaskDetailStatus::Stopped {
             assert!(initial(i).is_stoppable());
         }
     }

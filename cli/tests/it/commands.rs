@@ -11,7 +11,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use common::*;
 use iotda_batchtask_emulator::{
-    DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, Seed, SeedTask, SubtaskStatus, TaskStatus,
+    DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, Seed, SeedTask, TaskDetailStatus, TaskStatus,
     TaskType,
 };
 use serde_json::Value;
@@ -68,7 +68,7 @@ fn signal(child: &std::process::Child, name: &str) {
     assert!(status.success(), "kill -{name} failed");
 }
 
-fn status_of(emulator: &Running, device: &str) -> SubtaskStatus {
+fn status_of(emulator: &Running, device: &str) -> TaskDetailStatus {
     emulator.handle.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap().subtasks[device]
 }
 
@@ -122,7 +122,7 @@ fn each_auth_mode_stops_a_device() {
         );
         assert!(stdout.contains(&format!("{device}  success")), "{stdout}");
         assert!(stdout.contains("1 of 1 targets stopped"), "{stdout}");
-        assert_eq!(status_of(&emulator, device), SubtaskStatus::Stopped);
+        assert_eq!(status_of(&emulator, device), TaskDetailStatus::Stopped);
     }
 }
 
@@ -144,7 +144,7 @@ fn all_with_json_output() {
     );
     let task = emulator.handle.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap();
     assert_eq!(task.status, TaskStatus::Stopped);
-    assert_eq!(task.count(SubtaskStatus::Stopped), targets.len());
+    assert_eq!(task.count(TaskDetailStatus::Stopped), targets.len());
 }
 
 #[test]
@@ -173,8 +173,8 @@ fn targets_file_and_stdin() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(status_of(&emulator, "dev-0005"), SubtaskStatus::Stopped);
-    assert_eq!(status_of(&emulator, "dev-0006"), SubtaskStatus::Stopped);
+    assert_eq!(status_of(&emulator, "dev-0005"), TaskDetailStatus::Stopped);
+    assert_eq!(status_of(&emulator, "dev-0006"), TaskDetailStatus::Stopped);
 }
 
 #[test]
@@ -322,7 +322,10 @@ fn bulk_of_1000_targets() {
         task_id: TASK.to_owned(),
         task_type: TaskType::FirmwareUpgrade,
         status: TaskStatus::Processing,
-        subtasks: devices.iter().map(|d| (d.clone(), SubtaskStatus::Processing)).collect(),
+        subtasks: devices
+            .iter()
+            .map(|d| (d.clone(), TaskDetailStatus::Processing))
+            .collect(),
     };
     let emulator = start(EmulatorConfig::new().seed(Seed::new(vec![task]).unwrap()).ak_sk(AK, SK));
     let dir = tempfile::tempdir().unwrap();
@@ -359,7 +362,7 @@ fn bulk_of_1000_targets() {
     assert_eq!(targets, expected, "input order kept");
     assert_eq!(json["request_ids"].as_array().unwrap().len(), 10);
     let task = emulator.handle.task(PROJECT, TASK).unwrap();
-    assert_eq!(task.count(SubtaskStatus::Stopped), 1000);
+    assert_eq!(task.count(TaskDetailStatus::Stopped), 1000);
     assert_eq!(task.status, TaskStatus::Stopped);
     assert_eq!(emulator.handle.request_count(), 10);
 }

@@ -2,7 +2,7 @@
 //! every refusal, ShowBatchTask paging, seeds, the gateway's authentication,
 //! request IDs and concurrency.
 //!
-//! Run with `cargo test --features emulator --test emulator`.
+//! Run with `cargo test -p iotda-batchtask-emulator --test it emulator`.
 
 use crate::common;
 
@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use common::{AK, INSTANCE, Mode, SECURITY_TOKEN, SK, TOKEN};
 use iotda_batchtask::auth::{Algorithm, CanonicalInput, Credentials, Signer, format_sdk_date};
+use iotda_batchtask::{Signing, TargetStatus};
+use iotda_batchtask_emulator::Stoppable as _;
 use iotda_batchtask_emulator::{
     DEMO_CREATE_DEVICES_TASK_ID, DEMO_DEVICE_COUNT, DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator,
-    EmulatorConfig, EmulatorError, EmulatorHandle, Seed, SeedError, SeedTask, SubtaskStatus, TaskStatus, TaskType,
+    EmulatorConfig, EmulatorError, EmulatorHandle, Seed, SeedError, SeedTask, TaskDetailStatus, TaskStatus, TaskType,
     demo_device_id, demo_subtask_status,
 };
-use iotda_batchtask::{Signing, TargetStatus};
 use jiff::{SignedDuration, Timestamp};
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
@@ -186,7 +187,7 @@ fn success(target: &str) -> Value {
     json!({"target": target, "status": "success"})
 }
 
-fn task_seed(task_type: TaskType, status: TaskStatus, subtasks: &[(&str, SubtaskStatus)]) -> Seed {
+fn task_seed(task_type: TaskType, status: TaskStatus, subtasks: &[(&str, TaskDetailStatus)]) -> Seed {
     Seed::new(vec![SeedTask {
         project_id: P.to_owned(),
         task_id: T.to_owned(),
@@ -218,7 +219,7 @@ async fn stop_all_stops_every_running_waiting_and_retrying_subtask() {
     for n in 1..=DEMO_DEVICE_COUNT {
         let before = demo_subtask_status(n);
         let after = if before.is_stoppable() {
-            SubtaskStatus::Stopped
+            TaskDetailStatus::Stopped
         } else {
             before
         };
@@ -251,17 +252,17 @@ async fn targeted_stop_answers_each_target_once_in_request_order() {
     );
     let task = h.task(P, T).expect("task");
     for (device, status) in [
-        ("dev-0003", SubtaskStatus::Stopped),
-        ("dev-0010", SubtaskStatus::Stopped),
-        ("dev-0016", SubtaskStatus::Stopped),
-        ("dev-0018", SubtaskStatus::Fail),
-        ("dev-0020", SubtaskStatus::Success),
-        ("dev-0001", SubtaskStatus::Processing),
+        ("dev-0003", TaskDetailStatus::Stopped),
+        ("dev-0010", TaskDetailStatus::Stopped),
+        ("dev-0016", TaskDetailStatus::Stopped),
+        ("dev-0018", TaskDetailStatus::Fail),
+        ("dev-0020", TaskDetailStatus::Success),
+        ("dev-0001", TaskDetailStatus::Processing),
     ] {
         assert_eq!(task.subtasks[device], status, "{device}");
     }
     assert_eq!(task.status, TaskStatus::Processing, "other sub-tasks still run");
-    assert_eq!(task.count(SubtaskStatus::Stopped), 3);
+    assert_eq!(task.count(TaskDetailStatus::Stopped), 3);
 }
 
 #[tokio::test]
@@ -287,9 +288,9 @@ async fn stopping_the_last_running_subtask_stops_the_task_which_then_refuses_sto
         TaskType::SoftwareUpgrade,
         TaskStatus::Processing,
         &[
-            ("a", SubtaskStatus::Processing),
-            ("b", SubtaskStatus::Waitting),
-            ("c", SubtaskStatus::Success),
+            ("a", TaskDetailStatus::Processing),
+            ("b", TaskDetailStatus::Waitting),
+            ("c", TaskDetailStatus::Success),
         ],
     );
     let h = start_with(config().seed(seed)).await;
@@ -298,7 +299,7 @@ async fn stopping_the_last_running_subtask_stops_the_task_which_then_refuses_sto
     stop(&h, r#"{"targets":["b"]}"#).await;
     let task = h.task(P, T).expect("task");
     assert_eq!(task.status, TaskStatus::Stopped);
-    assert_eq!(task.subtasks["c"], SubtaskStatus::Success);
+    assert_eq!(task.subtasks["c"], TaskDetailStatus::Success);
 
     let msg = iotda_error(&stop(&h, "{}").await, 400, "IOTDA.000006");
     assert_eq!(msg, "Invalid input. The task is Stopped and cannot be stopped.");
@@ -501,7 +502,11 @@ async fn finished_or_stopping_tasks_cannot_be_stopped() {
         TaskStatus::Stopped,
         TaskStatus::Stopping,
     ] {
-        let seed = task_seed(TaskType::FirmwareUpgrade, status, &[("a", SubtaskStatus::Processing)]);
+        let seed = task_seed(
+            TaskType::FirmwareUpgrade,
+            status,
+            &[("a", TaskDetailStatus::Processing)],
+        );
         let h = start_with(config().seed(seed)).await;
         let msg = refused(&h, stop_req(&h, r#"{"targets":["a"]}"#), 400, "IOTDA.000006").await;
         assert_eq!(
@@ -511,7 +516,7 @@ async fn finished_or_stopping_tasks_cannot_be_stopped() {
     }
     // Initializing and Waitting tasks can be stopped.
     for status in [TaskStatus::Initializing, TaskStatus::Waitting] {
-        let seed = task_seed(TaskType::FirmwareUpgrade, status, &[("a", SubtaskStatus::Waitting)]);
+        let seed = task_seed(TaskType::FirmwareUpgrade, status, &[("a", TaskDetailStatus::Waitting)]);
         let h = start_with(config().seed(seed)).await;
         assert_eq!(results(&stop(&h, "{}").await), &vec![success("a")]);
     }
@@ -761,7 +766,7 @@ fn the_documented_seed_shape_parses() {
 fn seed_errors_name_the_problem_and_where_it_is() {
     assert_eq!(
         seed_error(&SEED.replace(r#""dev-0001": "Processing""#, r#""dev-0001": "Runing""#)),
-        r#"tasks[0].subtasks["dev-0001"]: unknown sub-task status "Runing" (expected one of Waitting, Processing, Success, Fail, FailWaitRetry, Stopped)"#
+        r#"tasks[0].subtasks["dev-0001"]: unknown sub-task status "Runing" (expected one of Success, Fail, Processing, FailWaitRetry, Stopped, Waitting, Removed, DeviceInProgress, Rejected)"#
     );
     let task = &SEED[r#"{"tasks": ["#.len()..SEED.len() - 2];
     assert_eq!(
@@ -842,12 +847,12 @@ fn the_demo_seed_is_valid() {
     assert_eq!(upgrade.subtasks.keys().next().map(String::as_str), Some("dev-0001"));
     assert_eq!(upgrade.subtasks.keys().last().map(String::as_str), Some("dev-0300"));
     let count = |s| upgrade.subtasks.values().filter(|v| **v == s).count();
-    assert!(count(SubtaskStatus::Processing) > count(SubtaskStatus::Success));
-    assert!(count(SubtaskStatus::Waitting) > count(SubtaskStatus::Fail));
+    assert!(count(TaskDetailStatus::Processing) > count(TaskDetailStatus::Success));
+    assert!(count(TaskDetailStatus::Waitting) > count(TaskDetailStatus::Fail));
     for s in [
-        SubtaskStatus::FailWaitRetry,
-        SubtaskStatus::Success,
-        SubtaskStatus::Fail,
+        TaskDetailStatus::FailWaitRetry,
+        TaskDetailStatus::Success,
+        TaskDetailStatus::Fail,
     ] {
         assert!(count(s) > 0, "{s}");
     }
@@ -1003,7 +1008,7 @@ async fn the_client_authenticates_in_every_mode() {
             .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
         assert!(out.all_succeeded(), "{mode:?}: {out:?}");
         assert!(out.request_id().is_some_and(is_request_id));
-        assert_eq!(h.task(P, T).expect("task").subtasks[device], SubtaskStatus::Stopped);
+        assert_eq!(h.task(P, T).expect("task").subtasks[device], TaskDetailStatus::Stopped);
     }
 }
 
@@ -1288,10 +1293,10 @@ async fn concurrent_overlapping_stops_stop_each_sub_task_exactly_once() {
     const COVERED: usize = 18 * (CLIENTS - 1) + PER_CLIENT;
     let device = |i: usize| format!("d-{i:03}");
     let initial = |i: usize| match i % 4 {
-        0 => SubtaskStatus::Processing,
-        1 => SubtaskStatus::Waitting,
-        2 => SubtaskStatus::FailWaitRetry,
-        _ => SubtaskStatus::Success,
+        0 => TaskDetailStatus::Processing,
+        1 => TaskDetailStatus::Waitting,
+        2 => TaskDetailStatus::FailWaitRetry,
+        _ => TaskDetailStatus::Success,
     };
     let seed = Seed::new(vec![SeedTask {
         project_id: P.to_owned(),
@@ -1356,7 +1361,7 @@ async fn concurrent_overlapping_stops_stop_each_sub_task_exactly_once() {
     let now_stopped: BTreeSet<String> = task
         .subtasks
         .iter()
-        .filter(|(_, s)| **s == SubtaskStatus::Stopped)
+        .filter(|(_, s)| **s == TaskDetailStatus::Stopped)
         .map(|(d, _)| d.clone())
         .collect();
     assert_eq!(unique, now_stopped, "exactly the reported sub-tasks were stopped");

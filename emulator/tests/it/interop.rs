@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use common::*;
 use iotda_batchtask_emulator::{
-    Emulator, EmulatorConfig, Seed, SeedTask, SubtaskStatus, TaskSnapshot, TaskStatus, TaskType,
+    Emulator, EmulatorConfig, Seed, SeedTask, TaskDetailStatus, TaskSnapshot, TaskStatus, TaskType,
 };
 use serde_json::Value;
 
@@ -32,11 +32,11 @@ const CASES: [(&str, &str); 6] = [
 ];
 
 fn task(task_id: &str) -> SeedTask {
-    let subtasks: BTreeMap<String, SubtaskStatus> = [
-        ("dev-0001", SubtaskStatus::Processing),
-        ("dev-0002", SubtaskStatus::Waitting),
-        ("dev-0003", SubtaskStatus::FailWaitRetry),
-        ("dev-0004", SubtaskStatus::Success),
+    let subtasks: BTreeMap<String, TaskDetailStatus> = [
+        ("dev-0001", TaskDetailStatus::Processing),
+        ("dev-0002", TaskDetailStatus::Waitting),
+        ("dev-0003", TaskDetailStatus::FailWaitRetry),
+        ("dev-0004", TaskDetailStatus::Success),
     ]
     .into_iter()
     .map(|(d, s)| (d.to_owned(), s))
@@ -181,18 +181,18 @@ async fn official_python_sdk_stops_tasks_on_the_emulator() {
     };
     for case in ["plain", "derived", "instance", "token"] {
         let t = state(case);
-        assert_eq!(t.subtasks["dev-0001"], SubtaskStatus::Stopped, "{case}");
-        assert_eq!(t.subtasks["dev-0002"], SubtaskStatus::Stopped, "{case}");
-        assert_eq!(t.subtasks["dev-0003"], SubtaskStatus::FailWaitRetry, "{case}");
+        assert_eq!(t.subtasks["dev-0001"], TaskDetailStatus::Stopped, "{case}");
+        assert_eq!(t.subtasks["dev-0002"], TaskDetailStatus::Stopped, "{case}");
+        assert_eq!(t.subtasks["dev-0003"], TaskDetailStatus::FailWaitRetry, "{case}");
         assert_eq!(t.status, TaskStatus::Processing, "{case}: dev-0003 still awaits retry");
     }
     let all = state("stop_all");
     assert_eq!(
-        (all.status, all.count(SubtaskStatus::Stopped)),
+        (all.status, all.count(TaskDetailStatus::Stopped)),
         (TaskStatus::Stopped, 3)
     );
     assert_eq!(
-        state("wrong_sk").count(SubtaskStatus::Stopped),
+        state("wrong_sk").count(TaskDetailStatus::Stopped),
         0,
         "a refused request changed nothing"
     );

@@ -8,8 +8,9 @@ use bytes::Bytes;
 use common::{AK, SK, TOKEN};
 use iotda_batchtask::auth::{Algorithm, Credentials};
 use iotda_batchtask::auth::{CanonicalInput, Signer, format_sdk_date};
+use iotda_batchtask_emulator::Stoppable as _;
 use iotda_batchtask_emulator::{
-    DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, MAX_BODY_BYTES, Seed, Service, SubtaskStatus, TaskStatus,
+    DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, MAX_BODY_BYTES, Seed, Service, TaskDetailStatus, TaskStatus,
 };
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
@@ -140,7 +141,7 @@ fn a_repeated_instance_id_or_authorization_header_is_refused() {
     assert_eq!(
         svc.task(DEMO_PROJECT_ID, DEMO_TASK_ID)
             .expect("task")
-            .count(SubtaskStatus::Stopped),
+            .count(TaskDetailStatus::Stopped),
         0
     );
 }
@@ -156,7 +157,7 @@ fn the_state_can_be_dumped_as_a_seed_and_reloaded() {
     let dumped = Seed::from_json(&svc.snapshot().to_json()).expect("valid");
     let reloaded = Service::new(&EmulatorConfig::new().seed(dumped)).expect("config");
     let task = reloaded.task(DEMO_PROJECT_ID, DEMO_TASK_ID).expect("task");
-    assert_eq!(task.subtasks["dev-0001"], SubtaskStatus::Stopped);
+    assert_eq!(task.subtasks["dev-0001"], TaskDetailStatus::Stopped);
 }
 
 fn arbitrary_request() -> impl Strategy<Value = http::Request<Bytes>> {

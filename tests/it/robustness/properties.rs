@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use iotda_batchtask::auth::{Algorithm, Authorization, CanonicalInput, Signer};
-use iotda_batchtask_emulator::{Service, SubtaskStatus};
 use iotda_batchtask::{Client, Credentials, RetryPolicy};
+use iotda_batchtask_emulator::Stoppable as _;
+use iotda_batchtask_emulator::{Service, TaskDetailStatus};
 
 /// Response decoding: a real client call against a loopback server that
 /// answers with `raw` bytes verbatim (status line, headers, body) and closes.
@@ -221,7 +222,7 @@ pub fn check_emulator(service: &Service, method: &[u8], uri: &str, headers: &[(S
         for ((device, was), (_, now)) in old.subtasks.iter().zip(&new.subtasks) {
             if was != now {
                 assert!(
-                    was.is_stoppable() && *now == SubtaskStatus::Stopped,
+                    was.is_stoppable() && *now == TaskDetailStatus::Stopped,
                     "{device}: {was:?} -> {now:?}"
                 );
             }

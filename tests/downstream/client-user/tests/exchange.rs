@@ -1,6 +1,6 @@
 //! Values cross from the client build to the types-only crate and back.
 
-use iotda_batchtask::emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig};
+use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig};
 use iotda_batchtask::{Client, Credentials};
 
 #[tokio::test]
