@@ -82,11 +82,11 @@ step "the official Python SDK (pinned, emulator/tests/interop/requirements.txt)"
 PY="$(bash emulator/tests/interop/setup.sh)"
 "$PY" -c 'import huaweicloudsdkiotda, huaweicloudsdkcore' >&2
 
-step "build: benches, then the release CLI with the features \`cargo install --features cli\` gives"
+step "build: benches, then the release CLI that \`cargo install iotda-batchtask-cli\` gives"
 # Benches first: a build with other features (e.g. --all-features, which adds native-tls) would
 # overwrite target/release/iotda-batchtask with a binary that loads OpenSSL's CA store at start.
-cargo bench --locked --features emulator --no-run >&2
-cargo build --release --locked --features cli --bin iotda-batchtask >&2
+cargo bench --locked -p iotda-batchtask --no-run >&2
+cargo build --release --locked -p iotda-batchtask-cli --bin iotda-batchtask >&2
 cli="$PWD/target/release/iotda-batchtask"
 
 if [ "$awake" = 1 ]; then
@@ -94,15 +94,15 @@ if [ "$awake" = 1 ]; then
 fi
 
 step "(1) signing, (2) client overhead without I/O (criterion)"
-cargo bench --locked --features emulator --bench signing -- "${crit[@]}" >&2
-cargo bench --locked --features emulator --bench overhead -- "${crit[@]}" >&2
+cargo bench --locked -p iotda-batchtask --bench signing -- "${crit[@]}" >&2
+cargo bench --locked -p iotda-batchtask --bench overhead -- "${crit[@]}" >&2
 
 step "(3) one call end to end, (8) throughput, (5) per call vs the Python SDK"
 IOTDA_BENCH_COMPARE=1 IOTDA_BENCH_OUT="$out" IOTDA_BENCH_PYTHON="$PY" \
-  cargo bench --locked --features emulator --bench e2e >&2
+  cargo bench --locked -p iotda-batchtask --bench e2e >&2
 
 step "(4) bulk: 10,000 targets, 100 requests, 8 in flight"
-IOTDA_BENCH_COMPARE=1 IOTDA_BENCH_OUT="$out" cargo bench --locked --features emulator --bench bulk >&2
+IOTDA_BENCH_COMPARE=1 IOTDA_BENCH_OUT="$out" cargo bench --locked -p iotda-batchtask --bench bulk >&2
 
 # A seed like benches/common: n Processing sub-tasks dev-00000.. plus one nobody targets.
 seed() {

@@ -41,8 +41,8 @@
 
 /// Request and response types generated from `openapi/iotda-batchtask.yaml`.
 ///
-/// Regenerated on every build; see the README's "Evolving the API" for how a
-/// spec change shows up as a reviewable snapshot diff.
+/// Regenerated on every build; see "Evolving the API" in CONTRIBUTING.md for
+/// how a spec change shows up as a reviewable snapshot diff.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod types {
     include!(concat!(env!("OUT_DIR"), "/types.rs"));
