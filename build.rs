@@ -5,10 +5,10 @@
 //! patterns and value lists as constants, so no other code restates them) and
 //! `client.rs` (the progenitor client, which needs reqwest). Keeping them apart lets a types-only build
 //! skip the HTTP stack. Nothing generated is committed: the insta snapshots in
-//! `tests/generated.rs` lock it instead, so every spec edit shows as a diff.
+//! `tests/it/generated.rs` lock it instead, so every spec edit shows as a diff.
 //!
 //! The generation function lives here, not in the library, so the build does
-//! not depend on the crate it builds; `tests/generated.rs` includes this file
+//! not depend on the crate it builds; `tests/it/generated.rs` includes this file
 //! as a module to snapshot the output and to feed it broken specs.
 
 use std::fmt;

@@ -1,5 +1,5 @@
-//! A loopback IoTDA emulator for integration tests and demos (feature
-//! `emulator`), like LocalStack for the batch-task stop endpoint.
+//! A loopback Huawei Cloud IoTDA emulator for the batch-task API, for
+//! integration tests and demos: LocalStack for `iotda-batchtask`.
 //!
 //! It serves
 //!

@@ -2,7 +2,7 @@
 """Time Huawei Cloud's OFFICIAL Python SDK (huaweicloudsdkiotda) doing the benchmark's stop call.
 
 Used by scripts/bench-compare.sh and benches/e2e.rs; needs the pinned SDK from
-tests/interop/requirements.txt (bash tests/interop/setup.sh prints a Python that has it).
+emulator/tests/interop/requirements.txt (bash emulator/tests/interop/setup.sh prints a Python that has it).
 
   python_sdk_stop.py percall [--warmup W] [--calls N]
       Builds one client, makes W untimed calls, then N sequential timed calls (building the
@@ -21,7 +21,7 @@ which chooses derived for a loopback host), against IOTDA_EMULATOR_URL (must be 
 IOTDA_PROJECT_ID, keys IOTDA_AK/IOTDA_SK, region IOTDA_REGION. The same call the crate's client and
 `iotda-batchtask stop --signing derived` make in the comparison.
 
-Environment hygiene, as in tests/interop/official_sdk_stop.py: proxies and HUAWEICLOUD_SDK_*
+Environment hygiene, as in emulator/tests/interop/official_sdk_stop.py: proxies and HUAWEICLOUD_SDK_*
 variables are dropped and HOME points at a throwaway directory before the SDK is imported (importing
 it writes ~/.huaweicloud/application_id), so the SDK reads nothing from this machine and can reach
 nothing but the loopback emulator.

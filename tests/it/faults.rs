@@ -2,7 +2,7 @@
 //!
 //! One row per fault. Each asserts the exact outcome (error variant or
 //! success), the number of attempts and a time bound, and the suite prints
-//! how many faults behaved as required (quoted in the README).
+//! how many faults behaved as required (quoted in docs/reliability.md).
 
 use crate::common;
 
@@ -443,7 +443,7 @@ async fn fault_injection_suite() {
         total - failures.len()
     );
     assert!(failures.is_empty(), "{failures:#?}");
-    assert_eq!(total, 20, "the README quotes 20 of 20");
+    assert_eq!(total, 20, "docs/reliability.md quotes 20 of 20");
 }
 
 #[tokio::test]

@@ -306,7 +306,7 @@ async fn bad_input_matrix_sends_nothing() {
     ];
 
     let total = cases.len();
-    assert_eq!(total, 63, "the README quotes 63 of 63");
+    assert_eq!(total, 63, "docs/reliability.md quotes 63 of 63");
     let mut rejected = 0;
     for (field, what, run) in cases {
         let err = run.await.expect_err(what);

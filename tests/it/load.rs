@@ -2,7 +2,7 @@
 //! sets of one task on the emulator. Afterwards every sub-task is in exactly
 //! one state, the union of reported successes is exactly the set of stopped
 //! sub-tasks, no success is reported twice, and no request failed. Sized for
-//! a 2-core machine; prints the figures the README quotes.
+//! a 2-core machine; prints the figures docs/reliability.md quotes.
 
 use crate::common;
 

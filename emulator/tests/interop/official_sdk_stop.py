@@ -7,7 +7,7 @@ V11-HMAC-SHA256, with and without a security token and an Instance-Id header. Th
 shows that the verifier really checks signatures. The crate's own tests run against the same
 verifier, so together they show that the crate signs the way Huawei's SDK does.
 
-Needs CPython 3.11 and the pinned packages in tests/interop/requirements.txt, nothing else.
+Needs CPython 3.11 and the pinned packages in emulator/tests/interop/requirements.txt, nothing else.
 
 Environment (inputs)
 --------------------
@@ -557,7 +557,7 @@ def main():
             import huaweicloudsdkcore  # noqa: F401
             import huaweicloudsdkiotda  # noqa: F401
         except ImportError as e:
-            print(f"cannot import the official SDK ({e}); install tests/interop/requirements.txt", file=sys.stderr)
+            print(f"cannot import the official SDK ({e}); install emulator/tests/interop/requirements.txt", file=sys.stderr)
             return 3
         try:
             harness = Harness()

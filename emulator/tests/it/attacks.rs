@@ -1,6 +1,6 @@
 //! The emulator under attack: forged, replayed, stale and misdirected
 //! credentials. Every row must get 401 with the gateway's body and leave the
-//! state unchanged; the suite prints the count the README quotes.
+//! state unchanged; the suite prints the count docs/reliability.md quotes.
 
 use crate::common;
 
@@ -244,5 +244,5 @@ fn every_attack_is_401_and_changes_nothing() {
     println!(
         "emulator attack suite: {total} forged or misdirected requests, {total} rejected with 401, state unchanged"
     );
-    assert_eq!(total, 24, "the README quotes 24 of 24");
+    assert_eq!(total, 24, "docs/reliability.md quotes 24 of 24");
 }

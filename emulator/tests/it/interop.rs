@@ -4,7 +4,7 @@
 //! official SDK's requests being accepted (and a wrong secret key refused)
 //! shows that signer agrees with Huawei's code on plain and derived signing,
 //! security tokens and Instance-Id. `scripts/test.sh` installs the pinned SDK
-//! (tests/interop/requirements.txt) into a venv and runs this test with
+//! (emulator/tests/interop/requirements.txt) into a venv and runs this test with
 //! `IOTDA_INTEROP_PYTHON` pointing at its interpreter.
 
 use crate::common;
@@ -54,7 +54,7 @@ fn task(task_id: &str) -> SeedTask {
 #[ignore = "needs Huawei's official Python SDK: run `bash scripts/test.sh`, which installs it"]
 async fn official_python_sdk_stops_tasks_on_the_emulator() {
     let python = std::env::var("IOTDA_INTEROP_PYTHON")
-        .expect("IOTDA_INTEROP_PYTHON must name the venv's python (bash tests/interop/setup.sh prints it)");
+        .expect("IOTDA_INTEROP_PYTHON must name the venv's python (bash emulator/tests/interop/setup.sh prints it)");
     let seed = Seed::new(CASES.iter().map(|(_, id)| task(id)).collect()).unwrap();
     let emulator = Emulator::start(
         EmulatorConfig::new()

@@ -1,5 +1,5 @@
 //! Properties that must hold for any input whatsoever. Shared by the proptest
-//! suite (`tests/robustness.rs`, run in CI) and the cargo-fuzz targets
+//! suite (`tests/it/robustness.rs`, run in CI) and the cargo-fuzz targets
 //! (`fuzz/fuzz_targets/*.rs`, which include this file), so both check the same
 //! thing. Each function panics when a property fails.
 #![allow(dead_code)]
