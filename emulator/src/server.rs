@@ -71,7 +71,8 @@ impl Emulator {
         })
     }
 
-    /// Binds, calls `on_listening` with the bound address (e.g. to print
+    /// Binds, polls `shutdown` once (so that signal handlers it installs are
+    /// in place), calls `on_listening` with the bound address (e.g. to print
     /// `listening on http://ADDR`), then serves until `shutdown` resolves
     /// and in-flight requests finish, waiting for them at most 5 seconds;
     /// connections still open then are closed.
@@ -95,7 +96,15 @@ impl Emulator {
         config.check_limits()?;
         let service = Arc::new(Service::new(&config)?);
         let listener = bind(&config).await?;
-        on_listening(local_addr(&listener, config.listen)?);
+        let addr = local_addr(&listener, config.listen)?;
+        let mut shutdown = Box::pin(shutdown);
+        // Polled once before the address is announced: a future that installs
+        // signal handlers when first polled (as `shutdown_signal` does) then
+        // has them in place when a script, told the address, sends SIGTERM.
+        if futures_util::future::poll_immediate(&mut shutdown).await.is_some() {
+            return Ok(());
+        }
+        on_listening(addr);
         serve(listener, router(service), Limits::of(&config), shutdown).await;
         Ok(())
     }
