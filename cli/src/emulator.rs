@@ -62,6 +62,13 @@ pub async fn run(args: EmulatorArgs) -> Exit {
             }
         },
     };
+    if args.allow_non_loopback && args.no_auth {
+        // Reachable from the network and answering anyone: say so loudly,
+        // whatever address was given this time.
+        eprintln!(
+            "warning: --allow-non-loopback with --no-auth: anyone on the network who can reach this emulator can read and stop its tasks without credentials"
+        );
+    }
     if !args.no_auth && args.access_keys.is_empty() && args.tokens.is_empty() {
         eprintln!(
             "warning: no --ak/--sk or --token given and auth is on: every request will get 401 (use --no-auth to play)"

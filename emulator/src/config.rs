@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use iotda_batchtask::validation::InvalidInput;
 use secrecy::SecretString;
 
 use crate::seed::Seed;
@@ -20,6 +21,36 @@ pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// The largest request body accepted (1 MiB); larger bodies get `413`.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How long a connection may take to deliver a complete request head, by
+/// default: 10 seconds (see [`EmulatorConfig::header_read_timeout`]).
+///
+/// The clock starts when the connection opens and again each time a response
+/// has been written, so this is also the keep-alive idle timeout: a
+/// connection that sends nothing for this long is closed, as is a client
+/// that trickles a head byte by byte (slowloris).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many connections are served at once, by default: 256 (see
+/// [`EmulatorConfig::max_connections`]).
+///
+/// Above the limit, a new connection is accepted and closed at once, without
+/// a response, so it costs no file descriptor or memory while the connections
+/// already open keep being served. Idle and stalled connections free their
+/// place within [`DEFAULT_HEADER_READ_TIMEOUT`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
+/// The most a connection buffers while reading (and, separately, while
+/// writing): 64 KiB.
+///
+/// A request head must fit in it, or the connection gets `431` and is
+/// closed; so a partial head pins at most this much. While a request is
+/// answered, its body adds at most [`MAX_BODY_BYTES`], for at most the
+/// 10-second body deadline. Per connection that is at most about 1.1 MiB
+/// (two buffers and a body), and [`DEFAULT_MAX_CONNECTIONS`] of them about
+/// 290 MiB at the very worst; a partial head alone pins at most 64 KiB, or
+/// 16 MiB over the whole default connection limit.
+pub const MAX_CONNECTION_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Configuration of an emulator, builder style.
 ///
@@ -50,6 +81,8 @@ pub struct EmulatorConfig {
     pub(crate) tokens: Vec<SecretString>,
     pub(crate) region: String,
     pub(crate) max_clock_skew: Duration,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -63,6 +96,8 @@ impl Default for EmulatorConfig {
             tokens: Vec::new(),
             region: DEFAULT_REGION.to_owned(),
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -79,6 +114,8 @@ impl fmt::Debug for EmulatorConfig {
             .field("tokens", &self.tokens.len())
             .field("region", &self.region)
             .field("max_clock_skew", &self.max_clock_skew)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -144,6 +181,24 @@ impl EmulatorConfig {
         self
     }
 
+    /// How long a connection may take to deliver each request head, counted
+    /// from when it opens or its previous response was written (default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`], 10 s). Connections that miss it are
+    /// closed, so it bounds both slow heads and idle keep-alive connections.
+    /// Must be more than zero.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How many connections are served at once (default
+    /// [`DEFAULT_MAX_CONNECTIONS`], 256); a connection over the limit is
+    /// accepted and closed at once. Must be more than zero.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
     /// The initial tasks.
     pub fn seed_data(&self) -> &Seed {
         &self.seed
@@ -157,5 +212,16 @@ impl EmulatorConfig {
     /// Whether authentication is on.
     pub fn is_auth_enabled(&self) -> bool {
         self.auth_enabled
+    }
+
+    /// Refuses connection limits that would turn every client away.
+    pub(crate) fn check_limits(&self) -> Result<(), InvalidInput> {
+        if self.header_read_timeout.is_zero() {
+            return Err(InvalidInput::new("header_read_timeout", "must be more than zero"));
+        }
+        if self.max_connections == 0 {
+            return Err(InvalidInput::new("max_connections", "must be more than zero"));
+        }
+        Ok(())
     }
 }

@@ -41,6 +41,17 @@
 //! # }
 //! ```
 //!
+//! # Slow and hostile clients
+//! Each connection must deliver each request head within
+//! [`DEFAULT_HEADER_READ_TIMEOUT`] (10 s, counted from its opening or its
+//! previous response, so idle keep-alive connections are closed too) and
+//! each body within 10 s; it buffers at most [`MAX_CONNECTION_BUFFER_BYTES`]
+//! (64 KiB) of head, plus a body of at most [`MAX_BODY_BYTES`]. At most
+//! [`DEFAULT_MAX_CONNECTIONS`] (256) connections are served at once; one more
+//! is accepted and closed at once, so the clients already connected stay
+//! served. [`EmulatorConfig::header_read_timeout`] and
+//! [`EmulatorConfig::max_connections`] change the defaults.
+//!
 //! # Assumptions where Huawei documents nothing
 //! - Task-level refusals (a type other than firmwareUpgrade/softwareUpgrade;
 //!   a task that is Success, Fail, PartialSuccess, Stopped or Stopping), more
@@ -75,7 +86,10 @@ mod stop;
 
 use std::net::SocketAddr;
 
-pub use config::{DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_REGION, EmulatorConfig, MAX_BODY_BYTES};
+pub use config::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_CONNECTIONS, DEFAULT_REGION,
+    EmulatorConfig, MAX_BODY_BYTES, MAX_CONNECTION_BUFFER_BYTES,
+};
 pub use demo::{
     DEMO_CREATE_DEVICES_TASK_ID, DEMO_DEVICE_COUNT, DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID,
     demo_device_id, demo_subtask_status,

@@ -1,7 +1,7 @@
 //! The HTTP server around [`Service`]: binds, reads bodies (capped), and
 //! hands each request to [`Service::respond`].
 
-use std::future::{Future, IntoFuture as _};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +12,16 @@ use axum::extract::State;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use http::header::CONTENT_LENGTH;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::EmulatorError;
-use crate::config::{EmulatorConfig, MAX_BODY_BYTES};
+use crate::config::{EmulatorConfig, MAX_BODY_BYTES, MAX_CONNECTION_BUFFER_BYTES};
 use crate::seed::Seed;
 use crate::service::Service;
 use crate::state::TaskSnapshot;
@@ -28,6 +32,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How long a request body may take to arrive: a client that declares a body
 /// and stalls must not hold a connection (and a shutdown) forever.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long accepting pauses after an error other than a failed handshake,
+/// e.g. out of file descriptors: retrying at once would spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+// hyper panics on a buffer cap under 8 KiB (its minimum); rule it out at compile time.
+const _: () = assert!(MAX_CONNECTION_BUFFER_BYTES >= 8 * 1024);
 
 /// Starts emulators. See the [module documentation](super) for an example.
 #[derive(Debug)]
@@ -41,21 +52,17 @@ impl Emulator {
     /// [`EmulatorConfig::allow_non_loopback`] is set, when the address cannot
     /// be bound, or when the configuration is invalid.
     pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
+        config.check_limits()?;
         let service = Arc::new(Service::new(&config)?);
         let listener = bind(&config).await?;
         let addr = local_addr(&listener, config.listen)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(Arc::clone(&service));
-        let task = tokio::spawn(async move {
-            // A dropped sender also resolves `stopped`, so dropping the
-            // handle shuts the server down too. Serve errors have nowhere to
-            // go once detached; the server simply ends.
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        // A dropped sender also resolves `stopped`, so dropping the handle
+        // shuts the server down too.
+        let task = tokio::spawn(serve(listener, app, Limits::of(&config), async move {
+            let _ = stopped.await;
+        }));
         Ok(EmulatorHandle {
             addr,
             service,
@@ -64,9 +71,11 @@ impl Emulator {
         })
     }
 
-    /// Binds, calls `on_listening` with the bound address (e.g. to print
+    /// Binds, polls `shutdown` once (so that signal handlers it installs are
+    /// in place), calls `on_listening` with the bound address (e.g. to print
     /// `listening on http://ADDR`), then serves until `shutdown` resolves
-    /// and in-flight requests finish, waiting for them at most 5 seconds.
+    /// and in-flight requests finish, waiting for them at most 5 seconds;
+    /// connections still open then are closed.
     /// For a command-line tool, pass [`shutdown_signal()`].
     ///
     /// ```no_run
@@ -84,24 +93,20 @@ impl Emulator {
         F: Future<Output = ()> + Send + 'static,
         L: FnOnce(SocketAddr),
     {
+        config.check_limits()?;
         let service = Arc::new(Service::new(&config)?);
         let listener = bind(&config).await?;
-        on_listening(local_addr(&listener, config.listen)?);
-        let (fired, grace) = oneshot::channel::<()>();
-        let server = axum::serve(listener, router(service)).with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = fired.send(());
-        });
-        tokio::select! {
-            served = server.into_future() => served.map_err(EmulatorError::Serve),
-            // Connections still open after the grace period are dropped with the runtime.
-            () = async {
-                match grace.await {
-                    Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
-                    Err(_) => std::future::pending().await,
-                }
-            } => Ok(()),
+        let addr = local_addr(&listener, config.listen)?;
+        let mut shutdown = Box::pin(shutdown);
+        // Polled once before the address is announced: a future that installs
+        // signal handlers when first polled (as `shutdown_signal` does) then
+        // has them in place when a script, told the address, sends SIGTERM.
+        if futures_util::future::poll_immediate(&mut shutdown).await.is_some() {
+            return Ok(());
         }
+        on_listening(addr);
+        serve(listener, router(service), Limits::of(&config), shutdown).await;
+        Ok(())
     }
 }
 
@@ -176,8 +181,7 @@ impl EmulatorHandle {
 
     /// Stops accepting connections, lets in-flight requests finish, and waits
     /// for the server to end, at most 5 seconds; connections still open then
-    /// end with the runtime, or when their client or the body-read timeout
-    /// gives up.
+    /// are closed.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -196,6 +200,94 @@ impl Drop for EmulatorHandle {
             let _ = stop.send(());
         }
     }
+}
+
+/// The per-connection limits from the configuration; see
+/// [`EmulatorConfig::header_read_timeout`] and
+/// [`EmulatorConfig::max_connections`].
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    header_read_timeout: Duration,
+    max_connections: usize,
+}
+
+impl Limits {
+    fn of(config: &EmulatorConfig) -> Self {
+        Self {
+            header_read_timeout: config.header_read_timeout,
+            // `Semaphore::new` panics above its maximum; no machine holds that many sockets anyway.
+            max_connections: config.max_connections.min(Semaphore::MAX_PERMITS),
+        }
+    }
+}
+
+/// Accepts connections and serves `app` on each, HTTP/1 only, until
+/// `shutdown` resolves; then stops accepting, lets in-flight requests finish
+/// for at most [`SHUTDOWN_GRACE`], and closes whatever is still open.
+///
+/// Each connection must deliver each request head within
+/// `limits.header_read_timeout` (counted from its opening or its previous
+/// response, so idle keep-alive connections close too), buffers at most
+/// [`MAX_CONNECTION_BUFFER_BYTES`] each way, and holds one of
+/// `limits.max_connections` permits; a connection accepted when none is
+/// left is closed at once, so the clients already connected stay served.
+async fn serve<F>(listener: TcpListener, app: Router, limits: Limits, shutdown: F)
+where
+    F: Future<Output = ()>,
+{
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_CONNECTION_BUFFER_BYTES);
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    // Owns every connection's task, so that dropping this future (after the
+    // grace period, or when the handle's task is aborted) closes them all.
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            // Reaps finished connections so the set does not grow.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection failed; retrying in {ACCEPT_BACKOFF:?}");
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                }
+            }
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            // Over the limit: closing at once frees the descriptor for the
+            // connections being served, instead of queueing more work.
+            drop(stream);
+            continue;
+        };
+        let connection =
+            graceful.watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone())));
+        connections.spawn(async move {
+            // An error here is the client's (a timeout, a reset, a malformed
+            // head), already answered as far as HTTP allows; nothing to report.
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    // Refuse new connections while the open ones finish.
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+/// Errors of one incoming connection (it went away before it was accepted),
+/// not of the listener.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset)
 }
 
 async fn bind(config: &EmulatorConfig) -> Result<TcpListener, EmulatorError> {

@@ -396,6 +396,59 @@ fn emulator_command_prints_its_address_and_stops_on_sigterm() {
 }
 
 #[test]
+fn emulator_command_warns_when_open_to_the_network_without_auth() {
+    // Loopback, so nothing is exposed; the warning is about the flags.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iotda-batchtask"))
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-non-loopback",
+            "--no-auth",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Printed before listening, so it is there once the address is.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("listening on http://127.0.0.1:"), "{first}");
+    signal(&child, "TERM");
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("warning:"))
+        .unwrap_or_else(|| panic!("a warning line: {stderr}"));
+    assert!(
+        warning.contains("--allow-non-loopback") && warning.contains("--no-auth"),
+        "{warning}"
+    );
+    assert_eq!(status.code(), Some(0));
+
+    // Either flag alone is not worth the warning.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iotda-batchtask"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--no-auth"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    signal(&child, "TERM");
+    child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!stderr.contains("--allow-non-loopback"), "{stderr}");
+}
+
+#[test]
 fn emulator_command_refusals() {
     let out = bin()
         .args(["emulator", "--listen", "0.0.0.0:0", "--no-auth"])

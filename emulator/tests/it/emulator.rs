@@ -889,6 +889,8 @@ async fn an_invalid_configuration_is_refused() {
         config().ak_sk("AK with spaces", SK),
         config().ak_sk(AK, SK).ak_sk(AK, OTHER_SK),
         config().token(" padded "),
+        config().header_read_timeout(Duration::ZERO),
+        config().max_connections(0),
     ] {
         assert!(matches!(Emulator::start(config).await, Err(EmulatorError::Config(_))));
     }
@@ -987,7 +989,294 @@ async fn serve_until_ends_within_the_grace_period_despite_a_stalled_client() {
         asked.elapsed() >= Duration::from_secs(4),
         "it waited for the in-flight request first"
     );
-    drop(stalled);
+    assert!(
+        read_until_closed(&mut stalled, Duration::from_secs(10)).await.is_some(),
+        "the stalled connection is closed once the grace period is over"
+    );
+}
+
+// -------------------------------------------------------- hostile clients
+
+/// Auth off, so a raw request needs no credentials.
+fn open_config() -> EmulatorConfig {
+    config().auth_enabled(false)
+}
+
+/// A complete ShowBatchTask request head (no body) for a raw connection.
+fn raw_show(addr: std::net::SocketAddr) -> String {
+    format!("GET /v5/iot/{P}/batchtasks/{T} HTTP/1.1\r\nhost: {addr}\r\n\r\n")
+}
+
+/// Reads until the server closes the connection (end of stream or a reset)
+/// and returns what arrived, or `None` if it is still open after `limit`.
+async fn read_until_closed<R: tokio::io::AsyncRead + Unpin>(stream: &mut R, limit: Duration) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt as _;
+
+    let mut got = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(limit, read).await.ok().map(|()| got)
+}
+
+/// Reads one response with a `content-length` from a raw connection and
+/// returns its status line.
+async fn read_response(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        loop {
+            if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .expect("a content-length")
+                    .trim()
+                    .parse()
+                    .expect("a number");
+                if got.len() >= end + 4 + length {
+                    return head.lines().next().unwrap_or_default().to_owned();
+                }
+            }
+            let n = stream.read(&mut buf).await.expect("reads");
+            assert_ne!(n, 0, "closed mid-response: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("a response in time")
+}
+
+/// A ShowBatchTask through a fresh reqwest client: the server still serves.
+async fn still_serves(h: &EmulatorHandle) {
+    assert_eq!(
+        send(request(Method::GET, &show_url(h, P, T, ""), None)).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_slowloris_head_is_cut_off_after_the_header_read_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+
+    let timeout = Duration::from_millis(300);
+    let h = start_with(open_config().header_read_timeout(timeout)).await;
+    let started = std::time::Instant::now();
+    let (mut rd, mut wr) = tokio::net::TcpStream::connect(h.addr())
+        .await
+        .expect("connects")
+        .into_split();
+    wr.write_all(format!("GET /v5/iot/{P}/batchtasks/{T} HTTP/1.1\r\nhost: {}\r\n", h.addr()).as_bytes())
+        .await
+        .expect("sent");
+    // Keeps trickling header lines, never ending the head.
+    let drip = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if wr.write_all(b"x-drip: 1\r\n").await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        closed = read_until_closed(&mut rd, Duration::from_secs(10)) => {
+            let got = closed.expect("the slow head is cut off");
+            assert!(!String::from_utf8_lossy(&got).contains(" 200 "), "never answered");
+        }
+        () = drip => {}
+    }
+    assert!(started.elapsed() >= timeout, "not before the timeout");
+    still_serves(&h).await;
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+
+    let timeout = Duration::from_millis(300);
+    let h = start_with(open_config().header_read_timeout(timeout)).await;
+    let mut conn = tokio::net::TcpStream::connect(h.addr()).await.expect("connects");
+    // Keep-alive works: two requests on one connection.
+    for _ in 0..2 {
+        conn.write_all(raw_show(h.addr()).as_bytes()).await.expect("sent");
+        assert_eq!(read_response(&mut conn).await, "http/1.1 200 ok");
+    }
+    let last_sent = std::time::Instant::now();
+    conn.write_all(raw_show(h.addr()).as_bytes()).await.expect("sent");
+    assert_eq!(read_response(&mut conn).await, "http/1.1 200 ok");
+    let rest = read_until_closed(&mut conn, Duration::from_secs(10))
+        .await
+        .expect("the idle connection is closed");
+    assert!(
+        rest.is_empty(),
+        "nothing more was sent: {}",
+        String::from_utf8_lossy(&rest)
+    );
+    assert!(last_sent.elapsed() >= timeout, "not before the timeout");
+    still_serves(&h).await;
+}
+
+#[tokio::test]
+async fn over_the_connection_limit_new_connections_are_closed_and_served_ones_keep_going() {
+    use tokio::io::AsyncWriteExt as _;
+
+    const LIMIT: usize = 8;
+    // Long enough for the steps below on a loaded machine, short enough to wait out.
+    let timeout = Duration::from_secs(4);
+    let h = start_with(open_config().header_read_timeout(timeout).max_connections(LIMIT)).await;
+    let mut served = tokio::net::TcpStream::connect(h.addr()).await.expect("connects");
+    served.write_all(raw_show(h.addr()).as_bytes()).await.expect("sent");
+    assert_eq!(read_response(&mut served).await, "http/1.1 200 ok");
+    // Connections are accepted in order, so these take the other permits.
+    let mut idle = Vec::new();
+    for _ in 1..LIMIT {
+        idle.push(tokio::net::TcpStream::connect(h.addr()).await.expect("connects"));
+    }
+
+    // One more is accepted and closed unanswered.
+    let mut extra = tokio::net::TcpStream::connect(h.addr())
+        .await
+        .expect("the kernel accepts it");
+    let _ = extra.write_all(raw_show(h.addr()).as_bytes()).await;
+    let got = read_until_closed(&mut extra, Duration::from_secs(10))
+        .await
+        .expect("closed at once, not after the header timeout");
+    assert!(got.is_empty(), "no response: {}", String::from_utf8_lossy(&got));
+
+    // The connection being served still is.
+    served.write_all(raw_show(h.addr()).as_bytes()).await.expect("sent");
+    assert_eq!(read_response(&mut served).await, "http/1.1 200 ok");
+
+    // Once the idle ones time out, a newcomer is served.
+    for mut conn in idle {
+        assert!(
+            read_until_closed(&mut conn, timeout + Duration::from_secs(10))
+                .await
+                .is_some(),
+            "idle connections time out"
+        );
+    }
+    drop(served);
+    let mut answered = false;
+    for _ in 0..100 {
+        let mut conn = tokio::net::TcpStream::connect(h.addr()).await.expect("connects");
+        if conn.write_all(raw_show(h.addr()).as_bytes()).await.is_ok()
+            && let Ok(Ok(head)) = tokio::time::timeout(Duration::from_secs(10), async {
+                use tokio::io::AsyncReadExt as _;
+                let mut buf = [0u8; 64];
+                conn.read(&mut buf)
+                    .await
+                    .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+            })
+            .await
+            && head.starts_with("HTTP/1.1 200")
+        {
+            answered = true;
+            break;
+        }
+        // The server may not have noticed the closed `served` yet.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(answered, "a well-behaved client is served once the limit frees up");
+}
+
+#[tokio::test]
+async fn a_head_larger_than_the_connection_buffer_is_refused() {
+    use iotda_batchtask_emulator::MAX_CONNECTION_BUFFER_BYTES;
+    use tokio::io::AsyncWriteExt as _;
+
+    // Far longer than the test: the connection is not closed by the timeout.
+    let h = start_with(open_config().header_read_timeout(Duration::from_secs(120))).await;
+    let mut big = tokio::net::TcpStream::connect(h.addr()).await.expect("connects");
+    let head = format!(
+        "GET /v5/iot/{P}/batchtasks/{T} HTTP/1.1\r\nhost: {}\r\nx-pad: ",
+        h.addr()
+    );
+    let _ = big.write_all(head.as_bytes()).await;
+    // The server may close mid-write; that is the point.
+    let _ = big.write_all(&vec![b'a'; MAX_CONNECTION_BUFFER_BYTES + 4096]).await;
+    let got = read_until_closed(&mut big, Duration::from_secs(10))
+        .await
+        .expect("an oversized head closes the connection");
+    // The 431 may be lost to the reset that closing over unread data causes.
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.is_empty() || got.starts_with("HTTP/1.1 431"), "{got}");
+    still_serves(&h).await;
+}
+
+#[tokio::test]
+async fn partial_heads_are_held_on_at_most_the_connection_limit() {
+    use iotda_batchtask_emulator::MAX_CONNECTION_BUFFER_BYTES;
+    use tokio::io::AsyncWriteExt as _;
+
+    const LIMIT: usize = 8;
+    // Far longer than the test: nothing here is closed by the timeout.
+    let h = start_with(
+        open_config()
+            .header_read_timeout(Duration::from_secs(120))
+            .max_connections(LIMIT),
+    )
+    .await;
+    // Three times the limit of partial heads, each just under the buffer:
+    // LIMIT connections hold one (so at most LIMIT buffers of
+    // MAX_CONNECTION_BUFFER_BYTES), every other one is closed at once.
+    let head = format!(
+        "GET /v5/iot/{P}/batchtasks/{T} HTTP/1.1\r\nhost: {}\r\nx-pad: ",
+        h.addr()
+    );
+    let partial = [head.as_bytes(), &vec![b'a'; MAX_CONNECTION_BUFFER_BYTES - 2048]].concat();
+    let mut watching = tokio::task::JoinSet::new();
+    for _ in 0..3 * LIMIT {
+        let mut conn = tokio::net::TcpStream::connect(h.addr()).await.expect("connects");
+        // A refused connection may already be closed.
+        let _ = conn.write_all(&partial).await;
+        watching.spawn(async move { read_until_closed(&mut conn, Duration::from_secs(60)).await });
+    }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        for _ in 0..2 * LIMIT {
+            let got = watching
+                .join_next()
+                .await
+                .expect("a connection")
+                .expect("no panic")
+                .expect("closed");
+            assert!(got.is_empty(), "no response: {}", String::from_utf8_lossy(&got));
+        }
+    })
+    .await
+    .expect("every connection over the limit is closed promptly");
+    // The held ones cannot close (no timeout, no full buffer) unless the limit is wrong.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        watching.try_join_next().is_none(),
+        "exactly the limit hold a partial head"
+    );
+    assert_eq!(watching.len(), LIMIT);
+
+    // Dropping them gives their permits back, as the server sees them close.
+    watching.shutdown().await;
+    let client = http();
+    let mut served = false;
+    for _ in 0..100 {
+        if let Ok(response) = client.get(show_url(&h, P, T, "")).send().await
+            && response.status() == 200
+        {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served, "served again once the partial heads are gone");
 }
 
 // ---------------------------------------------------------- authentication
