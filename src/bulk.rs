@@ -1,116 +1,44 @@
 //! Stopping any number of devices: de-duplicate, split into requests of at
-//! most 100 targets, send them with bounded concurrency, and merge the
-//! per-target results back into input order.
+//! most 100 targets, send them with bounded concurrency, settle each request
+//! as a single call does, and report every target once, in input order.
 //!
-//! Every input target appears in the output exactly once: stopped, failed
-//! (with the server's code, or the code of the request that failed), or not
-//! attempted (the call was cancelled before its request was sent).
+//! Cancelling (see [`BulkStop::cancel_on`]) stops issuing requests; those in
+//! flight get [`BulkStop::cancel_grace`] to finish, after which (or at once,
+//! on [`BulkStop::abort_on`]) their targets are reported
+//! [`Unknown::Interrupted`]: they may or may not have been stopped.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
-use serde::{Deserialize, Serialize};
 use tracing::Instrument as _;
 
 use crate::Client;
 use crate::error::Error;
-use crate::output::{STATUS_FAILURE, STATUS_SUCCESS, StopOutput};
-use crate::types::BatchTargetResult;
+use crate::outcome::{StopReport, TargetOutcome, TargetResult, Unknown};
+use crate::targeted::{self, ChunkReport, Operation};
 use crate::validation::{self, InvalidInput, MAX_TARGETS_PER_REQUEST};
 
 /// Requests in flight at once unless told otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// The most requests a bulk call keeps in flight.
 pub const MAX_CONCURRENCY: usize = 64;
-
-/// `status` of a target whose request was never sent (the call was cancelled).
-pub const STATUS_NOT_ATTEMPTED: &str = "not_attempted";
-
-/// Codes this crate puts in `error_code` when Huawei supplied none. They start
-/// with `CLIENT.` so they never collide with `IOTDA.`/`APIGW.` codes.
-pub mod codes {
-    /// The request for this target could not be sent or answered.
-    pub const TRANSPORT: &str = "CLIENT.TRANSPORT";
-    /// The request for this target timed out; it may or may not have been processed.
-    pub const TIMEOUT: &str = "CLIENT.TIMEOUT";
-    /// The answer to this target's request was not the documented JSON.
-    pub const DECODE: &str = "CLIENT.DECODE";
-    /// The answer to this target's request exceeded the size cap.
-    pub const RESPONSE_TOO_LARGE: &str = "CLIENT.RESPONSE_TOO_LARGE";
-    /// The request succeeded but its answer had no entry for this target.
-    pub const NO_RESULT: &str = "CLIENT.NO_RESULT";
-    /// The call was cancelled before this target's request was sent.
-    pub const CANCELLED: &str = "CLIENT.CANCELLED";
-    /// Prefix of `HTTP.<status>`, for an error status without a Huawei code.
-    pub const HTTP_PREFIX: &str = "HTTP.";
-}
-
-/// What happened to one target of a bulk call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BulkTargetResult {
-    /// The device ID.
-    pub target: String,
-    /// `success`, `failure`, `not_attempted`, or a value from a newer server.
-    pub status: String,
-    /// Huawei's code, or one of [`codes`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-    /// The error message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_msg: Option<String>,
-    /// The `X-Request-Id` of the request that carried this target, shared by
-    /// every target of that request (one allocation per request, not per target).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<Arc<str>>,
-}
-
-impl BulkTargetResult {
-    /// `true` only for `status: "success"`.
-    pub fn is_success(&self) -> bool {
-        self.status == STATUS_SUCCESS
-    }
-
-    /// `true` when the target's request was never sent.
-    pub fn is_not_attempted(&self) -> bool {
-        self.status == STATUS_NOT_ATTEMPTED
-    }
-
-    /// One per-target answer of a StopBatchTask response. No `status` at all
-    /// is not a success: it becomes `failure`; no `target` becomes empty.
-    pub fn from_answer(answer: BatchTargetResult, request_id: Option<Arc<str>>) -> Self {
-        Self {
-            target: answer.target.unwrap_or_default(),
-            status: answer.status.unwrap_or_else(|| STATUS_FAILURE.to_owned()),
-            error_code: answer.error_code,
-            error_msg: answer.error_msg,
-            request_id,
-        }
-    }
-
-    fn failed(target: String, code: &str, message: String, request_id: Option<Arc<str>>) -> Self {
-        Self {
-            target,
-            status: STATUS_FAILURE.to_owned(),
-            error_code: Some(code.to_owned()),
-            error_msg: Some(message),
-            request_id,
-        }
-    }
-}
+/// How long requests in flight may still finish after a cancel, unless told
+/// otherwise.
+pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 /// How far a bulk call has got; passed to [`BulkStop::on_progress`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BulkProgress {
-    /// Requests answered (or failed) so far.
+    /// Requests settled so far.
     pub requests_done: usize,
-    /// Requests the call will make.
+    /// Requests the call will make (one per chunk of 100 distinct targets;
+    /// resends after a read are not counted).
     pub requests_total: usize,
-    /// Targets with a result so far.
+    /// Targets with an outcome so far.
     pub targets_done: usize,
     /// Distinct targets in the call.
     pub targets_total: usize,
@@ -118,92 +46,23 @@ pub struct BulkProgress {
     pub succeeded: usize,
 }
 
-/// The merged answer of a bulk call.
-#[derive(Debug)]
-pub struct BulkOutput {
-    results: Vec<BulkTargetResult>,
-    request_ids: Vec<String>,
-    request_errors: Vec<Error>,
-    requests_sent: usize,
-    duplicates_dropped: usize,
-    cancelled: bool,
-}
-
-impl BulkOutput {
-    /// One result per distinct input target, in input order.
-    pub fn results(&self) -> &[BulkTargetResult] {
-        &self.results
-    }
-
-    /// Consumes the output, returning the results.
-    pub fn into_results(self) -> Vec<BulkTargetResult> {
-        self.results
-    }
-
-    /// Request IDs of every answered request, in request order.
-    pub fn request_ids(&self) -> &[String] {
-        &self.request_ids
-    }
-
-    /// The errors of requests that failed, in request order. Their targets
-    /// are failures carrying the error's code and message.
-    pub fn request_errors(&self) -> &[Error] {
-        &self.request_errors
-    }
-
-    /// Requests sent.
-    pub fn requests_sent(&self) -> usize {
-        self.requests_sent
-    }
-
-    /// Requests that ended in an error (their targets are failures).
-    pub fn requests_failed(&self) -> usize {
-        self.request_errors.len()
-    }
-
-    /// Repeated targets dropped from the input.
-    pub fn duplicates_dropped(&self) -> usize {
-        self.duplicates_dropped
-    }
-
-    /// Whether the call was cancelled before every request was sent.
-    pub fn cancelled(&self) -> bool {
-        self.cancelled
-    }
-
-    /// Targets stopped.
-    pub fn succeeded(&self) -> impl Iterator<Item = &BulkTargetResult> {
-        self.results.iter().filter(|r| r.is_success())
-    }
-
-    /// Targets not stopped, whatever the reason (not-attempted ones included).
-    pub fn failed(&self) -> impl Iterator<Item = &BulkTargetResult> {
-        self.results.iter().filter(|r| !r.is_success())
-    }
-
-    /// Targets whose request was never sent.
-    pub fn not_attempted(&self) -> impl Iterator<Item = &BulkTargetResult> {
-        self.results.iter().filter(|r| r.is_not_attempted())
-    }
-
-    /// `true` when every target was stopped.
-    pub fn all_succeeded(&self) -> bool {
-        self.results.iter().all(BulkTargetResult::is_success)
-    }
-}
-
 type ProgressFn<'a> = Box<dyn Fn(&BulkProgress) + Send + Sync + 'a>;
-type CancelFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+type Signal<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
-/// A bulk stop being prepared; see [`Client::stop_batch_task_bulk`].
+/// A bulk stop being prepared; see [`Client::stop_batch_task_bulk`]. It holds
+/// its own handle to the client; `'a` is the lifetime of the callbacks and
+/// signals given to it (`'static` unless they borrow).
 #[must_use = "nothing is sent until .send().await"]
 pub struct BulkStop<'a> {
-    client: &'a Client,
+    client: Client,
     task_id: String,
     targets: Vec<String>,
     concurrency: usize,
+    reconcile: bool,
+    grace: Duration,
     progress: Option<ProgressFn<'a>>,
-    cancel: Option<CancelFuture<'a>>,
+    cancel: Option<Signal<'a>>,
+    abort: Option<Signal<'a>>,
 }
 
 impl fmt::Debug for BulkStop<'_> {
@@ -212,6 +71,7 @@ impl fmt::Debug for BulkStop<'_> {
             .field("task_id", &self.task_id)
             .field("targets", &self.targets.len())
             .field("concurrency", &self.concurrency)
+            .field("reconcile", &self.reconcile)
             .finish_non_exhaustive()
     }
 }
@@ -219,23 +79,33 @@ impl fmt::Debug for BulkStop<'_> {
 impl Client {
     /// Starts a bulk stop of any number of devices of `task_id`: repeats
     /// dropped, split into requests of at most 100, sent
-    /// [`DEFAULT_CONCURRENCY`] at a time, results merged in input order.
+    /// [`DEFAULT_CONCURRENCY`] at a time, each settled like
+    /// [`Client::stop_batch_task`] (reads after ambiguous attempts included),
+    /// results in input order.
     ///
     /// ```no_run
     /// # async fn demo(client: iotda_batchtask::Client) -> Result<(), iotda_batchtask::Error> {
     /// let devices = (1..=10_000).map(|i| format!("dev-{i:05}"));
-    /// let out = client.stop_batch_task_bulk("61a5f4cbd86b7a1d1c2f3e4a").targets(devices).concurrency(8).send().await?;
-    /// println!("{} stopped, {} not", out.succeeded().count(), out.failed().count());
+    /// let report = client.stop_batch_task_bulk("61a5f4cbd86b7a1d1c2f3e4a").targets(devices).concurrency(8).send().await?;
+    /// println!(
+    ///     "{} stopped, {} not, {} unknown",
+    ///     report.succeeded().count(),
+    ///     report.failed().count(),
+    ///     report.unknown().count()
+    /// );
     /// # Ok(()) }
     /// ```
-    pub fn stop_batch_task_bulk(&self, task_id: impl Into<String>) -> BulkStop<'_> {
+    pub fn stop_batch_task_bulk<'a>(&self, task_id: impl Into<String>) -> BulkStop<'a> {
         BulkStop {
-            client: self,
+            client: self.clone(),
             task_id: task_id.into(),
             targets: Vec::new(),
             concurrency: DEFAULT_CONCURRENCY,
+            reconcile: true,
+            grace: DEFAULT_CANCEL_GRACE,
             progress: None,
             cancel: None,
+            abort: None,
         }
     }
 }
@@ -257,25 +127,49 @@ impl<'a> BulkStop<'a> {
         self
     }
 
-    /// Called after each request completes (from the task awaiting `send`).
+    /// Whether to settle ambiguous attempts by reading (default `true`); see
+    /// [`StopBatchTask::reconcile`](crate::StopBatchTask::reconcile).
+    pub fn reconcile(mut self, reconcile: bool) -> Self {
+        self.reconcile = reconcile;
+        self
+    }
+
+    /// Called after each request is settled (from the task awaiting `send`).
     pub fn on_progress(mut self, f: impl Fn(&BulkProgress) + Send + Sync + 'a) -> Self {
         self.progress = Some(Box::new(f));
         self
     }
 
     /// When `signal` completes, no further request is sent; requests in flight
-    /// finish, and targets never sent come back as `not_attempted`. (Dropping
-    /// the `send` future instead aborts requests in flight, with no report.)
+    /// get [`cancel_grace`](Self::cancel_grace) to finish, and targets never
+    /// sent come back [`NotAttempted`](TargetOutcome::NotAttempted).
+    /// (Dropping the `send` future instead aborts everything, with no report.)
     pub fn cancel_on(mut self, signal: impl Future<Output = ()> + Send + 'a) -> Self {
         self.cancel = Some(Box::pin(signal));
         self
     }
 
+    /// When `signal` completes, requests in flight are abandoned at once and
+    /// their targets reported [`Unknown::Interrupted`]; nothing more is sent.
+    /// (A second Ctrl-C, say.)
+    pub fn abort_on(mut self, signal: impl Future<Output = ()> + Send + 'a) -> Self {
+        self.abort = Some(Box::pin(signal));
+        self
+    }
+
+    /// How long requests in flight may still finish after a cancel (default
+    /// [`DEFAULT_CANCEL_GRACE`]); then they are abandoned as on
+    /// [`abort_on`](Self::abort_on).
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
     /// Validates everything, then sends. The only errors are
-    /// [`Error::InvalidInput`], before anything is sent; a request that fails
-    /// marks its own targets as failed and does not stop the others.
-    pub async fn send(self) -> Result<BulkOutput, Error> {
-        validation::task_id(&self.task_id)?;
+    /// [`Error::InvalidInput`], before anything is sent: a request that fails
+    /// gives its own targets their outcome and does not stop the others.
+    pub async fn send(self) -> Result<StopReport, Error> {
+        let task_id = validation::task_id(&self.task_id)?;
         if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
             return Err(InvalidInput::new("concurrency", format!("must be 1 to {MAX_CONCURRENCY}")).into());
         }
@@ -284,31 +178,48 @@ impl<'a> BulkStop<'a> {
         if targets.is_empty() {
             return Err(InvalidInput::new("targets", "is empty; name at least one device").into());
         }
-        let chunks: Vec<&[String]> = targets.chunks(MAX_TARGETS_PER_REQUEST).collect();
+        let duplicates_dropped = given - targets.len();
+        let chunks: Vec<Vec<String>> = targets
+            .chunks(MAX_TARGETS_PER_REQUEST)
+            .map(<[String]>::to_vec)
+            .collect();
+        drop(targets);
         let mut progress = BulkProgress {
             requests_done: 0,
             requests_total: chunks.len(),
             targets_done: 0,
-            targets_total: targets.len(),
+            targets_total: chunks.iter().map(Vec::len).sum(),
             succeeded: 0,
         };
         let span = tracing::info_span!(
             "iotda.stop_batch_task_bulk",
-            task_id = self.task_id.as_str(),
-            targets = targets.len(),
+            task_id = task_id.as_str(),
+            targets = progress.targets_total,
             requests = chunks.len(),
             concurrency = self.concurrency,
         );
 
-        // Per-chunk outcomes, by chunk index; `None` = never sent.
-        let mut outcomes: Vec<Option<Result<StopOutput, Error>>> = (0..chunks.len()).map(|_| None).collect();
+        let client = &self.client;
+        let task_id = &task_id;
+        let reconcile = self.reconcile;
+        let run = |index: usize, chunk: Vec<String>| async move {
+            (
+                index,
+                targeted::run_chunk(client, Operation::Stop, task_id, chunk, reconcile).await,
+            )
+        };
+        // Per-chunk reports, by chunk index; `None` = not settled.
+        let mut done: Vec<Option<ChunkReport>> = (0..chunks.len()).map(|_| None).collect();
         let mut in_flight = FuturesUnordered::new();
         let mut next = 0;
         let mut cancel = self.cancel;
+        let mut abort = self.abort;
+        let mut grace: Option<Pin<Box<tokio::time::Sleep>>> = None;
         let mut cancelled = false;
+        let mut abandoned = false;
         // A small scheduler rather than `buffer_unordered`: on cancel it stops
-        // *issuing* requests but lets those in flight finish, so every sent
-        // request's outcome is known and reported.
+        // *issuing* requests but lets those in flight finish (within the
+        // grace), so every sent request's outcome is known where it can be.
         std::future::poll_fn(|cx| {
             loop {
                 if let Some(signal) = cancel.as_mut()
@@ -316,20 +227,28 @@ impl<'a> BulkStop<'a> {
                 {
                     cancelled = true;
                     cancel = None;
+                    grace = Some(Box::pin(tokio::time::sleep(self.grace)));
+                }
+                let grace_over = grace.as_mut().is_some_and(|g| g.as_mut().poll(cx).is_ready());
+                let aborted = abort.as_mut().is_some_and(|a| a.as_mut().poll(cx).is_ready());
+                if aborted || grace_over {
+                    cancelled = true;
+                    abandoned = !in_flight.is_empty();
+                    return Poll::Ready(());
                 }
                 while !cancelled && next < chunks.len() && in_flight.len() < self.concurrency {
-                    in_flight.push(send_chunk(self.client, &self.task_id, next, chunks[next]));
+                    in_flight.push(run(next, chunks[next].clone()));
                     next += 1;
                 }
                 match in_flight.poll_next_unpin(cx) {
-                    Poll::Ready(Some((index, result))) => {
+                    Poll::Ready(Some((index, report))) => {
                         progress.requests_done += 1;
-                        progress.targets_done += chunks[index].len();
-                        progress.succeeded += result.as_ref().map_or(0, |out: &StopOutput| out.succeeded().count());
+                        progress.targets_done += report.results.len();
+                        progress.succeeded += report.results.iter().filter(|r| r.is_success()).count();
                         if let Some(report) = &self.progress {
                             report(&progress);
                         }
-                        outcomes[index] = Some(result);
+                        done[index] = Some(report);
                     }
                     // Empty only when nothing is left to send (or sending stopped).
                     Poll::Ready(None) => return Poll::Ready(()),
@@ -339,150 +258,42 @@ impl<'a> BulkStop<'a> {
         })
         .instrument(span)
         .await;
-
-        // The requests borrow the targets; with them gone, the merge can
-        // move each target into its result instead of copying it.
         drop(in_flight);
-        // A signal after the last request went out cancelled nothing.
-        let cancelled = cancelled && next < chunks.len();
-        drop(chunks);
-        let duplicates_dropped = given - targets.len();
-        Ok(merge(targets, outcomes, duplicates_dropped, cancelled))
-    }
-}
+        if abandoned {
+            tracing::info!("interrupted: requests still in flight were abandoned; their targets are unknown");
+        }
 
-async fn send_chunk(
-    client: &Client,
-    task_id: &str,
-    index: usize,
-    chunk: &[String],
-) -> (usize, Result<StopOutput, Error>) {
-    (
-        index,
-        client
-            .stop_batch_task(task_id)
-            .checked_targets(chunk.to_vec())
-            .send()
-            .await,
-    )
-}
-
-/// Lays every chunk's outcome over its targets (`targets`, split into
-/// chunks of [`MAX_TARGETS_PER_REQUEST`] as sent), in input order. Targets
-/// and the answers' fields are moved into the results, not copied.
-fn merge(
-    mut targets: Vec<String>,
-    outcomes: Vec<Option<Result<StopOutput, Error>>>,
-    duplicates_dropped: usize,
-    cancelled: bool,
-) -> BulkOutput {
-    let mut results = Vec::with_capacity(targets.len());
-    let mut request_ids = Vec::with_capacity(outcomes.len());
-    let mut request_errors = Vec::new();
-    let mut requests_sent = 0;
-    // Each target moves out of its chunk into its result (`take` leaves an
-    // empty, unallocated String), so no chunk is copied into a list of its own.
-    for (outcome, chunk) in outcomes.into_iter().zip(targets.chunks_mut(MAX_TARGETS_PER_REQUEST)) {
-        let Some(outcome) = outcome else {
-            for target in chunk {
-                results.push(BulkTargetResult {
-                    target: std::mem::take(target),
-                    status: STATUS_NOT_ATTEMPTED.to_owned(),
-                    error_code: Some(codes::CANCELLED.to_owned()),
-                    error_msg: Some("the call was cancelled before this request was sent".to_owned()),
-                    request_id: None,
-                });
-            }
-            continue;
+        let mut report = StopReport {
+            duplicates_dropped,
+            // A signal after the last request went out cancelled nothing.
+            cancelled: cancelled && (next < chunks.len() || abandoned),
+            ..StopReport::default()
         };
-        requests_sent += 1;
-        let sent_id = match &outcome {
-            Ok(out) => out.request_id(),
-            Err(error) => error.request_id(),
-        };
-        request_ids.extend(sent_id.map(str::to_owned));
-        let request_id: Option<Arc<str>> = sent_id.map(Arc::from);
-        match outcome {
-            Ok(out) => {
-                let answers = answers_by_target(chunk, out.into_results());
-                for (target, answer) in chunk.iter_mut().zip(answers) {
-                    results.push(result_for(std::mem::take(target), answer, &request_id));
+        for (index, (chunk, settled)) in chunks.into_iter().zip(done).enumerate() {
+            match settled {
+                Some(settled) => {
+                    report.results.extend(settled.results);
+                    report.request_ids.extend(settled.request_ids);
+                    report.requests_sent += settled.requests_sent;
+                    report.reads += settled.reads;
+                    report.unexpected.extend(settled.unexpected);
+                }
+                None => {
+                    let outcome = if index < next {
+                        TargetOutcome::Unknown(Unknown::Interrupted)
+                    } else {
+                        TargetOutcome::NotAttempted
+                    };
+                    if index < next {
+                        report.requests_sent += 1;
+                    }
+                    report.results.extend(chunk.into_iter().map(|target| TargetResult {
+                        target,
+                        outcome: outcome.clone(),
+                    }));
                 }
             }
-            Err(error) => {
-                let code = error_code_of(&error);
-                let message = error.to_string();
-                for target in chunk {
-                    let failed =
-                        BulkTargetResult::failed(std::mem::take(target), &code, message.clone(), request_id.clone());
-                    results.push(failed);
-                }
-                request_errors.push(error);
-            }
         }
-    }
-    BulkOutput {
-        results,
-        request_ids,
-        request_errors,
-        requests_sent,
-        duplicates_dropped,
-        cancelled,
-    }
-}
-
-/// The result of `target`, from its answer (none: the server left it out).
-fn result_for(target: String, answer: Option<BatchTargetResult>, request_id: &Option<Arc<str>>) -> BulkTargetResult {
-    match answer {
-        Some(answer) => BulkTargetResult {
-            target,
-            ..BulkTargetResult::from_answer(answer, request_id.clone())
-        },
-        None => BulkTargetResult::failed(
-            target,
-            codes::NO_RESULT,
-            "the answer had no result for this target".to_owned(),
-            request_id.clone(),
-        ),
-    }
-}
-
-/// For each target of `chunk` (distinct device IDs), its answer: the first
-/// result naming it; results for targets not asked for are ignored.
-fn answers_by_target(chunk: &[String], answers: Vec<BatchTargetResult>) -> Vec<Option<BatchTargetResult>> {
-    // The usual case: one answer per target, in request order. No matching;
-    // the collect reuses the answers' allocation.
-    let in_order = answers.len() >= chunk.len()
-        && chunk
-            .iter()
-            .zip(&answers)
-            .all(|(target, answer)| answer.target.as_deref() == Some(target.as_str()));
-    if in_order {
-        return answers.into_iter().take(chunk.len()).map(Some).collect();
-    }
-    let position: HashMap<&str, usize> = chunk.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
-    let mut slots: Vec<Option<BatchTargetResult>> = (0..chunk.len()).map(|_| None).collect();
-    for answer in answers {
-        let slot = answer.target.as_deref().and_then(|t| position.get(t)).copied();
-        if let Some(i) = slot
-            && slots[i].is_none()
-        {
-            slots[i] = Some(answer);
-        }
-    }
-    slots
-}
-
-/// The code a failed request gives its targets.
-fn error_code_of(error: &Error) -> String {
-    match error {
-        Error::Api(api) => api
-            .error_code
-            .clone()
-            .unwrap_or_else(|| format!("{}{}", codes::HTTP_PREFIX, api.status)),
-        Error::Timeout { .. } => codes::TIMEOUT.to_owned(),
-        Error::Decode { .. } => codes::DECODE.to_owned(),
-        Error::ResponseTooLarge { .. } => codes::RESPONSE_TOO_LARGE.to_owned(),
-        _ => codes::TRANSPORT.to_owned(),
+        Ok(report)
     }
 }

@@ -193,6 +193,24 @@ impl Error {
         }
     }
 
+    /// Whether the request may have been processed although no answer says
+    /// what happened: a timeout or a broken connection after sending, a 5xx
+    /// (a gateway can answer 5xx after the service acted), or a success
+    /// status whose body could not be read. Such a request must not be sent
+    /// again blind; read the state instead (the stop calls do, by default).
+    ///
+    /// `false` for what provably never reached the service: validation, a
+    /// connection that was never made, and 4xx refusals.
+    pub fn may_have_been_processed(&self) -> bool {
+        match self {
+            Self::InvalidInput(_) => false,
+            Self::Api(e) => e.status >= 500,
+            Self::Transport { source, .. } => !source.as_ref().is_some_and(reqwest::Error::is_connect),
+            Self::Timeout { limit, .. } => *limit != TimeoutKind::Connect,
+            Self::Decode { .. } | Self::ResponseTooLarge { .. } => true,
+        }
+    }
+
     /// Attempts made before this error (0 when nothing was sent).
     pub fn attempts(&self) -> u32 {
         match self {

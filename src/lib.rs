@@ -20,12 +20,13 @@
 //!     .build()?;
 //!
 //! // Stop exactly these devices' sub-tasks, and see what happened to each.
-//! let out = client.stop_batch_task("61a5f4cbd86b7a1d1c2f3e4a").targets(["dev-1", "dev-2"]).send().await?;
-//! println!("request {:?}: {} stopped", out.request_id(), out.succeeded().count());
+//! // Each target ends stopped, not stopped, unknown or not attempted.
+//! let report = client.stop_batch_task("61a5f4cbd86b7a1d1c2f3e4a").targets(["dev-1", "dev-2"]).send().await?;
+//! println!("{} stopped; request ids {:?}", report.succeeded().count(), report.request_ids());
 //!
 //! // Stopping everything is explicit.
-//! let out = client.stop_batch_task("61a5f4cbd86b7a1d1c2f3e4a").all().send().await?;
-//! println!("{} sub-tasks stopped", out.succeeded().count());
+//! let report = client.stop_batch_task("61a5f4cbd86b7a1d1c2f3e4a").all().send().await?;
+//! println!("{} sub-tasks stopped", report.succeeded().count());
 //! # Ok(()) }
 //! ```
 //!
@@ -68,7 +69,11 @@ mod client;
 #[cfg(feature = "client")]
 pub mod error;
 #[cfg(feature = "client")]
+pub mod outcome;
+#[cfg(feature = "client")]
 pub mod retry;
+#[cfg(feature = "client")]
+mod targeted;
 
 #[cfg(feature = "client")]
 pub use auth::{Credentials, Signing};
@@ -80,7 +85,7 @@ pub use client::{
 #[cfg(feature = "client")]
 pub use error::Error;
 #[cfg(feature = "client")]
-pub use output::StopOutput;
+pub use outcome::{StopReport, TargetOutcome, TargetResult};
 pub use output::TargetStatus;
 #[cfg(feature = "client")]
 pub use retry::RetryPolicy;

@@ -4,12 +4,15 @@
 //! when it provably was not processed:
 //!
 //! - the connection could not be established (nothing was sent), or
-//! - the server answered **429** or **503**, statuses with which the gateway
-//!   rejects a request *before* processing it.
+//! - the server answered **429**, with which the gateway throttles a request
+//!   *before* processing it.
 //!
 //! Never after a timeout on a request that was sent, a connection reset
-//! mid-response, or any other status: the stop may have happened, and the
-//! caller must look (ShowBatchTask) rather than have the client guess.
+//! mid-response, or any other status, **503 included**: a gateway or proxy
+//! can answer 503 after the service acted, so the stop may have happened.
+//! The stop calls settle such an attempt by reading the task (ShowBatchTask)
+//! and resend only what the read shows still running; see
+//! [`crate::outcome`].
 //! (The official SDK, when retries are configured, never retries a POST on
 //! 429 at all; this crate does, because a 429 is a refusal, not a partial
 //! execution.)
@@ -130,9 +133,9 @@ pub enum Outcome<'a> {
     Other,
 }
 
-/// 429 and 503: refused before processing.
+/// 429: throttled before processing. (Not 503: it can follow processing.)
 pub fn is_rejected_before_processing(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
+    status == StatusCode::TOO_MANY_REQUESTS
 }
 
 /// Parses `Retry-After` as delay-seconds or an HTTP date (relative to `now`).
@@ -169,12 +172,7 @@ mod tests {
                 .delay(1, Outcome::Status(StatusCode::TOO_MANY_REQUESTS, &empty))
                 .is_some()
         );
-        assert!(
-            policy
-                .delay(1, Outcome::Status(StatusCode::SERVICE_UNAVAILABLE, &empty))
-                .is_some()
-        );
-        for status in [500, 502, 504, 408, 400, 401, 404, 200] {
+        for status in [500, 502, 503, 504, 408, 400, 401, 404, 200] {
             let status = StatusCode::from_u16(status).unwrap();
             assert!(policy.delay(1, Outcome::Status(status, &empty)).is_none(), "{status}");
         }
@@ -215,7 +213,7 @@ mod tests {
         headers.insert(RETRY_AFTER, HeaderValue::from_static("3600"));
         let policy = RetryPolicy::default();
         assert_eq!(
-            policy.delay(1, Outcome::Status(StatusCode::SERVICE_UNAVAILABLE, &headers)),
+            policy.delay(1, Outcome::Status(StatusCode::TOO_MANY_REQUESTS, &headers)),
             Some(policy.max_retry_after())
         );
     }

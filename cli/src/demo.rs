@@ -49,7 +49,7 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n1. Stop four named devices; dev-9999 is not in the task.");
     println!("   $ iotda-batchtask stop --task-id {DEMO_TASK_ID} {named_list}\n");
     let out = client.stop_batch_task(DEMO_TASK_ID).targets(named).send().await?;
-    print!("{}", indent(&render::table(&Rows::from_stop(&out))));
+    print!("{}", indent(&render::table(&Rows::of(&out))));
 
     let bulk: Vec<String> = (4..=250).map(demo_device_id).collect();
     println!(
@@ -69,14 +69,21 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         })
         .send()
         .await?;
-    let rows = Rows::from_bulk(&out);
-    let failed: Vec<_> = rows.targets.iter().filter(|r| !r.is_success()).cloned().collect();
+    let rows = Rows::of(&out);
+    let failed: Vec<_> = rows
+        .targets
+        .iter()
+        .filter(|r| r.status != render::SUCCESS)
+        .cloned()
+        .collect();
     println!("   {}", render::summary(&rows));
     if !failed.is_empty() {
         println!("   the first failures, each with its reason:\n");
         let first = Rows {
             targets: failed.iter().take(4).cloned().collect(),
             request_ids: Vec::new(),
+            duplicates_dropped: 0,
+            task_status: None,
         };
         print!("{}", indent(&render::rows(&first)));
         if failed.len() > 4 {
@@ -97,7 +104,7 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n4. Stop everything still running, waiting or awaiting retry (body {{}}, only with --all).");
     println!("   $ iotda-batchtask stop --task-id {DEMO_TASK_ID} --all\n");
     let out = client.stop_batch_task(DEMO_TASK_ID).all().send().await?;
-    println!("   {}", render::summary(&Rows::from_stop(&out)));
+    println!("   {}", render::summary(&Rows::of(&out)));
 
     println!("\n5. The task now, through ShowBatchTask:");
     println!("   $ iotda-batchtask show --task-id {DEMO_TASK_ID}\n");

@@ -28,8 +28,11 @@ pub enum Exit {
     RequestFailed = 1,
     /// Invalid usage or input; nothing was sent.
     Usage = 2,
-    /// The call succeeded but some targets were not stopped.
+    /// Some targets were not stopped, or not attempted.
     TargetsFailed = 3,
+    /// The outcome of some targets is unknown: their request may have been
+    /// processed and no read could tell.
+    Unknown = 4,
     /// Interrupted (Ctrl-C) before every request was sent; the output lists
     /// the targets not attempted.
     Interrupted = 130,
@@ -44,10 +47,13 @@ impl From<Exit> for ExitCode {
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every target stopped (or the command succeeded)
-  1    a request failed: API or transport error (status, code and request id on stderr)
+  1    no target got an answer: every request was refused (bad credentials, unknown task,
+       service unreachable); status, code and request id on stderr
   2    invalid usage or input; nothing was sent
-  3    the call succeeded but some targets were not stopped
-  130  interrupted (Ctrl-C): requests in flight finished, the rest are listed as not_attempted";
+  3    some targets were not stopped, or not attempted
+  4    the outcome of some targets is unknown (their request may have been processed)
+  130  interrupted (Ctrl-C): nothing more was sent; requests in flight had a few seconds to
+       finish (else unknown), the rest are not_attempted; the report is still printed";
 
 /// Stop Huawei Cloud IoTDA batch tasks (firmware/software upgrade rollouts).
 #[derive(Debug, Parser)]

@@ -1,10 +1,12 @@
-//! Rendering results: a table with a summary line, or one JSON object.
+//! Rendering a stop's report: a table with a summary line, or one JSON
+//! object, and the exit code the outcomes give.
 
 use std::io::Write as _;
 
 use crate::sanitize;
 use clap::ValueEnum;
-use iotda_batchtask::bulk::BulkTargetResult;
+use iotda_batchtask::outcome::{Failed, StopReport, Succeeded, TargetOutcome, Unknown};
+use iotda_batchtask::{Error, TargetResult};
 use serde::Serialize;
 
 /// `--output`.
@@ -12,20 +14,206 @@ use serde::Serialize;
 pub enum Format {
     /// A table (target, status, error code, message) and a summary line.
     Table,
-    /// `{"targets": [...], "request_ids": [...]}` on stdout, nothing else there.
+    /// `{"targets": [{"target", "status", "evidence", "error_code",
+    /// "error_msg", "request_id"}], "request_ids": [...],
+    /// "duplicates_dropped": N}` on stdout, nothing else there.
     Json,
 }
 
-/// Per-target results and the request IDs they came from.
+/// `status` of a target whose sub-task was stopped.
+pub const SUCCESS: &str = "success";
+/// `status` of a target whose sub-task was not stopped.
+pub const FAILURE: &str = "failure";
+/// `status` of a target whose request may or may not have been processed.
+pub const UNKNOWN: &str = "unknown";
+/// `status` of a target never sent.
+pub const NOT_ATTEMPTED: &str = "not_attempted";
+
+/// Codes the CLI puts in `error_code` where Huawei supplied none. They start
+/// with `CLIENT.` so they never collide with `IOTDA.`/`APIGW.` codes.
+pub mod codes {
+    /// The request could not be sent or its answer not received.
+    pub const TRANSPORT: &str = "CLIENT.TRANSPORT";
+    /// No answer in time.
+    pub const TIMEOUT: &str = "CLIENT.TIMEOUT";
+    /// The answer was not the documented JSON.
+    pub const DECODE: &str = "CLIENT.DECODE";
+    /// The answer exceeded the size cap.
+    pub const RESPONSE_TOO_LARGE: &str = "CLIENT.RESPONSE_TOO_LARGE";
+    /// The answer had no usable entry for this target.
+    pub const NO_RESULT: &str = "CLIENT.NO_RESULT";
+    /// Interrupted while the request was in flight.
+    pub const INTERRUPTED: &str = "CLIENT.INTERRUPTED";
+    /// Interrupted before the request was sent.
+    pub const CANCELLED: &str = "CLIENT.CANCELLED";
+    /// A read found no sub-task for this target.
+    pub const NOT_IN_TASK: &str = "CLIENT.NOT_IN_TASK";
+    /// A read found the sub-task in another state.
+    pub const SUB_TASK_STATE: &str = "CLIENT.SUB_TASK_STATE";
+    /// Prefix of `HTTP.<status>`, for an error status without a Huawei code.
+    pub const HTTP_PREFIX: &str = "HTTP.";
+}
+
+/// One target's row.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The device ID.
+    pub target: String,
+    /// [`SUCCESS`], [`FAILURE`], [`UNKNOWN`] or [`NOT_ATTEMPTED`].
+    pub status: &'static str,
+    /// How the status is known: `answer` (the server's per-target answer),
+    /// `read` (ShowBatchTask after an ambiguous attempt), `request` (the
+    /// whole request's fate), or `none`.
+    pub evidence: &'static str,
+    /// Huawei's code, or one of [`codes`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The error message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_msg: Option<String>,
+    /// The request ID of the answer or read the row rests on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Row {
+    /// The row of one target's outcome.
+    pub fn of(result: &TargetResult) -> Self {
+        let request_id = result.request_id().map(str::to_owned);
+        let (status, evidence, error_code, error_msg) = match &result.outcome {
+            TargetOutcome::Succeeded(Succeeded::Answered { .. }) => (SUCCESS, "answer", None, None),
+            TargetOutcome::Succeeded(Succeeded::ConfirmedByRead { .. }) => (
+                SUCCESS,
+                "read",
+                None,
+                Some("the answer was lost; a read found the sub-task Stopped".to_owned()),
+            ),
+            TargetOutcome::Failed(Failed::Answered {
+                error_code, error_msg, ..
+            }) => (FAILURE, "answer", error_code.clone(), error_msg.clone()),
+            TargetOutcome::Failed(Failed::Refused(error)) => {
+                (FAILURE, "request", Some(code_of(error)), Some(error.to_string()))
+            }
+            TargetOutcome::Failed(Failed::ConfirmedByRead { status: None, .. }) => (
+                FAILURE,
+                "read",
+                Some(codes::NOT_IN_TASK.to_owned()),
+                Some("a read found no sub-task for this device in the task".to_owned()),
+            ),
+            TargetOutcome::Failed(Failed::ConfirmedByRead {
+                status: Some(status), ..
+            }) => (
+                FAILURE,
+                "read",
+                Some(codes::SUB_TASK_STATE.to_owned()),
+                Some(format!("a read found the sub-task {status}, not Stopped")),
+            ),
+            TargetOutcome::Unknown(Unknown::Error(error)) => (
+                UNKNOWN,
+                "request",
+                Some(code_of(error)),
+                Some(format!("{error}; the stop may have been processed")),
+            ),
+            TargetOutcome::Unknown(Unknown::Unanswered { status, .. }) => (
+                UNKNOWN,
+                "answer",
+                Some(codes::NO_RESULT.to_owned()),
+                Some(match status {
+                    Some(status) => format!("the answer's status {status:?} is not success or failure"),
+                    None => "the answer had no result for this target".to_owned(),
+                }),
+            ),
+            TargetOutcome::Unknown(Unknown::Interrupted) => (
+                UNKNOWN,
+                "none",
+                Some(codes::INTERRUPTED.to_owned()),
+                Some("interrupted while the request was in flight; it may have been processed".to_owned()),
+            ),
+            TargetOutcome::NotAttempted => (
+                NOT_ATTEMPTED,
+                "none",
+                Some(codes::CANCELLED.to_owned()),
+                Some("interrupted before this request was sent".to_owned()),
+            ),
+            // A newer library's outcome this CLI does not know: claim nothing.
+            #[allow(unreachable_patterns)]
+            _ => (UNKNOWN, "none", None, None),
+        };
+        Row {
+            target: result.target.clone(),
+            status,
+            evidence,
+            error_code,
+            error_msg,
+            request_id,
+        }
+    }
+}
+
+/// The code a failed request gives its targets.
+fn code_of(error: &Error) -> String {
+    match error {
+        Error::Api(api) => api
+            .error_code
+            .clone()
+            .unwrap_or_else(|| format!("{}{}", codes::HTTP_PREFIX, api.status)),
+        Error::Timeout { .. } => codes::TIMEOUT.to_owned(),
+        Error::Decode { .. } => codes::DECODE.to_owned(),
+        Error::ResponseTooLarge { .. } => codes::RESPONSE_TOO_LARGE.to_owned(),
+        _ => codes::TRANSPORT.to_owned(),
+    }
+}
+
+/// A stop's report as rows.
 #[derive(Debug, Serialize)]
 pub struct Rows {
-    pub targets: Vec<BulkTargetResult>,
+    /// One row per target.
+    pub targets: Vec<Row>,
+    /// Every request ID received, stops and reads.
     pub request_ids: Vec<String>,
+    /// Repeated targets dropped before sending.
+    pub duplicates_dropped: usize,
+    /// After an `--all` whose answer was lost: the task's status as read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_status: Option<String>,
 }
 
 impl Rows {
-    pub fn all_succeeded(&self) -> bool {
-        self.targets.iter().all(BulkTargetResult::is_success)
+    /// The rows of a report.
+    pub fn of(report: &StopReport) -> Self {
+        Rows {
+            targets: report.results().iter().map(Row::of).collect(),
+            request_ids: report.request_ids().to_vec(),
+            duplicates_dropped: report.duplicates_dropped(),
+            task_status: report.task_status().map(str::to_owned),
+        }
+    }
+
+    fn count(&self, status: &str) -> usize {
+        self.targets.iter().filter(|r| r.status == status).count()
+    }
+
+    /// The exit code the outcomes give, the same for the same outcomes:
+    /// 4 when any is unknown; else 0 when all were stopped; else 1 when no
+    /// target got an answer at all (every request refused as a whole: bad
+    /// credentials, an unknown task, no connection); else 3.
+    pub fn exit(&self) -> crate::Exit {
+        use crate::Exit;
+        use iotda_batchtask::types::TaskStatus;
+        let stopped_task = self.task_status.as_deref().is_none_or(|s| {
+            [TaskStatus::Stopped, TaskStatus::Stopping]
+                .iter()
+                .any(|t| t.as_str() == s)
+        });
+        if self.count(UNKNOWN) > 0 {
+            Exit::Unknown
+        } else if self.count(SUCCESS) == self.targets.len() && stopped_task {
+            Exit::Stopped
+        } else if !self.targets.is_empty() && self.targets.iter().all(|r| r.evidence == "request") {
+            Exit::RequestFailed
+        } else {
+            Exit::TargetsFailed
+        }
     }
 }
 
@@ -56,8 +244,8 @@ pub fn rows(rows: &Rows) -> String {
         .iter()
         .map(|r| {
             [
-                r.target.clone(),
-                sanitize::cell(&r.status, 32),
+                sanitize::cell(&r.target, 128),
+                r.status.to_owned(),
                 sanitize::cell(r.error_code.as_deref().unwrap_or(""), 40),
                 sanitize::cell(r.error_msg.as_deref().unwrap_or(""), 160),
             ]
@@ -94,12 +282,29 @@ pub fn columns(cells: &[[String; 4]]) -> String {
     text
 }
 
-/// `2 of 3 targets stopped, 1 failed, 0 not attempted; 1 request (request id X)`.
+/// `2 of 4 targets stopped, 1 not stopped, 1 unknown, 0 not attempted; 3
+/// repeats dropped (request ids X, Y)`.
 pub fn summary(rows: &Rows) -> String {
     let total = rows.targets.len();
-    let stopped = rows.targets.iter().filter(|r| r.is_success()).count();
-    let not_attempted = rows.targets.iter().filter(|r| r.is_not_attempted()).count();
-    let failed = total - stopped - not_attempted;
+    let noun = if total == 1 { "target" } else { "targets" };
+    let mut text = format!(
+        "{} of {total} {noun} stopped, {} not stopped, {} unknown, {} not attempted",
+        rows.count(SUCCESS),
+        rows.count(FAILURE),
+        rows.count(UNKNOWN),
+        rows.count(NOT_ATTEMPTED),
+    );
+    if let Some(status) = &rows.task_status {
+        text.push_str(&format!("; the task is {}", sanitize::cell(status, 32)));
+    }
+    if rows.duplicates_dropped > 0 {
+        let noun = if rows.duplicates_dropped == 1 {
+            "repeat"
+        } else {
+            "repeats"
+        };
+        text.push_str(&format!("; {} {noun} dropped", rows.duplicates_dropped));
+    }
     let ids = match rows.request_ids.len() {
         0 => "no request id".to_owned(),
         1 => format!("request id {}", sanitize::cell(&rows.request_ids[0], 64)),
@@ -112,5 +317,5 @@ pub fn summary(rows: &Rows) -> String {
                 .join(", ")
         ),
     };
-    format!("{stopped} of {total} targets stopped, {failed} failed, {not_attempted} not attempted ({ids})")
+    format!("{text} ({ids})")
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use iotda_batchtask::bulk::{self, BulkProgress, BulkTargetResult};
+use iotda_batchtask::bulk::{self, BulkProgress};
 
 use crate::connection::{CREDENTIALS_HELP, Connection};
 use crate::render::{self, Format, Rows};
@@ -29,6 +29,11 @@ pub struct StopArgs {
     /// Requests in flight at once when stopping more than 100 devices.
     #[arg(long, default_value_t = bulk::DEFAULT_CONCURRENCY, value_name = "N")]
     concurrency: usize,
+    /// Do not read the task to settle a request whose answer was lost (a
+    /// timeout, a reset, a 5xx): report its targets as unknown instead. By
+    /// default each such target costs one ShowBatchTask read.
+    #[arg(long)]
+    no_reconcile: bool,
 }
 
 /// What to stop: exactly one of these is required.
@@ -61,43 +66,50 @@ async fn run_inner(args: StopArgs) -> Result<Exit, iotda_batchtask::Error> {
     };
     let client = args.connection.client()?;
     let Some(targets) = targets else {
-        let out = client.stop_batch_task(&args.task_id).all().send().await?;
-        let rows = Rows::from_stop(&out);
+        let call = client
+            .stop_batch_task(&args.task_id)
+            .all()
+            .reconcile(!args.no_reconcile);
+        let report = match call.send().await {
+            Ok(report) => report,
+            Err(e) if e.may_have_been_processed() => {
+                eprintln!("error: {e}");
+                eprintln!(
+                    "the stop may have been processed and no read could tell; check with `iotda-batchtask show --task-id {}`",
+                    args.task_id
+                );
+                return Ok(Exit::Unknown);
+            }
+            Err(e) => return Err(e),
+        };
+        let rows = Rows::of(&report);
         render::print(args.output, &rows);
-        return Ok(if rows.all_succeeded() {
-            Exit::Stopped
-        } else {
-            Exit::TargetsFailed
-        });
+        return Ok(rows.exit());
     };
 
-    let bar = progress_bar(targets.len());
+    let distinct = targets.iter().collect::<std::collections::HashSet<_>>().len();
+    let bar = progress_bar(distinct);
     let progress_bar = bar.clone();
-    let out = client
+    let report = client
         .stop_batch_task_bulk(&args.task_id)
         .targets(targets)
         .concurrency(args.concurrency)
+        .reconcile(!args.no_reconcile)
         .on_progress(move |p: &BulkProgress| {
             progress_bar.set_position(p.requests_done as u64);
             progress_bar.set_message(format!("{} of {} stopped", p.succeeded, p.targets_total));
         })
         .cancel_on(interrupted())
+        .abort_on(interrupted_again())
         .send()
         .await?;
     bar.finish_and_clear();
-    for error in out.request_errors() {
-        eprintln!("error: {error}");
-    }
-    let rows = Rows::from_bulk(&out);
+    let rows = Rows::of(&report);
     render::print(args.output, &rows);
-    Ok(if out.cancelled() {
+    Ok(if report.cancelled() {
         Exit::Interrupted
-    } else if out.requests_failed() > 0 {
-        Exit::RequestFailed
-    } else if out.all_succeeded() {
-        Exit::Stopped
     } else {
-        Exit::TargetsFailed
+        rows.exit()
     })
 }
 
@@ -116,40 +128,24 @@ fn progress_bar(targets: usize) -> Arc<ProgressBar> {
     Arc::new(bar)
 }
 
-/// Completes on the first Ctrl-C, after which no new request is sent. A
-/// second Ctrl-C exits at once.
+/// Completes on the first Ctrl-C, after which no new request is sent and
+/// those in flight get a few seconds to finish.
 async fn interrupted() {
     if tokio::signal::ctrl_c().await.is_err() {
         // No signal handling available: never cancel.
         std::future::pending::<()>().await;
     }
-    eprintln!("interrupted: sending no more requests; waiting for those in flight (Ctrl-C again to quit now)");
-    tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(Exit::Interrupted as i32);
-        }
-    });
+    eprintln!(
+        "interrupted: sending no more requests; waiting briefly for those in flight (Ctrl-C again to stop waiting)"
+    );
 }
 
-/// Converts a bulk result for rendering (kept here so `render` stays generic).
-impl Rows {
-    pub(crate) fn from_bulk(out: &bulk::BulkOutput) -> Self {
-        Rows {
-            targets: out.results().to_vec(),
-            request_ids: out.request_ids().to_vec(),
-        }
-    }
-
-    pub(crate) fn from_stop(out: &iotda_batchtask::StopOutput) -> Self {
-        let request_id: Option<std::sync::Arc<str>> = out.request_id().map(Into::into);
-        let targets = out
-            .results()
-            .iter()
-            .map(|r| BulkTargetResult::from_answer(r.clone(), request_id.clone()))
-            .collect();
-        Rows {
-            targets,
-            request_ids: out.request_id().map(str::to_owned).into_iter().collect(),
+/// Completes on a second Ctrl-C: requests in flight are abandoned and
+/// reported unknown.
+async fn interrupted_again() {
+    for _ in 0..2 {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct Record {
     pub(crate) status: Option<u16>,
     /// `X-Request-Id` of the last response.
     pub(crate) request_id: Option<String>,
+    /// Every attempt's `X-Request-Id`, in order.
+    pub(crate) request_ids: Vec<String>,
     /// The last response body, as read.
     pub(crate) body: Bytes,
     /// A failure the hooks detected that progenitor cannot express (a body
@@ -147,6 +149,10 @@ impl CallContext {
                 let mut record = self.lock();
                 record.status = Some(status.as_u16());
                 record.request_id = request_id(response.headers());
+                if let Some(id) = &record.request_id {
+                    let id = id.clone();
+                    record.request_ids.push(id);
+                }
             }
             if let Some((wait, next)) =
                 self.retry_with(attempt, Outcome::Status(status, response.headers()), deadline, spare)

@@ -17,6 +17,7 @@ use crate::validation::{self, InvalidInput};
 
 pub(crate) mod hooks;
 mod response;
+pub(crate) use response::complete_with_ids;
 mod show;
 mod stop;
 
@@ -62,19 +63,19 @@ pub const USER_AGENT: &str = concat!("iotda-batchtask/", env!("CARGO_PKG_VERSION
 ///     .credentials(Credentials::from_env()?)
 ///     .region("cn-north-4")
 ///     .build()?;
-/// let out = client
+/// let report = client
 ///     .stop_batch_task("61a5f4cbd86b7a1d1c2f3e4a")
 ///     .targets(["dev-1", "dev-2"])
 ///     .send()
 ///     .await?;
-/// for failed in out.failed() {
-///     eprintln!("{:?}: {:?} {:?}", failed.target, failed.error_code, failed.error_msg);
+/// for r in report.results() {
+///     println!("{}: {:?}", r.target, r.outcome);
 /// }
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// Configuration shared by every call of a [`Client`].
@@ -131,7 +132,7 @@ impl Client {
     }
 
     /// A generated client for one call, with its own record of the wire.
-    fn call(&self) -> generated::Client {
+    pub(crate) fn call(&self) -> generated::Client {
         generated::Client::new_with_client(
             &self.shared.base_url,
             self.shared.http.clone(),

@@ -17,17 +17,31 @@ pub(super) async fn complete<T>(
     call: &generated::Client,
     send: impl std::future::Future<Output = GeneratedResult<T>>,
 ) -> Result<(T, Option<String>), Error> {
+    complete_with_ids(call, send).await.0
+}
+
+/// [`complete`], and every request ID its attempts received (a retried
+/// 429's included), for reports that must keep them all.
+pub(crate) async fn complete_with_ids<T>(
+    call: &generated::Client,
+    send: impl std::future::Future<Output = GeneratedResult<T>>,
+) -> (Result<(T, Option<String>), Error>, Vec<String>) {
     let result = tokio::time::timeout(call.inner.shared.deadline, send).await.ok();
-    finish(result, call)
+    let mut record = call.inner.take_record();
+    let ids = std::mem::take(&mut record.request_ids);
+    (finish(result, call, record), ids)
 }
 
 /// Turns progenitor's outcome (`None`: the deadline passed) and the hooks'
 /// record into our result, and records the call's figures on the current span.
-fn finish<T>(result: Option<GeneratedResult<T>>, call: &generated::Client) -> Result<(T, Option<String>), Error> {
+fn finish<T>(
+    result: Option<GeneratedResult<T>>,
+    call: &generated::Client,
+    mut record: super::hooks::Record,
+) -> Result<(T, Option<String>), Error> {
     use progenitor_client::Error as G;
 
     let started = call.inner.started;
-    let mut record = call.inner.take_record();
     let span = tracing::Span::current();
     span.record("attempts", record.attempts);
     span.record("latency_ms", started.elapsed().as_millis() as u64);

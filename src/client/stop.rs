@@ -2,57 +2,55 @@
 
 use std::fmt;
 
-use tracing::Instrument as _;
-
 use super::Client;
-use super::response::complete;
 use crate::error::Error;
-use crate::output::StopOutput;
-use crate::types;
+use crate::outcome::{Failed, StopReport, TargetOutcome, TargetResult, is_stopped_task};
+use crate::targeted::{self, Operation};
+use crate::types::{self, TaskStatus};
 use crate::validation::{self, InvalidInput};
 
 impl Client {
     /// Starts a StopBatchTask call for `task_id`. Say what to stop with
     /// [`StopBatchTask::targets`] or, explicitly, [`StopBatchTask::all`].
-    pub fn stop_batch_task(&self, task_id: impl Into<String>) -> StopBatchTask<'_> {
+    pub fn stop_batch_task(&self, task_id: impl Into<String>) -> StopBatchTask {
         StopBatchTask {
-            client: self,
+            client: self.clone(),
             task_id: task_id.into(),
             selection: Selection::Unset,
+            reconcile: true,
         }
     }
 }
 
-/// A StopBatchTask call being prepared; see [`Client::stop_batch_task`].
+/// A StopBatchTask call being prepared; see [`Client::stop_batch_task`]. It
+/// holds its own handle to the client, so its future is `'static`.
 #[must_use = "nothing is sent until .send().await"]
-pub struct StopBatchTask<'a> {
-    client: &'a Client,
+pub struct StopBatchTask {
+    client: Client,
     task_id: String,
     selection: Selection,
+    reconcile: bool,
 }
 
 #[derive(Debug)]
 enum Selection {
     Unset,
     Targets(Vec<String>),
-    /// Already checked and de-duplicated by a bulk call, which matches the
-    /// answers to its own copy of the chunk: the list moves into the body,
-    /// and the output records no `requested` list.
-    Checked(Vec<String>),
     All,
     Conflict,
 }
 
-impl fmt::Debug for StopBatchTask<'_> {
+impl fmt::Debug for StopBatchTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StopBatchTask")
             .field("task_id", &self.task_id)
             .field("selection", &self.selection)
+            .field("reconcile", &self.reconcile)
             .finish_non_exhaustive()
     }
 }
 
-impl<'a> StopBatchTask<'a> {
+impl StopBatchTask {
     /// Stops the sub-tasks of these devices (1 to 100 distinct device IDs;
     /// repeats are dropped). May be called more than once to add more.
     pub fn targets<I, S>(mut self, targets: I) -> Self
@@ -63,7 +61,7 @@ impl<'a> StopBatchTask<'a> {
         let new = targets.into_iter().map(Into::into);
         self.selection = match self.selection {
             Selection::Unset => Selection::Targets(new.collect()),
-            Selection::Targets(mut old) | Selection::Checked(mut old) => {
+            Selection::Targets(mut old) => {
                 old.extend(new);
                 Selection::Targets(old)
             }
@@ -83,83 +81,137 @@ impl<'a> StopBatchTask<'a> {
     pub fn all(mut self) -> Self {
         self.selection = match self.selection {
             Selection::Unset | Selection::All => Selection::All,
-            Selection::Targets(_) | Selection::Checked(_) | Selection::Conflict => Selection::Conflict,
+            Selection::Targets(_) | Selection::Conflict => Selection::Conflict,
         };
         self
     }
 
-    /// Targets the caller has already checked and de-duplicated (1 to 100),
-    /// so a bulk call neither validates nor copies each chunk a second time.
-    /// The output's `requested()` is `None`: the bulk merge has the chunk.
-    pub(crate) fn checked_targets(mut self, targets: Vec<String>) -> Self {
-        debug_assert!((1..=validation::MAX_TARGETS_PER_REQUEST).contains(&targets.len()));
-        self.selection = Selection::Checked(targets);
+    /// Whether to settle an ambiguous attempt by reading (default `true`).
+    ///
+    /// When a request may have been processed but no answer says so (a
+    /// timeout or reset after sending, a 5xx, an unreadable answer), the call
+    /// reads each such target's sub-task with ShowBatchTask (one read per
+    /// target; for [`all`](Self::all), one read of the task) and reports what
+    /// it finds; targets still running are sent again, once. With `false`,
+    /// such targets are reported [`Unknown`](TargetOutcome::Unknown) and no
+    /// extra request is made.
+    pub fn reconcile(mut self, reconcile: bool) -> Self {
+        self.reconcile = reconcile;
         self
     }
 
-    /// Validates, sends, and returns the per-target results.
-    pub async fn send(self) -> Result<StopOutput, Error> {
+    /// Validates, sends, settles, and reports per target.
+    ///
+    /// `Err` when nothing was learned about any target: invalid input
+    /// (nothing sent), or the request refused as a whole before processing
+    /// (an unknown task, bad credentials, no connection), or, for
+    /// [`all`](Self::all), an ambiguous failure no read could settle
+    /// ([`Error::may_have_been_processed`] tells which). Otherwise every
+    /// named target has its outcome in the report, unknown ones included.
+    pub async fn send(self) -> Result<StopReport, Error> {
         let task_id = validation::task_id(&self.task_id)?;
-        let (body, requested) = match self.selection {
+        match self.selection {
             Selection::Targets(list) => {
+                let given = list.len();
                 let list = validation::targets(list)?;
-                (types::BatchTargets { targets: list.clone() }, Some(list))
+                let duplicates_dropped = given - list.len();
+                let chunk = targeted::run_chunk(&self.client, Operation::Stop, &task_id, list, self.reconcile).await;
+                let refused = chunk.requests_sent == 1
+                    && chunk
+                        .results
+                        .iter()
+                        .all(|r| matches!(r.outcome, TargetOutcome::Failed(Failed::Refused(_))));
+                if refused {
+                    return Err(into_error(chunk.results));
+                }
+                Ok(StopReport {
+                    results: chunk.results,
+                    request_ids: chunk.request_ids,
+                    requests_sent: chunk.requests_sent,
+                    reads: chunk.reads,
+                    duplicates_dropped,
+                    cancelled: false,
+                    unexpected: chunk.unexpected,
+                    task_status: None,
+                })
             }
-            Selection::Checked(list) => (types::BatchTargets { targets: list }, None),
-            Selection::All => (types::BatchTargets { targets: Vec::new() }, None),
-            Selection::Unset => {
-                return Err(InvalidInput::new(
-                    "targets",
-                    "not given: name the devices with targets(...), or call all() to stop every \
-                     running, waiting and failed-awaiting-retry sub-task",
-                )
-                .into());
+            Selection::All => stop_all(&self.client, &task_id, self.reconcile).await,
+            Selection::Unset => Err(InvalidInput::new(
+                "targets",
+                "not given: name the devices with targets(...), or call all() to stop every \
+                 running, waiting and failed-awaiting-retry sub-task",
+            )
+            .into()),
+            Selection::Conflict => Err(InvalidInput::new("targets", "given together with all(); choose one").into()),
+        }
+    }
+}
+
+/// The one error every result of a wholly refused request shares.
+fn into_error(results: Vec<TargetResult>) -> Error {
+    let shared = results.into_iter().find_map(|r| match r.outcome {
+        TargetOutcome::Failed(Failed::Refused(error)) => Some(error),
+        _ => None,
+    });
+    // Every result held a clone of the same `Arc`; the others are dropped.
+    let shared = shared.expect("a refused request has at least one target");
+    std::sync::Arc::into_inner(shared).expect("the results, now dropped, held the only other references")
+}
+
+/// `{}`: stop everything. An ambiguous attempt is settled by reading the
+/// task: `Stopping` or `Stopped` means the stop applied; a task still
+/// running is sent `{}` again, once.
+async fn stop_all(client: &Client, task_id: &types::TaskId, reconcile: bool) -> Result<StopReport, Error> {
+    let mut report = StopReport::default();
+    let mut resent = false;
+    loop {
+        let (result, ids) = targeted::send_targets(client, Operation::Stop, task_id, Vec::new()).await;
+        report.requests_sent += 1;
+        report.request_ids.extend(ids);
+        let error = match result {
+            Ok((answers, request_id)) => {
+                let request_id = request_id.map(std::sync::Arc::from);
+                for answer in answers {
+                    match answer.target.clone() {
+                        Some(target) => report.results.push(TargetResult {
+                            target,
+                            outcome: targeted::outcome_of_answer(answer, &request_id),
+                        }),
+                        None => report.unexpected.push(answer),
+                    }
+                }
+                return Ok(report);
             }
-            Selection::Conflict => {
-                return Err(InvalidInput::new("targets", "given together with all(); choose one").into());
+            Err(error) if !reconcile || !error.may_have_been_processed() => return Err(error),
+            Err(error) => error,
+        };
+        let page = match client.show_batch_task(task_id.as_str()).limit(1).send().await {
+            Ok(page) => page,
+            Err(read_error) => {
+                tracing::debug!(error = %read_error, "the read did not settle the stop of every sub-task");
+                return Err(error);
             }
         };
-        let shared = &self.client.shared;
-        let span = tracing::info_span!(
-            "iotda.stop_batch_task",
-            operation = "StopBatchTask",
-            task_id = task_id.as_str(),
-            targets = body.targets.len(),
-            // Named targets are never empty, so an empty body is `all()`.
-            all = body.targets.is_empty(),
-            status = tracing::field::Empty,
-            request_id = tracing::field::Empty,
-            attempts = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
-        );
-        async move {
-            let call = self.client.call();
-            let mut op = call
-                .stop_batch_task()
-                .project_id(shared.project_id.clone())
-                .task_id(task_id)
-                .body(body);
-            if let Some(instance_id) = &shared.instance_id {
-                op = op.instance_id(instance_id.clone());
-            }
-            let outcome = complete(&call, op.send()).await;
-            let out = outcome.map(|(response, request_id)| StopOutput {
-                results: response.targets,
-                request_id,
-                requested,
-            });
-            match &out {
-                Ok(out) => tracing::debug!(
-                    succeeded = out.succeeded().count(),
-                    failed = out.failed().count(),
-                    missing = out.missing().count(),
-                    "stop finished"
-                ),
-                Err(e) => tracing::debug!(error = %e, "stop failed"),
-            }
-            out
+        report.reads += 1;
+        report.request_ids.extend(page.request_id().map(str::to_owned));
+        let Some(status) = page.task().and_then(|t| t.status.clone()) else {
+            return Err(error);
+        };
+        let still_running = [TaskStatus::Initializing, TaskStatus::Waitting, TaskStatus::Processing]
+            .iter()
+            .any(|s| s.as_str() == status);
+        if still_running && !resent {
+            tracing::info!(
+                status,
+                "a read showed the task still running after an ambiguous stop: sending again"
+            );
+            resent = true;
+            continue;
         }
-        .instrument(span)
-        .await
+        if !is_stopped_task(&status) && still_running {
+            return Err(error);
+        }
+        report.task_status = Some(status);
+        return Ok(report);
     }
 }

@@ -5,7 +5,10 @@ use crate::capture::capture_tracing;
 use crate::common;
 
 use common::*;
-use iotda_batchtask::{Client, Credentials, Error, Signing, TargetStatus};
+use std::sync::Arc;
+
+use iotda_batchtask::outcome::{Succeeded, TargetOutcome, Unknown};
+use iotda_batchtask::{Client, Credentials, Error, Signing, StopReport};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -23,12 +26,30 @@ async fn answering(status: u16, body: &str, content_type: &str, request_id: Opti
     server
 }
 
-async fn stop_one(server: &MockServer) -> Result<iotda_batchtask::StopOutput, Error> {
+/// Stops two devices without reading to settle ambiguity: these tests are
+/// about what one answer says (the fault suite covers the reads).
+async fn stop_one(server: &MockServer) -> Result<StopReport, Error> {
     client(&server.uri(), Mode::Derived)
         .stop_batch_task(TASK)
         .targets(["dev-1", "dev-2"])
+        .reconcile(false)
         .send()
         .await
+}
+
+/// The error a failed stop ends in: returned when the request was refused
+/// as a whole, or carried by every target's `Unknown` outcome when it may
+/// have been processed. `ambiguous` says which is expected.
+async fn stop_error(server: &MockServer, ambiguous: bool) -> Arc<Error> {
+    let error = match stop_one(server).await {
+        Err(error) => Arc::new(error),
+        Ok(report) => match &report.results()[0].outcome {
+            TargetOutcome::Unknown(Unknown::Error(error)) => error.clone(),
+            other => panic!("{other:?}"),
+        },
+    };
+    assert_eq!(error.may_have_been_processed(), ambiguous, "{error}");
+    error
 }
 
 #[tokio::test]
@@ -39,14 +60,22 @@ async fn success_with_unknown_fields_and_status() {
     ],"page":{"count":2},"extra":"ignored"}"#;
     let server = answering(200, body, "application/json;charset=UTF-8", Some("rid-ok")).await;
     let out = stop_one(&server).await.unwrap();
-    assert_eq!(out.request_id(), Some("rid-ok"));
+    assert_eq!(out.request_ids(), ["rid-ok"]);
     assert_eq!(out.results().len(), 2);
-    assert_eq!(out.results()[1].outcome(), TargetStatus::Other("queued"));
-    // An unknown status is not a success.
-    assert_eq!(
-        out.failed().map(|r| r.target.as_deref()).collect::<Vec<_>>(),
-        [Some("dev-2")]
-    );
+    assert!(matches!(
+        out.results()[0].outcome,
+        TargetOutcome::Succeeded(Succeeded::Answered { .. })
+    ));
+    // An unknown status is neither a success nor a failure.
+    match &out.results()[1].outcome {
+        TargetOutcome::Unknown(Unknown::Unanswered { status, request_id }) => {
+            assert_eq!(
+                (status.as_deref(), request_id.as_deref()),
+                (Some("queued"), Some("rid-ok"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(!out.all_succeeded());
 }
 
@@ -55,9 +84,10 @@ async fn targets_missing_from_the_answer_are_reported() {
     let body = r#"{"targets":[{"target":"dev-1","status":"success"}]}"#;
     let server = answering(200, body, "application/json", None).await;
     let out = stop_one(&server).await.unwrap();
-    assert_eq!(out.missing().collect::<Vec<_>>(), ["dev-2"]);
+    let unknown: Vec<&str> = out.unknown().map(|r| r.target.as_str()).collect();
+    assert_eq!(unknown, ["dev-2"]);
     assert!(!out.all_succeeded());
-    assert_eq!(out.request_id(), None);
+    assert!(out.request_ids().is_empty());
 }
 
 #[tokio::test]
@@ -77,7 +107,7 @@ async fn huawei_error_bodies_become_api_errors() {
     for (status, code, message) in cases {
         let body = format!(r#"{{"error_msg":"{message}","error_code":"{code}"}}"#);
         let server = answering(status, &body, "application/json", Some("rid-err")).await;
-        let err = stop_one(&server).await.unwrap_err();
+        let err = stop_error(&server, status >= 500).await;
         let api = err.as_api().unwrap_or_else(|| panic!("{status}: {err:?}"));
         assert_eq!(
             (api.status, api.error_code.as_deref(), api.error_msg.as_deref()),
@@ -99,7 +129,7 @@ async fn huawei_error_bodies_become_api_errors() {
 async fn gateway_error_with_request_id_in_the_body() {
     let body = r#"{"error_msg":"Incorrect IAM authentication information: verify aksk signature fail","error_code":"APIGW.0301","request_id":"0b5c0d4a8f0c4f3e9a5c5e0e1d2c3b4a","encoded_authorization_message":"abc"}"#;
     let server = answering(401, body, "application/json", None).await;
-    let err = stop_one(&server).await.unwrap_err();
+    let err = stop_error(&server, false).await;
     assert_eq!(err.error_code(), Some("APIGW.0301"));
     assert_eq!(err.request_id(), Some("0b5c0d4a8f0c4f3e9a5c5e0e1d2c3b4a"));
     assert_eq!(
@@ -113,7 +143,7 @@ async fn gateway_error_with_request_id_in_the_body() {
 async fn html_error_body_is_kept_raw() {
     let html = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>nginx</body>\r\n</html>";
     let server = answering(502, html, "text/html", Some("rid-502")).await;
-    let err = stop_one(&server).await.unwrap_err();
+    let err = stop_error(&server, true).await;
     let api = err.as_api().unwrap();
     assert_eq!(api.status, 502);
     assert_eq!(api.error_code, None);
@@ -133,7 +163,7 @@ async fn other_error_spellings_are_understood() {
         None,
     )
     .await;
-    let err = stop_one(&server).await.unwrap_err();
+    let err = stop_error(&server, false).await;
     assert_eq!(
         (err.error_code(), err.as_api().unwrap().error_msg.as_deref()),
         (Some("X.1"), Some("nested"))
@@ -145,7 +175,7 @@ async fn other_error_spellings_are_understood() {
         None,
     )
     .await;
-    let err = stop_one(&server).await.unwrap_err();
+    let err = stop_error(&server, false).await;
     assert_eq!(
         (err.error_code(), err.as_api().unwrap().error_msg.as_deref()),
         (Some("X.2"), Some("camel"))
@@ -155,7 +185,7 @@ async fn other_error_spellings_are_understood() {
 #[tokio::test]
 async fn invalid_json_on_success_is_a_decode_error() {
     let server = answering(200, "{\"targets\": [", "application/json", Some("rid-trunc")).await;
-    match stop_one(&server).await.unwrap_err() {
+    match &*stop_error(&server, true).await {
         Error::Decode {
             status,
             request_id,
@@ -163,7 +193,7 @@ async fn invalid_json_on_success_is_a_decode_error() {
             ..
         } => {
             assert_eq!(
-                (status, request_id.as_deref(), body.as_str()),
+                (*status, request_id.as_deref(), body.as_str()),
                 (200, Some("rid-trunc"), "{\"targets\": [")
             );
         }
@@ -178,7 +208,7 @@ async fn unexpected_redirect_is_not_followed() {
         .respond_with(ResponseTemplate::new(302).insert_header("Location", "http://127.0.0.2:9/steal"))
         .mount(&server)
         .await;
-    let err = stop_one(&server).await.unwrap_err();
+    let err = stop_error(&server, false).await;
     assert_eq!(err.status(), Some(302));
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
@@ -209,7 +239,7 @@ async fn each_call_rule_rejects_before_sending() {
     let server = untouchable().await;
     let c = client(&server.uri(), Mode::Derived);
     let many: Vec<String> = (0..101).map(|i| format!("dev-{i}")).collect();
-    let cases: Vec<(&str, iotda_batchtask::StopBatchTask<'_>)> = vec![
+    let cases: Vec<(&str, iotda_batchtask::StopBatchTask)> = vec![
         ("task_id", c.stop_batch_task("").all()),
         ("task_id", c.stop_batch_task("61A5F4CBD86B7A1D1C2F3E4A").all()),
         ("task_id", c.stop_batch_task("61a5f4cbd86b7a1d1c2f3e4a0").all()),
@@ -335,7 +365,7 @@ async fn project_id_can_come_from_credentials() {
         .unwrap();
     assert_eq!(client.project_id(), PROJECT);
     let out = client.stop_batch_task(TASK).all().send().await.unwrap();
-    assert!(out.all_succeeded() && out.requested().is_none());
+    assert!(out.all_succeeded() && out.results().is_empty());
 }
 
 #[test]

@@ -149,12 +149,16 @@ async fn seed_response_example_parsed() {
         .send()
         .await
         .unwrap();
-    assert_eq!(out.request_id(), Some("req-0001"));
+    assert_eq!(out.request_ids(), ["req-0001"]);
     assert_eq!(out.succeeded().count(), 1);
     assert_eq!(out.failed().count(), 1);
     assert!(!out.all_succeeded());
-    insta::assert_json_snapshot!("seed_response", out.results());
-    // The generated type parses the page's example on its own, too.
+    // The generated type parses the page's example on its own, too, and
+    // each answer became its target's outcome.
     let parsed: types::BatchTargetsResponse = serde_json::from_str(SEED_RESPONSE).unwrap();
-    assert_eq!(parsed.targets, out.results());
+    insta::assert_json_snapshot!("seed_response", parsed.targets);
+    for (answer, result) in parsed.targets.iter().zip(out.results()) {
+        assert_eq!(answer.target.as_deref(), Some(result.target.as_str()));
+        assert_eq!(answer.status.as_deref() == Some("success"), result.is_success());
+    }
 }

@@ -121,7 +121,7 @@ fn each_auth_mode_stops_a_device() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(stdout.contains(&format!("{device}  success")), "{stdout}");
-        assert!(stdout.contains("1 of 1 targets stopped"), "{stdout}");
+        assert!(stdout.contains("1 of 1 target stopped"), "{stdout}");
         assert_eq!(status_of(&emulator, device), TaskDetailStatus::Stopped);
     }
 }
@@ -133,14 +133,17 @@ fn all_with_json_output() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let json = stdout_json(&out);
     let object = json.as_object().unwrap();
-    assert_eq!(object.keys().collect::<Vec<_>>(), ["request_ids", "targets"]);
+    assert_eq!(
+        object.keys().collect::<Vec<_>>(),
+        ["duplicates_dropped", "request_ids", "targets"]
+    );
     assert_eq!(json["request_ids"].as_array().unwrap().len(), 1);
     let targets = json["targets"].as_array().unwrap();
     assert!(targets.len() > 100);
     assert!(
         targets
             .iter()
-            .all(|t| t["status"] == "success" && t["target"].is_string())
+            .all(|t| t["status"] == "success" && t["evidence"] == "answer" && t["target"].is_string())
     );
     let task = emulator.handle.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap();
     assert_eq!(task.status, TaskStatus::Stopped);
@@ -191,7 +194,7 @@ fn exit_3_when_some_targets_fail() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("1 of 2 targets stopped, 1 failed, 0 not attempted (request id "),
+        stdout.contains("1 of 2 targets stopped, 1 not stopped, 0 unknown, 0 not attempted (request id "),
         "{stdout}"
     );
 }

@@ -1,0 +1,383 @@
+//! The one path of an operation that acts on named targets (StopBatchTask):
+//! send a request, turn its answer or error into per-target outcomes, and
+//! settle ambiguous ones by reading, never by resending blind.
+//!
+//! A single call and a bulk call both run [`run_chunk`] for each request of
+//! at most 100 targets; the bulk scheduler only adds chunking, concurrency
+//! and cancellation (see `bulk.rs`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt as _};
+use tracing::Instrument as _;
+
+use crate::Client;
+use crate::error::Error;
+use crate::outcome::{Failed, Succeeded, TargetOutcome, TargetResult, Unknown};
+use crate::output::{STATUS_FAILURE, STATUS_SUCCESS};
+use crate::types::{self, BatchTargetResult, TaskDetailStatus};
+
+/// Attempts of one chunk's targets: the first send, and at most one resend
+/// of targets a read showed still running after an ambiguous attempt.
+const MAX_SENDS: usize = 2;
+
+/// Reads in flight at once while settling one chunk.
+const READ_CONCURRENCY: usize = 4;
+
+/// The operation a call performs on its targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operation {
+    /// StopBatchTask.
+    Stop,
+}
+
+impl Operation {
+    /// Whether a sub-task in `status` shows the operation took effect.
+    fn is_done(self, status: &str) -> bool {
+        match self {
+            Self::Stop => status == TaskDetailStatus::Stopped.as_str(),
+        }
+    }
+
+    /// Whether a sub-task in `status` is one the operation still acts on, so
+    /// sending it again is both safe and needed.
+    fn is_pending(self, status: &str) -> bool {
+        match self {
+            Self::Stop => [
+                TaskDetailStatus::Processing,
+                TaskDetailStatus::Waitting,
+                TaskDetailStatus::FailWaitRetry,
+            ]
+            .iter()
+            .any(|s| s.as_str() == status),
+        }
+    }
+}
+
+/// What one chunk's requests and reads produced.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkReport {
+    /// One result per target of the chunk, in the chunk's order.
+    pub(crate) results: Vec<TargetResult>,
+    pub(crate) request_ids: Vec<String>,
+    pub(crate) requests_sent: usize,
+    pub(crate) reads: usize,
+    pub(crate) unexpected: Vec<BatchTargetResult>,
+}
+
+/// A target's state while the chunk is being settled.
+enum Slot {
+    Known(TargetOutcome),
+    /// Ambiguous: settle by reading (or leave as this `Unknown`).
+    Doubtful(Unknown),
+}
+
+/// Sends `targets` (1 to 100 distinct, valid device IDs) and settles every
+/// one of them. `reconcile` turns the reads after an ambiguous attempt on.
+pub(crate) async fn run_chunk(
+    client: &Client,
+    operation: Operation,
+    task_id: &types::TaskId,
+    targets: Vec<String>,
+    reconcile: bool,
+) -> ChunkReport {
+    let started = Instant::now();
+    let mut report = ChunkReport::default();
+    let mut slots: Vec<Slot> = Vec::new();
+    // Indices (into `targets`) to send in this round.
+    let mut to_send: Vec<usize> = (0..targets.len()).collect();
+    for send in 0..MAX_SENDS {
+        let chunk: Vec<String> = to_send.iter().map(|&i| targets[i].clone()).collect();
+        let (result, ids) = send_targets(client, operation, task_id, chunk).await;
+        report.requests_sent += 1;
+        report.request_ids.extend(ids);
+        let settled = settle_answer(&targets, &to_send, result, &mut report.unexpected);
+        if send == 0 {
+            slots = settled;
+        } else {
+            for (&i, slot) in to_send.iter().zip(settled) {
+                slots[i] = slot;
+            }
+        }
+        if !reconcile {
+            break;
+        }
+        let doubtful: Vec<usize> = (0..targets.len())
+            .filter(|&i| matches!(slots[i], Slot::Doubtful(_)))
+            .collect();
+        if doubtful.is_empty() {
+            break;
+        }
+        let reads = read_statuses(client, task_id, &targets, &doubtful).await;
+        report.reads += reads.len();
+        let may_resend = send + 1 < MAX_SENDS && started.elapsed() < client.shared.deadline;
+        to_send.clear();
+        for (i, read) in doubtful.into_iter().zip(reads) {
+            let (status, request_id) = match read {
+                Ok(found) => found,
+                Err(error) => {
+                    tracing::debug!(target = targets[i].as_str(), error = %error, "the read did not settle the target");
+                    continue;
+                }
+            };
+            if let Some(id) = &request_id {
+                report.request_ids.push(id.to_string());
+            }
+            slots[i] = match status {
+                Some(status) if operation.is_done(&status) => {
+                    Slot::Known(TargetOutcome::Succeeded(Succeeded::ConfirmedByRead { request_id }))
+                }
+                Some(status) if operation.is_pending(&status) && may_resend => {
+                    to_send.push(i);
+                    continue;
+                }
+                status => Slot::Known(TargetOutcome::Failed(Failed::ConfirmedByRead { status, request_id })),
+            };
+        }
+        if to_send.is_empty() {
+            break;
+        }
+        tracing::info!(
+            targets = to_send.len(),
+            "a read showed these targets still running after an ambiguous attempt: sending again"
+        );
+    }
+    report.results = targets
+        .into_iter()
+        .zip(slots)
+        .map(|(target, slot)| TargetResult {
+            target,
+            outcome: match slot {
+                Slot::Known(outcome) => outcome,
+                Slot::Doubtful(unknown) => TargetOutcome::Unknown(unknown),
+            },
+        })
+        .collect();
+    report
+}
+
+/// One StopBatchTask request (`targets` empty: `{}`, stop everything), and
+/// every request ID its attempts received.
+pub(crate) async fn send_targets(
+    client: &Client,
+    operation: Operation,
+    task_id: &types::TaskId,
+    targets: Vec<String>,
+) -> (Result<(Vec<BatchTargetResult>, Option<String>), Error>, Vec<String>) {
+    let Operation::Stop = operation;
+    let shared = &client.shared;
+    let span = tracing::info_span!(
+        "iotda.stop_batch_task",
+        operation = "StopBatchTask",
+        task_id = task_id.as_str(),
+        targets = targets.len(),
+        // Named targets are never empty, so an empty body is `all()`.
+        all = targets.is_empty(),
+        status = tracing::field::Empty,
+        request_id = tracing::field::Empty,
+        attempts = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    );
+    async move {
+        let call = client.call();
+        let mut op = call
+            .stop_batch_task()
+            .project_id(shared.project_id.clone())
+            .task_id(task_id.clone())
+            .body(types::BatchTargets { targets });
+        if let Some(instance_id) = &shared.instance_id {
+            op = op.instance_id(instance_id.clone());
+        }
+        let (result, ids) = crate::client::complete_with_ids(&call, op.send()).await;
+        match &result {
+            Ok((answer, _)) => tracing::debug!(answers = answer.targets.len(), "stop answered"),
+            Err(e) => tracing::debug!(error = %e, ambiguous = e.may_have_been_processed(), "stop failed"),
+        }
+        (result.map(|(answer, request_id)| (answer.targets, request_id)), ids)
+    }
+    .instrument(span)
+    .await
+}
+
+/// Per target of `sent` (indices into `targets`), what the answer or error
+/// says.
+fn settle_answer(
+    targets: &[String],
+    sent: &[usize],
+    result: Result<(Vec<BatchTargetResult>, Option<String>), Error>,
+    unexpected: &mut Vec<BatchTargetResult>,
+) -> Vec<Slot> {
+    match result {
+        Ok((answers, request_id)) => {
+            let request_id: Option<Arc<str>> = request_id.map(Arc::from);
+            let chunk: Vec<&str> = sent.iter().map(|&i| targets[i].as_str()).collect();
+            let (matched, extra) = answers_by_target(&chunk, answers);
+            unexpected.extend(extra);
+            matched
+                .into_iter()
+                .map(|answer| slot_of_answer(answer, &request_id))
+                .collect()
+        }
+        Err(error) => {
+            let ambiguous = error.may_have_been_processed();
+            let error = Arc::new(error);
+            sent.iter()
+                .map(|_| {
+                    if ambiguous {
+                        Slot::Doubtful(Unknown::Error(error.clone()))
+                    } else {
+                        Slot::Known(TargetOutcome::Failed(Failed::Refused(error.clone())))
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// One per-target answer as an outcome, with nothing read to settle it.
+pub(crate) fn outcome_of_answer(answer: BatchTargetResult, request_id: &Option<Arc<str>>) -> TargetOutcome {
+    match slot_of_answer(Some(answer), request_id) {
+        Slot::Known(outcome) => outcome,
+        Slot::Doubtful(unknown) => TargetOutcome::Unknown(unknown),
+    }
+}
+
+/// One per-target answer as an outcome. A `status` this crate does not know,
+/// or none, is neither success nor failure: it is settled by reading.
+fn slot_of_answer(answer: Option<BatchTargetResult>, request_id: &Option<Arc<str>>) -> Slot {
+    let Some(answer) = answer else {
+        return Slot::Doubtful(Unknown::Unanswered {
+            status: None,
+            request_id: request_id.clone(),
+        });
+    };
+    match answer.status.as_deref() {
+        Some(STATUS_SUCCESS) => Slot::Known(TargetOutcome::Succeeded(Succeeded::Answered {
+            request_id: request_id.clone(),
+        })),
+        Some(STATUS_FAILURE) => Slot::Known(TargetOutcome::Failed(Failed::Answered {
+            error_code: answer.error_code,
+            error_msg: answer.error_msg,
+            request_id: request_id.clone(),
+        })),
+        _ => Slot::Doubtful(Unknown::Unanswered {
+            status: answer.status,
+            request_id: request_id.clone(),
+        }),
+    }
+}
+
+/// Answers in `chunk`'s order (the first answer naming each target), and
+/// the answers for targets not asked for.
+fn answers_by_target(
+    chunk: &[&str],
+    answers: Vec<BatchTargetResult>,
+) -> (Vec<Option<BatchTargetResult>>, Vec<BatchTargetResult>) {
+    // The usual case: one answer per target, in request order.
+    let in_order = answers.len() == chunk.len()
+        && chunk
+            .iter()
+            .zip(&answers)
+            .all(|(target, answer)| answer.target.as_deref() == Some(*target));
+    if in_order {
+        return (answers.into_iter().map(Some).collect(), Vec::new());
+    }
+    let position: HashMap<&str, usize> = chunk.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+    let mut slots: Vec<Option<BatchTargetResult>> = (0..chunk.len()).map(|_| None).collect();
+    let mut extra = Vec::new();
+    for answer in answers {
+        match answer.target.as_deref().and_then(|t| position.get(t)).copied() {
+            Some(i) if slots[i].is_none() => slots[i] = Some(answer),
+            // A repeated answer for a target already answered is ignored.
+            Some(_) => {}
+            None => extra.push(answer),
+        }
+    }
+    (slots, extra)
+}
+
+/// The sub-task status of each target `indices` names, by ShowBatchTask with
+/// its `target` filter: `Ok((None, _))` when the task has no such sub-task.
+async fn read_statuses(
+    client: &Client,
+    task_id: &types::TaskId,
+    targets: &[String],
+    indices: &[usize],
+) -> Vec<Result<(Option<String>, Option<Arc<str>>), Error>> {
+    stream::iter(indices.iter().copied().map(|i| {
+        let target = targets[i].as_str();
+        async move {
+            let page = client.show_batch_task(task_id.as_str()).target(target).send().await?;
+            let status = page
+                .sub_tasks()
+                .iter()
+                .find(|detail| detail.target.as_deref() == Some(target))
+                .map(|detail| detail.status.clone().unwrap_or_default());
+            Ok((status, page.request_id().map(Arc::from)))
+        }
+    }))
+    .buffered(READ_CONCURRENCY)
+    .collect()
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(target: &str, status: &str) -> BatchTargetResult {
+        BatchTargetResult {
+            target: Some(target.to_owned()),
+            status: Some(status.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn answers_are_matched_to_targets_whatever_their_order() {
+        let (matched, extra) = answers_by_target(
+            &["a", "b", "c"],
+            vec![
+                answer("c", "success"),
+                answer("x", "success"),
+                answer("a", "failure"),
+                answer("a", "success"),
+            ],
+        );
+        let statuses: Vec<Option<&str>> = matched
+            .iter()
+            .map(|m| m.as_ref().and_then(|a| a.status.as_deref()))
+            .collect();
+        assert_eq!(statuses, [Some("failure"), None, Some("success")]);
+        assert_eq!(extra.len(), 1);
+    }
+
+    #[test]
+    fn an_unknown_or_missing_status_is_doubtful_never_a_success() {
+        let rid = Some(Arc::from("r"));
+        for status in [None, Some("pending"), Some("SUCCESS")] {
+            let a = BatchTargetResult {
+                target: Some("d".into()),
+                status: status.map(str::to_owned),
+                ..Default::default()
+            };
+            assert!(matches!(slot_of_answer(Some(a), &rid), Slot::Doubtful(_)), "{status:?}");
+        }
+        assert!(matches!(slot_of_answer(None, &rid), Slot::Doubtful(_)));
+    }
+
+    #[test]
+    fn stop_settles_by_the_sub_task_status() {
+        use TaskDetailStatus as S;
+        let stop = Operation::Stop;
+        assert!(stop.is_done(S::Stopped.as_str()));
+        for pending in [S::Processing, S::Waitting, S::FailWaitRetry] {
+            assert!(stop.is_pending(pending.as_str()) && !stop.is_done(pending.as_str()));
+        }
+        for other in [S::Success.as_str(), S::Fail.as_str(), S::Removed.as_str(), ""] {
+            assert!(!stop.is_pending(other) && !stop.is_done(other));
+        }
+    }
+}
