@@ -16,4 +16,5 @@ mod robustness;
 mod secrets;
 mod show;
 mod signing;
+mod truth;
 mod wire;
