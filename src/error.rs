@@ -104,7 +104,12 @@ impl fmt::Display for TimeoutKind {
 }
 
 /// An error status from IoTDA or from Huawei Cloud's API gateway.
+///
+/// Read it through its fields or accessors; [`ApiError::code`] gives the
+/// Huawei code typed. It cannot be built outside this crate (fields may be
+/// added); tests build one with the `test-util` constructors.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ApiError {
     /// HTTP status code.
     pub status: u16,
@@ -119,6 +124,109 @@ pub struct ApiError {
     pub body: Option<String>,
     /// Attempts made (more than one when a 429 or 503 was retried).
     pub attempts: u32,
+}
+
+impl ApiError {
+    /// Huawei's code, typed; `None` when the body had none.
+    pub fn code(&self) -> Option<HuaweiCode> {
+        self.error_code.as_deref().map(HuaweiCode::from_code)
+    }
+
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Huawei's message.
+    pub fn error_msg(&self) -> Option<&str> {
+        self.error_msg.as_deref()
+    }
+
+    /// The request ID to quote to Huawei support.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+/// The Huawei error codes this API is documented to return (IoTDA's and
+/// the API gateway's), with a catch-all for the rest. Match on it instead of
+/// comparing strings; [`HuaweiCode::as_str`] gives the wire form back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HuaweiCode {
+    /// `IOTDA.014219`: a per-target failure, the target is not in the task.
+    TargetNotInTask,
+    /// `IOTDA.014200`: the batch task does not exist.
+    TaskNotFound,
+    /// `IOTDA.000006`: invalid input data.
+    InvalidInput,
+    /// `IOTDA.000008`: the request format is invalid.
+    BadRequest,
+    /// `IOTDA.000017`: `limit` is out of range.
+    LimitOutOfRange,
+    /// `IOTDA.000018`: `marker` is out of range.
+    MarkerOutOfRange,
+    /// `IOTDA.000002`: the request is unauthorized.
+    Unauthorized,
+    /// `IOTDA.000004`: invalid access token.
+    InvalidToken,
+    /// `IOTDA.000021`: the token's user is unknown or has not subscribed to IoTDA.
+    NotSubscribed,
+    /// `IOTDA.000022`: the caller lacks the permission.
+    PermissionDenied,
+    /// `IOTDA.000020`: IoTDA could not decrypt the IAM token.
+    IamTokenDecrypt,
+    /// `APIGW.0301`: the gateway refused the IAM authentication (bad
+    /// signature, unknown AK, expired token, clock skew).
+    GatewayAuth,
+    /// `APIG.0308` or `APIGW.0308`: throttled.
+    Throttled,
+    /// Any other code, as received.
+    Other(String),
+}
+
+impl HuaweiCode {
+    const KNOWN: [(&'static str, HuaweiCode); 14] = [
+        ("IOTDA.014219", Self::TargetNotInTask),
+        ("IOTDA.014200", Self::TaskNotFound),
+        ("IOTDA.000006", Self::InvalidInput),
+        ("IOTDA.000008", Self::BadRequest),
+        ("IOTDA.000017", Self::LimitOutOfRange),
+        ("IOTDA.000018", Self::MarkerOutOfRange),
+        ("IOTDA.000002", Self::Unauthorized),
+        ("IOTDA.000004", Self::InvalidToken),
+        ("IOTDA.000021", Self::NotSubscribed),
+        ("IOTDA.000022", Self::PermissionDenied),
+        ("IOTDA.000020", Self::IamTokenDecrypt),
+        ("APIGW.0301", Self::GatewayAuth),
+        ("APIG.0308", Self::Throttled),
+        ("APIGW.0308", Self::Throttled),
+    ];
+
+    /// The typed form of a code as received.
+    pub fn from_code(code: &str) -> Self {
+        Self::KNOWN
+            .iter()
+            .find(|(known, _)| *known == code)
+            .map_or_else(|| Self::Other(code.to_owned()), |(_, typed)| typed.clone())
+    }
+
+    /// The wire form (`APIG.0308` for [`HuaweiCode::Throttled`]).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Other(code) => code,
+            known => Self::KNOWN
+                .iter()
+                .find(|(_, typed)| typed == known)
+                .map(|(code, _)| *code)
+                .expect("every named variant is in KNOWN"),
+        }
+    }
+}
+
+impl fmt::Display for HuaweiCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -211,6 +319,50 @@ impl Error {
         }
     }
 
+    /// Huawei's code, typed, for API errors.
+    pub fn code(&self) -> Option<HuaweiCode> {
+        self.as_api().and_then(ApiError::code)
+    }
+
+    /// The task (or the API path) does not exist: 404, or `IOTDA.014200`.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404) || self.code() == Some(HuaweiCode::TaskNotFound)
+    }
+
+    /// Authentication or authorisation failed: 401, 403, or a code saying so.
+    pub fn is_auth(&self) -> bool {
+        matches!(self.status(), Some(401 | 403))
+            || matches!(
+                self.code(),
+                Some(
+                    HuaweiCode::GatewayAuth
+                        | HuaweiCode::Unauthorized
+                        | HuaweiCode::InvalidToken
+                        | HuaweiCode::PermissionDenied
+                        | HuaweiCode::NotSubscribed
+                        | HuaweiCode::IamTokenDecrypt
+                )
+            )
+    }
+
+    /// Throttled: 429 (after the retries the policy allowed).
+    pub fn is_throttled(&self) -> bool {
+        self.status() == Some(429) || self.code() == Some(HuaweiCode::Throttled)
+    }
+
+    /// Whether sending the same request again is safe and may succeed: it
+    /// provably never reached the service (no connection, a connect timeout,
+    /// 429). Never true for an error that [may have been
+    /// processed](Self::may_have_been_processed).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Transport { source, .. } => source.as_ref().is_some_and(reqwest::Error::is_connect),
+            Self::Timeout { limit, .. } => *limit == TimeoutKind::Connect,
+            Self::Api(e) => e.status == 429,
+            _ => false,
+        }
+    }
+
     /// Attempts made before this error (0 when nothing was sent).
     pub fn attempts(&self) -> u32 {
         match self {
@@ -242,7 +394,11 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
     let mut count = 0;
     let mut last_space = true;
     for c in text.chars() {
-        let c = if c.is_control() || c.is_whitespace() { ' ' } else { c };
+        let c = if c.is_control() || c.is_whitespace() || is_invisible_format(c) {
+            ' '
+        } else {
+            c
+        };
         if c == ' ' && last_space {
             continue;
         }
@@ -255,6 +411,12 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
         count += 1;
     }
     out.trim_end().to_owned()
+}
+
+/// Bidi controls and other invisible characters that would reorder or hide
+/// the rest of a line on a terminal.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 /// Joins an error and its sources on one line.
@@ -280,6 +442,39 @@ mod tests {
     fn one_line_strips_controls() {
         assert_eq!(one_line("a\r\n  b\tc", 10), "a b c");
         assert_eq!(one_line("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn one_line_neutralises_bidi_controls() {
+        assert_eq!(one_line("abc\u{202e}fed\u{2066}x", 20), "abc fed x");
+    }
+
+    #[test]
+    fn huawei_codes_round_trip_and_classify() {
+        for code in ["IOTDA.014219", "IOTDA.014200", "APIGW.0301", "APIG.0308", "X.1"] {
+            assert_eq!(HuaweiCode::from_code(code).as_str(), code);
+        }
+        assert_eq!(HuaweiCode::from_code("APIGW.0308"), HuaweiCode::Throttled);
+        assert_eq!(
+            HuaweiCode::from_code("IOTDA.999999"),
+            HuaweiCode::Other("IOTDA.999999".into())
+        );
+        let api = |status, code: &str| {
+            Error::Api(Box::new(ApiError {
+                status,
+                error_code: Some(code.to_owned()),
+                error_msg: None,
+                request_id: None,
+                body: None,
+                attempts: 1,
+            }))
+        };
+        assert!(api(404, "IOTDA.014200").is_not_found());
+        assert!(api(401, "APIGW.0301").is_auth());
+        assert!(api(429, "APIG.0308").is_throttled() && api(429, "APIG.0308").is_retryable());
+        let server_error = api(500, "IOTDA.000020");
+        assert!(!server_error.is_retryable() && server_error.may_have_been_processed());
+        assert_eq!(server_error.code(), Some(HuaweiCode::IamTokenDecrypt));
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub use client::{
     DEFAULT_REQUEST_TIMEOUT, MAX_OFFSET, MAX_PAGE_SIZE, ShowBatchTask, ShowOutput, StopBatchTask, USER_AGENT,
 };
 #[cfg(feature = "client")]
-pub use error::Error;
+pub use error::{ApiError, Error, HuaweiCode, TimeoutKind};
 #[cfg(feature = "client")]
 pub use outcome::{StopReport, TargetOutcome, TargetResult};
 pub use output::TargetStatus;

@@ -466,3 +466,28 @@ async fn each_request_span_says_what_was_asked() {
         "{text}"
     );
 }
+
+/// Call builders own a handle to the client: their futures can be spawned
+/// and outlive the `Client` value they came from.
+#[tokio::test]
+async fn stop_futures_are_send_and_static() {
+    fn spawnable<T: std::future::Future + Send + 'static>(future: T) -> T {
+        future
+    }
+    let server = answering(
+        200,
+        r#"{"targets":[{"target":"dev-1","status":"success"}]}"#,
+        "application/json",
+        None,
+    )
+    .await;
+    let (single, bulk) = {
+        let client = client(&server.uri(), Mode::Token);
+        (
+            spawnable(client.stop_batch_task(TASK).target("dev-1").send()),
+            spawnable(client.stop_batch_task_bulk(TASK).targets(["dev-1"]).send()),
+        )
+    };
+    assert!(tokio::spawn(single).await.unwrap().unwrap().all_succeeded());
+    assert!(tokio::spawn(bulk).await.unwrap().unwrap().all_succeeded());
+}
