@@ -60,7 +60,7 @@ fn stdout_json(output: &std::process::Output) -> Value {
 }
 
 /// Sends `kill -<name>` to a child process.
-fn signal(child: &std::process::Child, name: &str) {
+pub(crate) fn signal(child: &std::process::Child, name: &str) {
     let status = std::process::Command::new("kill")
         .args([format!("-{name}"), child.id().to_string()])
         .status()
@@ -261,7 +261,7 @@ fn exit_2_on_bad_usage_with_nothing_sent() {
             "invalid targets-file",
         ),
         (vec!["--all", "--instance-id", "NOT-VALID"], "invalid instance_id"),
-        (vec!["--all", "--timeout", "0"], "invalid timeout"),
+        (vec!["--all", "--timeout", "0"], "for '--timeout <SECONDS>'"),
         (
             vec!["--target", "dev-0001", "--concurrency", "0"],
             "invalid concurrency",
