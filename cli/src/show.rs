@@ -41,9 +41,10 @@ enum ShowFormat {
     /// The task, its progress counters, one line per sub-task (TARGET,
     /// STATUS, ERROR CODE, MESSAGE) and a count.
     Table,
-    /// One object on stdout, nothing else there: {"batchtask": {...},
-    /// "task_details": [{"target", "status", "error": {"error_code",
-    /// "error_msg"}, ...}], "request_ids": [one per page]}.
+    /// One object on stdout, nothing else there: {"batchtask": {"task_id",
+    /// "task_type", "status", "task_progress", ...}, "task_details":
+    /// [{"target", "status", "output", "error": {"error_code", "error_msg"}}],
+    /// "request_ids": [one per page]}; absent fields are left out.
     Json,
 }
 
