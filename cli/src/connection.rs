@@ -5,8 +5,18 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use iotda_batchtask::{Client, Credentials, DEFAULT_REQUEST_TIMEOUT, InvalidInput, RetryPolicy, Signing};
 
-/// Shown under `--help` of the commands that call IoTDA.
+/// The longest `--timeout`: a day, far beyond any real call, and small enough
+/// that adding it to the clock cannot overflow.
+// TODO(lead): switch to the library's public `MAX_DEADLINE` once it lands.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Shown under `--help` of the commands that call IoTDA. Exactly the options
+/// with `env = ...` below; the others come only from flags.
 pub const CREDENTIALS_HELP: &str = "\
+Four options also come from the environment (a flag wins):
+  --endpoint IOTDA_ENDPOINT, --project-id HUAWEICLOUD_SDK_PROJECT_ID,
+  --instance-id IOTDA_INSTANCE_ID, --region HUAWEICLOUD_SDK_REGION
+
 Credentials come from the environment only, never from flags:
   HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK    access key pair (else CLOUD_SDK_AK, CLOUD_SDK_SK)
   HUAWEICLOUD_SDK_SECURITY_TOKEN           security token of temporary credentials
@@ -31,12 +41,18 @@ pub struct Connection {
     #[arg(long, value_enum, default_value_t = SigningArg::Auto)]
     signing: SigningArg,
     /// Give up on a request after this many seconds, retries included
-    /// (default 60; one attempt never waits more than 30).
-    #[arg(long, value_name = "SECONDS")]
-    timeout: Option<f64>,
+    /// (default 60; one attempt never waits more than 30; at most 86400).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, allow_negative_numbers = true)]
+    timeout: Option<Duration>,
     /// Retries of a request that provably was not processed (no connection,
-    /// or 429/503); 0 turns them off. Other failures are never retried.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    /// or 429/503); 0 to 9, 0 turns them off. Other failures are never retried.
+    #[arg(
+        long,
+        default_value_t = 2,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(0..10),
+        allow_negative_numbers = true
+    )]
     retries: u32,
 }
 
@@ -64,11 +80,7 @@ impl Connection {
         if let Some(region) = &self.region {
             builder = builder.region(region);
         }
-        if let Some(seconds) = self.timeout {
-            let timeout = Duration::try_from_secs_f64(seconds)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| InvalidInput::new("timeout", "must be a positive number of seconds"))?;
+        if let Some(timeout) = self.timeout {
             builder = builder
                 .deadline(timeout)
                 .request_timeout(timeout.min(DEFAULT_REQUEST_TIMEOUT));
@@ -81,5 +93,41 @@ impl Connection {
         builder
             .retry(RetryPolicy::default().with_max_attempts(attempts))
             .build()
+    }
+}
+
+/// `--timeout`: checked while parsing, so that clap names the option and
+/// exits 2 before anything is sent.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let range = || {
+        format!(
+            "must be a number of seconds above 0 and at most {}",
+            MAX_TIMEOUT.as_secs()
+        )
+    };
+    let seconds: f64 = text.trim().parse().map_err(|_| range())?;
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > MAX_TIMEOUT.as_secs_f64() {
+        return Err(range());
+    }
+    // Below a nanosecond rounds to zero, which would mean no time at all.
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_TIMEOUT, parse_timeout};
+    use std::time::Duration;
+
+    #[test]
+    fn timeout_is_positive_finite_and_at_most_a_day() {
+        assert_eq!(parse_timeout("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_timeout("86400"), Ok(MAX_TIMEOUT));
+        for bad in ["0", "-1", "1e19", "86400.5", "inf", "NaN", "1e-12", "", "ten"] {
+            let e = parse_timeout(bad).expect_err(bad);
+            assert!(e.contains("at most 86400"), "{bad}: {e}");
+        }
     }
 }

@@ -12,17 +12,28 @@ use iotda_batchtask_emulator::{
 };
 
 use crate::Exit;
+use crate::output::{self, outln};
 use crate::render::{self, Rows};
+use crate::sanitize;
+use crate::signals;
 
 /// Demo credentials: the emulator accepts them, nothing else does.
 const DEMO_AK: &str = "DEMOAK0000000000000001";
 const DEMO_SK: &str = "demo-secret-key-not-a-real-one";
 
 pub async fn run() -> Exit {
-    match demo().await {
+    // A signal ends the demo between two lines: there is nothing to report.
+    let finished = tokio::select! {
+        finished = demo() => finished,
+        signal = signals::first() => {
+            output::errln!("interrupted ({}): demo stopped", signal.name());
+            return signal.exit();
+        }
+    };
+    match finished {
         Ok(()) => Exit::Stopped,
         Err(e) => {
-            eprintln!("demo failed: {e}");
+            output::error(format_args!("demo failed: {e}"));
             Exit::RequestFailed
         }
     }
@@ -37,8 +48,8 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         .region("cn-north-4")
         .build()?;
 
-    println!("iotda-batchtask demo: an IoTDA emulator in this process, the real client, real AK/SK signing.\n");
-    println!(
+    outln!("iotda-batchtask demo: an IoTDA emulator in this process, the real client, real AK/SK signing.\n");
+    outln!(
         "emulator  {}  (AK/SK auth on; Signing::Auto chose V11-HMAC-SHA256 for this host)",
         emulator.base_url()
     );
@@ -46,25 +57,28 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 
     let named = ["dev-0001", "dev-0002", "dev-0003", "dev-9999"];
     let named_list = named.map(|d| format!("--target {d}")).join(" ");
-    println!("\n1. Stop four named devices; dev-9999 is not in the task.");
-    println!("   $ iotda-batchtask stop --task-id {DEMO_TASK_ID} {named_list}\n");
+    outln!("\n1. Stop four named devices; dev-9999 is not in the task.");
+    outln!("   $ iotda-batchtask stop --task-id {DEMO_TASK_ID} {named_list}\n");
     let out = client.stop_batch_task(DEMO_TASK_ID).targets(named).send().await?;
-    print!("{}", indent(&render::table(&Rows::of(&out))));
+    output::out(indent(&render::table(&Rows::of(&out))));
 
     let bulk: Vec<String> = (4..=250).map(demo_device_id).collect();
-    println!(
-        "\n2. Stop {} more devices in one bulk call: 100 per request, 2 requests at a time.",
-        bulk.len()
+    outln!(
+        "\n2. Stop {} more in one bulk call: 100 per request, 2 requests at a time.",
+        output::count(bulk.len(), "device", "devices")
     );
-    println!("   $ iotda-batchtask stop --task-id {DEMO_TASK_ID} --targets-file devices.txt --concurrency 2\n");
+    outln!("   $ iotda-batchtask stop --task-id {DEMO_TASK_ID} --targets-file devices.txt --concurrency 2\n");
     let out = client
         .stop_batch_task_bulk(DEMO_TASK_ID)
         .targets(bulk)
         .concurrency(2)
         .on_progress(|p: &BulkProgress| {
-            println!(
-                "   progress: {}/{} requests, {} of {} targets stopped",
-                p.requests_done, p.requests_total, p.succeeded, p.targets_total
+            outln!(
+                "   progress: {}/{}, {} of {} stopped",
+                p.requests_done,
+                output::count(p.requests_total, "request", "requests"),
+                p.succeeded,
+                output::count(p.targets_total, "target", "targets")
             );
         })
         .send()
@@ -76,42 +90,42 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|r| r.status != render::SUCCESS)
         .cloned()
         .collect();
-    println!("   {}", render::summary(&rows));
+    outln!("   {}", render::summary(&rows));
     if !failed.is_empty() {
-        println!("   the first failures, each with its reason:\n");
+        outln!("   the first failures, each with its reason:\n");
         let first = Rows {
             targets: failed.iter().take(4).cloned().collect(),
             request_ids: Vec::new(),
             duplicates_dropped: 0,
             task_status: None,
         };
-        print!("{}", indent(&render::rows(&first)));
+        output::out(indent(&render::rows(&first)));
         if failed.len() > 4 {
-            println!(
+            outln!(
                 "   ... and {} more (every target is listed with --output table or json)",
                 failed.len() - 4
             );
         }
     }
 
-    println!("\n3. A finished task cannot be stopped: the error carries status, code and request id.");
-    println!("   $ iotda-batchtask stop --task-id {DEMO_FINISHED_TASK_ID} --all\n");
+    outln!("\n3. A finished task cannot be stopped: the error carries status, code and request id.");
+    outln!("   $ iotda-batchtask stop --task-id {DEMO_FINISHED_TASK_ID} --all\n");
     match client.stop_batch_task(DEMO_FINISHED_TASK_ID).all().send().await {
-        Ok(_) => println!("   (unexpectedly accepted)"),
-        Err(e) => println!("   error: {e}"),
+        Ok(_) => outln!("   (unexpectedly accepted)"),
+        Err(e) => outln!("   error: {}", sanitize::cell(&e.to_string(), 4096)),
     }
 
-    println!("\n4. Stop everything still running, waiting or awaiting retry (body {{}}, only with --all).");
-    println!("   $ iotda-batchtask stop --task-id {DEMO_TASK_ID} --all\n");
+    outln!("\n4. Stop everything still running, waiting or awaiting retry (body {{}}, only with --all).");
+    outln!("   $ iotda-batchtask stop --task-id {DEMO_TASK_ID} --all\n");
     let out = client.stop_batch_task(DEMO_TASK_ID).all().send().await?;
-    println!("   {}", render::summary(&Rows::of(&out)));
+    outln!("   {}", render::summary(&Rows::of(&out)));
 
-    println!("\n5. The task now, through ShowBatchTask:");
-    println!("   $ iotda-batchtask show --task-id {DEMO_TASK_ID}\n");
+    outln!("\n5. The task now, through ShowBatchTask:");
+    outln!("   $ iotda-batchtask show --task-id {DEMO_TASK_ID}\n");
     print_task(&client, "   task  ").await?;
-    println!(
-        "\n{} requests served in {:.2?}. Run `iotda-batchtask emulator --help` to serve this data yourself.",
-        emulator.request_count(),
+    outln!(
+        "\n{} served in {:.2?}. Run `iotda-batchtask emulator --help` to serve this data yourself.",
+        output::count(emulator.request_count(), "request", "requests"),
         started.elapsed()
     );
     emulator.shutdown().await;
@@ -122,7 +136,7 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 async fn print_task(client: &Client, label: &str) -> Result<(), iotda_batchtask::Error> {
     let out = client.show_batch_task(DEMO_TASK_ID).limit(1).send().await?;
     let Some(task) = out.task() else { return Ok(()) };
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let text = |v: &Option<String>| sanitize::cell(v.as_deref().unwrap_or_default(), 32);
     let counts = task.task_progress.as_ref().map_or(String::new(), |p| {
         [
             ("Processing", p.processing),
@@ -138,11 +152,12 @@ async fn print_task(client: &Client, label: &str) -> Result<(), iotda_batchtask:
         .join(", ")
     });
     let total = task.task_progress.as_ref().and_then(|p| p.total).unwrap_or_default();
-    println!(
-        "{label} {} ({}, {}), {total} devices: {counts}",
+    outln!(
+        "{label} {} ({}, {}), {}: {counts}",
         text(&task.task_id),
         text(&task.task_type),
-        text(&task.status)
+        text(&task.status),
+        output::count(total, "device", "devices")
     );
     Ok(())
 }

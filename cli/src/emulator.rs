@@ -8,6 +8,7 @@ use clap::Args;
 use iotda_batchtask_emulator::{DEFAULT_REGION, Emulator, EmulatorConfig, EmulatorError, Seed, shutdown_signal};
 
 use crate::Exit;
+use crate::output::{self, errln};
 
 /// Arguments of `emulator`. The keys and tokens given here are test
 /// credentials the emulator accepts, not credentials of a real account.
@@ -44,7 +45,7 @@ pub struct EmulatorArgs {
 
 pub async fn run(args: EmulatorArgs) -> Exit {
     if args.access_keys.len() != args.secret_keys.len() {
-        eprintln!(
+        errln!(
             "error: {} --ak but {} --sk; give each access key its secret key",
             args.access_keys.len(),
             args.secret_keys.len()
@@ -56,8 +57,8 @@ pub async fn run(args: EmulatorArgs) -> Exit {
         Some(path) => match Seed::from_file(path) {
             Ok(seed) => seed,
             Err(e) => {
-                // The error names the file.
-                eprintln!("error: {e}");
+                // The error names the file and quotes it: sanitised.
+                output::error(e);
                 return Exit::Usage;
             }
         },
@@ -70,7 +71,7 @@ pub async fn run(args: EmulatorArgs) -> Exit {
         );
     }
     if !args.no_auth && args.access_keys.is_empty() && args.tokens.is_empty() {
-        eprintln!(
+        errln!(
             "warning: no --ak/--sk or --token given and auth is on: every request will get 401 (use --no-auth to play)"
         );
     }
@@ -96,11 +97,11 @@ pub async fn run(args: EmulatorArgs) -> Exit {
     match served {
         Ok(()) => Exit::Stopped,
         Err(e @ (EmulatorError::NonLoopback { .. } | EmulatorError::Config(_))) => {
-            eprintln!("error: {e}");
+            output::error(e);
             Exit::Usage
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            output::error(e);
             Exit::RequestFailed
         }
     }

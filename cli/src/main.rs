@@ -6,20 +6,25 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 mod connection;
 mod demo;
 mod emulator;
+mod output;
 mod render;
 mod sanitize;
 mod show;
+mod signals;
 mod stop;
 mod targets_file;
 
-/// Exit codes, documented in `--help` and the README.
+use output::errln;
+
+/// Exit codes, documented in `--help` ([`EXIT_CODES`]) and docs/cli.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Every target stopped.
@@ -33,33 +38,63 @@ pub enum Exit {
     /// The outcome of some targets is unknown: their request may have been
     /// processed and no read could tell.
     Unknown = 4,
-    /// Interrupted (Ctrl-C) before every request was sent; the output lists
-    /// the targets not attempted.
+    /// SIGINT (Ctrl-C): the command stopped early and reported what it had.
     Interrupted = 130,
+    /// stdout or stderr was closed or could not be written (`| head`): the
+    /// output stopped there (see `output`).
+    OutputClosed = 141,
+    /// SIGTERM: as [`Exit::Interrupted`].
+    Terminated = 143,
+}
+
+impl Exit {
+    /// Every exit code, for the check that [`EXIT_CODES`] documents each.
+    #[cfg(test)]
+    const ALL: [Exit; 8] = [
+        Exit::Stopped,
+        Exit::RequestFailed,
+        Exit::Usage,
+        Exit::TargetsFailed,
+        Exit::Unknown,
+        Exit::Interrupted,
+        Exit::OutputClosed,
+        Exit::Terminated,
+    ];
+
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
 }
 
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
-        ExitCode::from(exit as u8)
+        ExitCode::from(exit.code())
     }
 }
 
+/// The one exit-code table, shown under `--help` of the tool and of every
+/// command.
 const EXIT_CODES: &str = "\
 Exit codes:
-  0    every target stopped (or the command succeeded)
+  0    success: every target stopped (stop), the report was printed (show)
   1    no target got an answer: every request was refused (bad credentials, unknown task,
        service unreachable); status, code and request id on stderr
   2    invalid usage or input; nothing was sent
-  3    some targets were not stopped, or not attempted
-  4    the outcome of some targets is unknown (their request may have been processed)
-  130  interrupted (Ctrl-C): nothing more was sent; requests in flight had a few seconds to
-       finish (else unknown), the rest are not_attempted; the report is still printed";
+  3    stop: some targets were not stopped, or not attempted
+  4    stop: the outcome of some targets is unknown (their request may have been processed)
+  130  interrupted by SIGINT (Ctrl-C): nothing more was sent; requests in flight had a few
+       seconds to finish (else unknown); the full report is still printed; show prints the
+       sub-tasks fetched so far
+  141  stdout or stderr was closed (e.g. `| head`) or could not be written: the output stops there
+  143  terminated by SIGTERM: as 130";
 
 /// Stop Huawei Cloud IoTDA batch tasks (firmware/software upgrade rollouts).
 #[derive(Debug, Parser)]
 #[command(name = "iotda-batchtask", version, about, after_help = EXIT_CODES)]
 struct Cli {
-    /// Log the client's spans and events to stderr (`RUST_LOG` also works).
+    /// Log the client's spans and events to stderr (`RUST_LOG` also works;
+    /// no colours unless stderr is a terminal and `NO_COLOR` is unset).
     #[arg(short, long, global = true)]
     verbose: bool,
 
@@ -79,14 +114,31 @@ enum Command {
     Demo,
 }
 
+/// The parser: `Cli`, with [`EXIT_CODES`] appended to each command's own
+/// `after_help`, so that every `<command> --help` has the same table.
+fn command() -> clap::Command {
+    Cli::command().mut_subcommands(|sub| {
+        let text = match sub.get_after_help() {
+            Some(own) => format!("{own}\n\n{EXIT_CODES}"),
+            None => EXIT_CODES.to_owned(),
+        };
+        sub.after_help(text)
+    })
+}
+
 /// Parses arguments, runs the command, maps the outcome to an exit code.
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
-            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
-            let _ = e.print();
-            return if e.use_stderr() {
+            // clap prints help/version to stdout (exit 0) and usage errors to
+            // stderr (exit 2); a closed stream is 141, as everywhere.
+            return if e.print().is_err() {
+                Exit::OutputClosed.into()
+            } else if e.use_stderr() {
                 Exit::Usage.into()
             } else {
                 ExitCode::SUCCESS
@@ -97,11 +149,18 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            output::error(format_args!("cannot start the async runtime: {e}"));
             return Exit::RequestFailed.into();
         }
     };
     let exit = runtime.block_on(async {
+        // Before any request, so that no signal ends a command unreported.
+        // The emulator command has its own shutdown on both signals.
+        if !matches!(cli.command, Command::Emulator(_))
+            && let Err(e) = signals::install()
+        {
+            errln!("warning: cannot handle SIGINT and SIGTERM ({e}); they will end the command without a report");
+        }
         match cli.command {
             Command::Stop(args) => stop::run(args).await,
             Command::Show(args) => show::run(args).await,
@@ -119,18 +178,53 @@ fn init_tracing(verbose: bool) {
         (true, _) => EnvFilter::new("iotda_batchtask=debug"),
         (false, _) => EnvFilter::new("warn"),
     };
+    // Colour only for a person at a terminal who has not opted out
+    // (https://no-color.org: set and not empty).
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
+        // Its fallback for a failed write is `eprintln!`, which panics on a
+        // closed stderr; a lost log line is better.
+        .log_internal_errors(false)
         .with_target(false)
         .try_init();
 }
 
-/// Prints an error on stderr and picks the exit code for it.
+/// Prints an error on stderr (sanitised: it quotes the server) and picks the
+/// exit code for it.
 fn report(error: &iotda_batchtask::Error) -> Exit {
-    eprintln!("error: {error}");
+    output::error(error);
     match error {
         iotda_batchtask::Error::InvalidInput(_) => Exit::Usage,
         _ => Exit::RequestFailed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EXIT_CODES, Exit, command};
+
+    #[test]
+    fn every_exit_code_is_documented_once() {
+        for exit in Exit::ALL {
+            let row = format!("\n  {:<4} ", exit.code());
+            assert_eq!(EXIT_CODES.matches(&row).count(), 1, "{exit:?}: {EXIT_CODES}");
+        }
+        let rows = EXIT_CODES
+            .lines()
+            .filter(|l| l.starts_with("  ") && !l.starts_with("     "))
+            .count();
+        assert_eq!(rows, Exit::ALL.len(), "a documented code with no Exit: {EXIT_CODES}");
+    }
+
+    #[test]
+    fn every_command_shows_the_exit_codes() {
+        command().debug_assert();
+        for sub in command().get_subcommands() {
+            let help = sub.get_after_help().map(ToString::to_string).unwrap_or_default();
+            assert!(help.ends_with(EXIT_CODES), "{}: {help}", sub.get_name());
+        }
     }
 }

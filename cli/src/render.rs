@@ -1,8 +1,6 @@
 //! Rendering a stop's report: a table with a summary line, or one JSON
 //! object, and the exit code the outcomes give.
 
-use std::io::Write as _;
-
 use crate::sanitize;
 use clap::ValueEnum;
 use iotda_batchtask::outcome::{Failed, StopReport, Succeeded, TargetOutcome, Unknown};
@@ -217,16 +215,13 @@ impl Rows {
     }
 }
 
+/// Prints the report on stdout (a closed stdout ends the process with 141;
+/// see `output`).
 pub fn print(format: Format, rows: &Rows) {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    // A closed pipe (`| head`) is not worth a panic or an error exit.
-    let _ = match format {
-        Format::Json => serde_json::to_writer(&mut out, rows)
-            .map_err(std::io::Error::other)
-            .and_then(|()| writeln!(out)),
-        Format::Table => write!(out, "{}", table(rows)),
-    };
+    match format {
+        Format::Json => crate::output::json(rows),
+        Format::Table => crate::output::out(table(rows)),
+    }
 }
 
 /// The table and the summary, as text.

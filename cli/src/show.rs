@@ -1,14 +1,18 @@
 //! `iotda-batchtask show`: what a stop did.
 
-use crate::sanitize;
-use clap::Args;
-use futures_util::TryStreamExt as _;
+use std::sync::OnceLock;
+
+use clap::builder::PossibleValue;
+use clap::{Args, ValueEnum};
 use iotda_batchtask::MAX_PAGE_SIZE;
 use iotda_batchtask::types::{Task, TaskDetail, TaskDetailStatus};
 use serde::Serialize;
 
 use crate::connection::{CREDENTIALS_HELP, Connection};
-use crate::render::{self, Format};
+use crate::output::{self, errln};
+use crate::render;
+use crate::sanitize;
+use crate::signals::{self, Signal};
 use crate::{Exit, report};
 
 /// Arguments of `show`.
@@ -20,15 +24,44 @@ pub struct ShowArgs {
     /// The batch task ID.
     #[arg(long, value_name = "ID")]
     task_id: String,
-    /// Only sub-tasks in this status (Success, Fail, Processing, FailWaitRetry, Stopped, Waitting, Removed, ...).
-    #[arg(long, value_name = "S")]
-    status: Option<TaskDetailStatus>,
+    /// Only sub-tasks in this status (any letter case).
+    #[arg(long, value_name = "S", value_enum, ignore_case = true)]
+    status: Option<StatusArg>,
     /// Only this device's sub-task.
     #[arg(long, value_name = "DEVICE_ID")]
     target: Option<String>,
-    /// Output: the task, a table of sub-tasks and a summary, or one JSON object on stdout.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    output: Format,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ShowFormat::Table)]
+    output: ShowFormat,
+}
+
+/// `--output` of `show` (`stop`'s has another JSON shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ShowFormat {
+    /// The task, its progress counters, one line per sub-task (TARGET,
+    /// STATUS, ERROR CODE, MESSAGE) and a count.
+    Table,
+    /// One object on stdout, nothing else there: {"batchtask": {"task_id",
+    /// "task_type", "status", "task_progress", ...}, "task_details":
+    /// [{"target", "status", "output", "error": {"error_code", "error_msg"}}],
+    /// "request_ids": [one per page]}; absent fields are left out.
+    Json,
+}
+
+/// `--status`: the spec's sub-task statuses, listed in `--help` from the
+/// generated list rather than restated here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StatusArg(TaskDetailStatus);
+
+impl ValueEnum for StatusArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: OnceLock<Vec<StatusArg>> = OnceLock::new();
+        ALL.get_or_init(|| TaskDetailStatus::ALL.into_iter().map(StatusArg).collect())
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.as_str()))
+    }
 }
 
 /// `--output json`.
@@ -40,44 +73,112 @@ struct Json<'a> {
 }
 
 pub async fn run(args: ShowArgs) -> Exit {
-    match run_inner(args).await {
-        Ok(()) => Exit::Stopped,
-        Err(e) => report(&e),
+    let walk = match walk(&args).await {
+        Ok(walk) => walk,
+        Err(WalkError::Client(e)) => return report(&e),
+        Err(WalkError::Paging(message)) => {
+            output::error(message);
+            return Exit::RequestFailed;
+        }
+    };
+    if let Some(signal) = walk.interrupted {
+        errln!(
+            "interrupted ({}): showing the {} fetched so far",
+            signal.name(),
+            output::count(walk.details.len(), "sub-task", "sub-tasks")
+        );
+    }
+    match args.output {
+        ShowFormat::Json => output::json(&Json {
+            batchtask: walk.task.as_ref(),
+            task_details: &walk.details,
+            request_ids: &walk.request_ids,
+        }),
+        ShowFormat::Table => output::out(table(walk.task.as_ref(), &walk.details)),
+    }
+    walk.interrupted.map_or(Exit::Stopped, Signal::exit)
+}
+
+/// What the pages said, up to the last page or the first signal.
+#[derive(Default)]
+struct Walk {
+    /// From the first page.
+    task: Option<Task>,
+    details: Vec<TaskDetail>,
+    /// One per page that carried one.
+    request_ids: Vec<String>,
+    interrupted: Option<Signal>,
+}
+
+enum WalkError {
+    Client(iotda_batchtask::Error),
+    /// The server's paging went wrong (its message quotes the server).
+    Paging(String),
+}
+
+impl From<iotda_batchtask::Error> for WalkError {
+    fn from(e: iotda_batchtask::Error) -> Self {
+        WalkError::Client(e)
     }
 }
 
-async fn run_inner(args: ShowArgs) -> Result<(), iotda_batchtask::Error> {
+/// Fetches page after page, following `page.marker` while pages are full.
+/// Paged here rather than with the library's `sub_tasks()` stream, which
+/// drops each page's request ID. A signal abandons the page in flight (a
+/// read, safe to drop) and keeps what came before.
+async fn walk(args: &ShowArgs) -> Result<Walk, WalkError> {
     let client = args.connection.client()?;
-    let mut call = client.show_batch_task(&args.task_id);
-    if let Some(status) = args.status {
+    let mut call = client.show_batch_task(&args.task_id).limit(MAX_PAGE_SIZE);
+    if let Some(StatusArg(status)) = args.status {
         call = call.status(status);
     }
     if let Some(target) = &args.target {
         call = call.target(target);
     }
-    // The first page carries the task; when it is full, the stream pages on from its marker.
-    let first = call.clone().limit(MAX_PAGE_SIZE).send().await?;
-    let mut details = first.sub_tasks().to_vec();
-    let marker = first.page().and_then(|p| p.marker.clone());
-    if let (true, Some(marker)) = (details.len() == MAX_PAGE_SIZE as usize, marker) {
-        let rest: Vec<TaskDetail> = call.marker(marker).sub_tasks().try_collect().await?;
-        details.extend(rest);
-    }
-    let request_ids: Vec<String> = first.request_id().map(str::to_owned).into_iter().collect();
-    match args.output {
-        Format::Json => {
-            let json = Json {
-                batchtask: first.task(),
-                task_details: &details,
-                request_ids: &request_ids,
-            };
-            if let Ok(text) = serde_json::to_string(&json) {
-                println!("{text}");
-            }
+    let mut walk = Walk::default();
+    let mut marker: Option<String> = None;
+    loop {
+        let mut page_call = call.clone();
+        if let Some(marker) = &marker {
+            page_call = page_call.marker(marker);
         }
-        Format::Table => print!("{}", table(first.task(), &details)),
+        let page = tokio::select! {
+            // A signal wins over a page that is ready at the same moment.
+            biased;
+            signal = signals::first() => {
+                walk.interrupted = Some(signal);
+                return Ok(walk);
+            }
+            page = page_call.send() => page?,
+        };
+        walk.request_ids.extend(page.request_id().map(str::to_owned));
+        if walk.task.is_none() {
+            walk.task = page.task().cloned();
+        }
+        let full = page.sub_tasks().len() >= MAX_PAGE_SIZE as usize;
+        walk.details.extend_from_slice(page.sub_tasks());
+        match page.page().and_then(|p| p.marker.clone()) {
+            Some(next) if full => {
+                marker = Some(next_marker(next, marker.as_deref())?);
+            }
+            _ => return Ok(walk),
+        }
     }
-    Ok(())
+}
+
+/// The server's next marker, if it is one and it moves down (record IDs are
+/// listed newest, i.e. highest, first): a server repeating a marker would
+/// otherwise keep this loop going for ever.
+fn next_marker(next: String, previous: Option<&str>) -> Result<String, WalkError> {
+    let valid = iotda_batchtask::validation::marker(&next).is_ok();
+    let advanced = previous.is_none_or(|p| next.to_ascii_lowercase() < p.to_ascii_lowercase());
+    if valid && advanced {
+        Ok(next)
+    } else {
+        Err(WalkError::Paging(format!(
+            "the server's paging does not advance: page.marker {next:?} after {previous:?}"
+        )))
+    }
 }
 
 /// The task's line, its progress counters, then one row per sub-task.
@@ -120,6 +221,36 @@ fn table(task: Option<&Task>, details: &[TaskDetail]) -> String {
         })
         .collect();
     out.push_str(&render::columns(&rows));
-    out.push_str(&format!("{} sub-tasks\n", details.len()));
+    out.push_str(&output::count(details.len(), "sub-task", "sub-tasks"));
+    out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_must_advance() {
+        let a = "5c90fa7d3c4e4405e8525079".to_owned();
+        assert!(next_marker(a.clone(), None).is_ok());
+        assert!(next_marker(a.clone(), Some("5C90FA7D3C4E4405E852507A")).is_ok());
+        assert!(next_marker(a.clone(), Some(&a)).is_err(), "repeated");
+        assert!(
+            next_marker(a.clone(), Some("5c90fa7d3c4e4405e8525078")).is_err(),
+            "upwards"
+        );
+        assert!(next_marker("not a marker".to_owned(), None).is_err());
+    }
+
+    #[test]
+    fn every_status_is_accepted_in_any_case() {
+        for status in TaskDetailStatus::ALL {
+            let name = status.as_str();
+            for typed in [name.to_owned(), name.to_ascii_lowercase(), name.to_ascii_uppercase()] {
+                assert_eq!(StatusArg::from_str(&typed, true), Ok(StatusArg(status)), "{typed}");
+            }
+        }
+        assert!(StatusArg::from_str("Runing", true).is_err());
+    }
 }

@@ -73,11 +73,12 @@ async fn run_inner(args: StopArgs) -> Result<Exit, iotda_batchtask::Error> {
         let report = match call.send().await {
             Ok(report) => report,
             Err(e) if e.may_have_been_processed() => {
-                eprintln!("error: {e}");
-                eprintln!(
-                    "the stop may have been processed and no read could tell; check with `iotda-batchtask show --task-id {}`",
-                    args.task_id
-                );
+                crate::output::error(&e);
+                crate::output::err(format_args!(
+                    "the stop may have been processed and no read could tell; check with \
+                     `iotda-batchtask show --task-id {}`\n",
+                    crate::sanitize::cell(&args.task_id, 64)
+                ));
                 return Ok(Exit::Unknown);
             }
             Err(e) => return Err(e),
@@ -106,10 +107,9 @@ async fn run_inner(args: StopArgs) -> Result<Exit, iotda_batchtask::Error> {
     bar.finish_and_clear();
     let rows = Rows::of(&report);
     render::print(args.output, &rows);
-    Ok(if report.cancelled() {
-        Exit::Interrupted
-    } else {
-        rows.exit()
+    Ok(match crate::signals::received() {
+        Some(signal) if report.cancelled() => signal.exit(),
+        _ => rows.exit(),
     })
 }
 
@@ -128,24 +128,19 @@ fn progress_bar(targets: usize) -> Arc<ProgressBar> {
     Arc::new(bar)
 }
 
-/// Completes on the first Ctrl-C, after which no new request is sent and
-/// those in flight get a few seconds to finish.
+/// Completes on the first SIGINT or SIGTERM, after which no new request is
+/// sent and those in flight get a few seconds to finish.
 async fn interrupted() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        // No signal handling available: never cancel.
-        std::future::pending::<()>().await;
-    }
-    eprintln!(
-        "interrupted: sending no more requests; waiting briefly for those in flight (Ctrl-C again to stop waiting)"
-    );
+    let signal = crate::signals::first().await;
+    crate::output::err(format_args!(
+        "interrupted ({}): sending no more requests; waiting briefly for those in flight \
+         (a second signal stops waiting; the report follows either way)\n",
+        signal.name()
+    ));
 }
 
-/// Completes on a second Ctrl-C: requests in flight are abandoned and
+/// Completes on a second signal: requests in flight are abandoned and
 /// reported unknown.
 async fn interrupted_again() {
-    for _ in 0..2 {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
+    crate::signals::second().await;
 }

@@ -60,7 +60,7 @@ fn stdout_json(output: &std::process::Output) -> Value {
 }
 
 /// Sends `kill -<name>` to a child process.
-fn signal(child: &std::process::Child, name: &str) {
+pub(crate) fn signal(child: &std::process::Child, name: &str) {
     let status = std::process::Command::new("kill")
         .args([format!("-{name}"), child.id().to_string()])
         .status()
@@ -264,7 +264,7 @@ fn exit_2_on_bad_usage_with_nothing_sent() {
             "invalid targets-file",
         ),
         (vec!["--all", "--instance-id", "NOT-VALID"], "invalid instance_id"),
-        (vec!["--all", "--timeout", "0"], "invalid timeout"),
+        (vec!["--all", "--timeout", "0"], "for '--timeout <SECONDS>'"),
         (
             vec!["--target", "dev-0001", "--concurrency", "0"],
             "invalid concurrency",
@@ -584,11 +584,17 @@ fn show_lists_what_a_stop_did() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid target"));
 }
 
-/// Ctrl-C during a bulk stop: no new request is sent, those in flight
-/// finish, every target is reported once, the unsent ones `not_attempted`,
-/// and the exit code is 130.
-#[test]
-fn ctrl_c_stops_issuing_and_reports_every_target() {
+/// A bulk stop of 1,000 devices, one request at a time, against a server
+/// that answers each request after `delay`: the runtime serving it, the
+/// server, the devices, and the running CLI (JSON on stdout).
+fn slow_bulk(
+    delay: Duration,
+) -> (
+    tokio::runtime::Runtime,
+    wiremock::MockServer,
+    Vec<String>,
+    std::process::Child,
+) {
     use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers::method};
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -598,7 +604,7 @@ fn ctrl_c_stops_issuing_and_reports_every_target() {
         .unwrap();
     let server = runtime.block_on(async {
         let server = MockServer::start().await;
-        let echo = |request: &Request| {
+        let echo = move |request: &Request| {
             let body: Value = serde_json::from_slice(&request.body).unwrap();
             let results: Vec<Value> = body["targets"]
                 .as_array()
@@ -607,7 +613,7 @@ fn ctrl_c_stops_issuing_and_reports_every_target() {
                 .map(|t| serde_json::json!({"target": t, "status": "success"}))
                 .collect();
             ResponseTemplate::new(200)
-                .set_delay(Duration::from_millis(400))
+                .set_delay(delay)
                 .set_body_json(serde_json::json!({ "targets": results }))
         };
         Mock::given(method("POST")).respond_with(echo).mount(&server).await;
@@ -641,12 +647,36 @@ fn ctrl_c_stops_issuing_and_reports_every_target() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
+    // The file is read at start-up; the directory may go once the tool runs.
+    std::thread::sleep(Duration::from_millis(300));
+    drop(dir);
+    (runtime, server, devices, child)
+}
+
+/// The report's statuses, by status name.
+fn statuses(json: &Value) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for t in json["targets"].as_array().unwrap() {
+        *counts.entry(t["status"].as_str().unwrap().to_owned()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Ctrl-C during a bulk stop: no new request is sent, those in flight
+/// finish, every target is reported once, the unsent ones `not_attempted`,
+/// and the exit code is 130.
+#[test]
+fn ctrl_c_stops_issuing_and_reports_every_target() {
+    let (runtime, server, devices, child) = slow_bulk(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(700));
     signal(&child, "INT");
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted: sending no more requests"), "{stderr}");
+    assert!(
+        stderr.contains("interrupted (SIGINT): sending no more requests"),
+        "{stderr}"
+    );
     let json = stdout_json(&out);
     let results = json["targets"].as_array().unwrap();
     let targets: Vec<&str> = results.iter().map(|t| t["target"].as_str().unwrap()).collect();
@@ -656,4 +686,109 @@ fn ctrl_c_stops_issuing_and_reports_every_target() {
     let stopped = results.iter().filter(|t| t["status"] == "success").count();
     let not_attempted = results.iter().filter(|t| t["status"] == "not_attempted").count();
     assert_eq!((stopped, not_attempted), (sent * 100, 1000 - sent * 100));
+}
+
+/// SIGTERM (`timeout`, CI cancellation, systemd, Kubernetes) is handled like
+/// Ctrl-C: the full report, exit 143.
+#[test]
+fn sigterm_mid_bulk_prints_the_report_and_exits_143() {
+    let (runtime, server, devices, child) = slow_bulk(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(700));
+    signal(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("interrupted (SIGTERM)"), "{stderr}");
+    let json = stdout_json(&out);
+    let targets: Vec<&str> = json["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, devices, "every target exactly once, in order");
+    let sent = runtime.block_on(server.received_requests()).unwrap().len();
+    let counts = statuses(&json);
+    assert_eq!(counts.get("success"), Some(&(sent * 100)), "{counts:?}");
+    assert_eq!(counts.get("not_attempted"), Some(&(1000 - sent * 100)), "{counts:?}");
+}
+
+/// A second signal while a request is still in flight: the report is still
+/// printed, that request's targets `unknown` (it may have been processed).
+#[test]
+fn a_second_signal_still_prints_the_report_with_in_flight_targets_unknown() {
+    // Each answer takes 5 s, so the first request is in flight throughout.
+    let (runtime, server, devices, child) = slow_bulk(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(700));
+    signal(&child, "INT");
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, "INT");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let json = stdout_json(&out);
+    assert_eq!(json["targets"].as_array().unwrap().len(), devices.len());
+    let counts = statuses(&json);
+    assert_eq!(counts.get("unknown"), Some(&100), "{counts:?}");
+    assert_eq!(counts.get("not_attempted"), Some(&900), "{counts:?}");
+    assert_eq!(runtime.block_on(server.received_requests()).unwrap().len(), 1);
+}
+
+/// The same bulk stop (3,000 devices, 200 repeats, 50 unknown IDs) on fresh
+/// identical tasks ends with the same exit code and the same counts every
+/// time: the code is a function of the outcomes alone.
+#[test]
+fn the_same_bulk_stop_gives_the_same_exit_code_every_run() {
+    let devices: Vec<String> = (0..3000).map(|i| format!("fleet-{i:05}")).collect();
+    let mut targets = devices.clone();
+    targets.extend(devices.iter().step_by(15).take(200).cloned());
+    targets.extend((0..50).map(|i| format!("unknown-{i:03}")));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fleet.txt");
+    std::fs::write(&file, targets.join("\n")).unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let task = SeedTask {
+            project_id: DEMO_PROJECT_ID.to_owned(),
+            task_id: DEMO_TASK_ID.to_owned(),
+            task_type: TaskType::FirmwareUpgrade,
+            status: TaskStatus::Processing,
+            subtasks: devices
+                .iter()
+                .map(|d| (d.clone(), TaskDetailStatus::Processing))
+                .collect(),
+        };
+        let emulator = start(EmulatorConfig::new().seed(Seed::new(vec![task]).unwrap()).token(TOKEN));
+        let out = stop(&emulator)
+            .args([
+                "--targets-file",
+                file.to_str().unwrap(),
+                "--concurrency",
+                "4",
+                "--output",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        let json = stdout_json(&out);
+        assert_eq!(
+            json["targets"].as_array().unwrap().len(),
+            3050,
+            "every distinct target once"
+        );
+        assert_eq!(json["duplicates_dropped"], 200);
+        let stopped = emulator
+            .handle
+            .task(DEMO_PROJECT_ID, DEMO_TASK_ID)
+            .unwrap()
+            .count(TaskDetailStatus::Stopped);
+        assert_eq!(
+            statuses(&json).get("success"),
+            Some(&stopped),
+            "success is what the emulator stopped"
+        );
+        runs.push((out.status.code(), statuses(&json)));
+    }
+    assert!(runs.iter().all(|r| *r == runs[0]), "{runs:#?}");
+    assert_eq!(runs[0].0, Some(3), "some targets (the unknown IDs) were not stopped");
 }
