@@ -90,6 +90,10 @@ pub use output::TargetStatus;
 #[cfg(feature = "client")]
 pub use retry::RetryPolicy;
 pub use validation::InvalidInput;
+// Bounds a caller may want to check against (the CLI's --timeout, say).
+#[cfg(feature = "client")]
+pub use client::{MAX_WALK_PAGES, MAX_WALK_SUB_TASKS};
+pub use validation::MAX_DEADLINE;
 
 /// Compiles the README's Rust examples as doctests.
 #[cfg(all(doctest, feature = "client"))]

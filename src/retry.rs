@@ -72,7 +72,9 @@ impl RetryPolicy {
         self
     }
 
-    /// The longest `Retry-After` obeyed; longer ones are shortened to this.
+    /// The longest `Retry-After` obeyed; longer ones, of any size, are
+    /// shortened to this (and then not retried at all if the wait would end
+    /// past the call's deadline).
     pub fn with_max_retry_after(mut self, max: Duration) -> Self {
         self.max_retry_after = max;
         self
@@ -138,15 +140,33 @@ pub fn is_rejected_before_processing(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS
 }
 
-/// Parses `Retry-After` as delay-seconds or an HTTP date (relative to `now`).
+/// Parses `Retry-After` as delay-seconds or an HTTP date (relative to `now`);
+/// `None` when it is absent or malformed (a sign, a fraction, text).
+///
+/// A wait too long to represent is [`Duration::MAX`], never `None`: a
+/// server asking for a very long pause must not get a quick retry.
+/// [`RetryPolicy::delay`] caps it at [`RetryPolicy::max_retry_after`]. A
+/// date in the past means now.
 pub fn retry_after(headers: &HeaderMap, now: jiff::Timestamp) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    // delay-seconds is 1*DIGIT (RFC 9110): no sign, so `str::parse`'s `+` is not accepted.
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(value.parse::<u64>().map_or(Duration::MAX, Duration::from_secs));
     }
-    let at = jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(value).ok()?;
-    let wait = at.duration_since(now);
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+    let until = |at: jiff::Timestamp| Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO);
+    if let Ok(at) = jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(value) {
+        return Some(until(at));
+    }
+    // A well-formed IMF-fixdate past jiff's last timestamp (late in year
+    // 9999) fails above; read it as a civil date to tell it from garbage.
+    let date = jiff::fmt::strtime::parse("%a, %d %b %Y %H:%M:%S GMT", value)
+        .and_then(|parsed| parsed.to_datetime())
+        .ok()?;
+    match jiff::tz::TimeZone::UTC.to_timestamp(date) {
+        Ok(at) => Some(until(at)),
+        Err(_) if date.year() > 0 => Some(Duration::MAX),
+        Err(_) => Some(Duration::ZERO),
+    }
 }
 
 /// Randomness for jitter without a `rand` dependency: std's `RandomState` is
@@ -216,5 +236,71 @@ mod tests {
             policy.delay(1, Outcome::Status(StatusCode::TOO_MANY_REQUESTS, &headers)),
             Some(policy.max_retry_after())
         );
+    }
+
+    /// The wait `delay` picks for a 503 carrying `Retry-After: value`.
+    fn wait_for(policy: &RetryPolicy, value: &str) -> Duration {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        policy
+            .delay(1, Outcome::Status(StatusCode::SERVICE_UNAVAILABLE, &headers))
+            .unwrap()
+    }
+
+    #[test]
+    fn any_long_retry_after_is_capped_never_a_short_backoff() {
+        // The backoff is at most 1 ms here, so a long wait cannot be mistaken for it.
+        let policy = RetryPolicy::default()
+            .with_backoff(Duration::from_millis(1), Duration::from_millis(1))
+            .with_max_retry_after(Duration::from_secs(10));
+        let cap = policy.max_retry_after();
+        for value in [
+            "3600",
+            "18446744073709551615",          // u64::MAX seconds
+            "18446744073709551616",          // u64::MAX + 1
+            "99999999999999999999999999999", // far past u64
+            "Fri, 31 Dec 9999 23:59:59 GMT", // past jiff's last timestamp
+            "Thu, 30 Dec 9999 22:00:00 GMT", // jiff's last timestamp, to the second
+        ] {
+            assert_eq!(wait_for(&policy, value), cap, "{value}");
+        }
+        let now: jiff::Timestamp = "2024-01-02T03:04:05Z".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("18446744073709551616"));
+        assert_eq!(retry_after(&headers, now), Some(Duration::MAX));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("Fri, 31 Dec 9999 23:59:59 GMT"));
+        assert_eq!(retry_after(&headers, now), Some(Duration::MAX));
+    }
+
+    #[test]
+    fn malformed_or_negative_retry_after_falls_back_to_the_backoff() {
+        let policy = RetryPolicy::default()
+            .with_backoff(Duration::from_millis(1), Duration::from_millis(1))
+            .with_max_retry_after(Duration::from_secs(10));
+        let now: jiff::Timestamp = "2024-01-02T03:04:05Z".parse().unwrap();
+        for value in [
+            "-1",
+            "-18446744073709551616",
+            "+5",
+            "1.5",
+            "5s",
+            "",
+            "soon",
+            "Sat, 31 Dec 9999 23:59:59 GMT", // wrong weekday: not a date
+            "Fri, 32 Dec 9999 23:59:59 GMT",
+            "Fri, 31 Dec 99999 23:59:59 GMT",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+            assert_eq!(retry_after(&headers, now), None, "{value:?}");
+            assert!(wait_for(&policy, value) <= Duration::from_millis(1), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_capped_retry_after_past_the_deadline_is_still_capped_here() {
+        // `delay` caps; the hooks then refuse a wait that would pass the deadline.
+        let policy = RetryPolicy::default().with_max_retry_after(Duration::MAX);
+        assert_eq!(wait_for(&policy, "99999999999999999999"), Duration::MAX);
     }
 }

@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::time::Duration;
 
 use crate::{limits, types};
 
@@ -176,6 +177,26 @@ where
         .collect())
 }
 
+/// The longest timeout or deadline a client accepts (24 hours): the client
+/// builder's `connect_timeout`, `request_timeout` and `deadline`. A call that needs longer is stuck; the bound also keeps
+/// `Instant + deadline` far from overflowing.
+pub const MAX_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Checks a timeout or deadline: greater than zero and at most
+/// [`MAX_DEADLINE`]. `field` names it in the error (`deadline`, say).
+pub fn duration(field: &'static str, value: Duration) -> Result<(), InvalidInput> {
+    if value.is_zero() {
+        return Err(InvalidInput::new(field, "must be greater than zero"));
+    }
+    if value > MAX_DEADLINE {
+        return Err(InvalidInput::new(
+            field,
+            format!("must be at most {} hours", MAX_DEADLINE.as_secs() / 3600),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a region ID such as `cn-north-4` (it becomes part of the derived
 /// signing scope, so `/` or spaces would corrupt it).
 pub fn region(value: &str) -> Result<(), InvalidInput> {
@@ -321,6 +342,15 @@ mod tests {
         ] {
             let rule = target(0, value).unwrap_err().rule().to_owned();
             assert!(rule.starts_with(&format!("contains {named};")), "{value:?}: {rule}");
+        }
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        assert!(duration("deadline", Duration::from_nanos(1)).is_ok());
+        assert!(duration("deadline", MAX_DEADLINE).is_ok());
+        for bad in [Duration::ZERO, MAX_DEADLINE + Duration::from_nanos(1), Duration::MAX] {
+            assert_eq!(duration("deadline", bad).unwrap_err().field(), "deadline", "{bad:?}");
         }
     }
 

@@ -1,5 +1,6 @@
 //! Credentials: an IAM token, or an access key pair (optionally temporary).
 
+use std::ffi::OsString;
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -117,16 +118,32 @@ impl Credentials {
     /// - `HUAWEICLOUD_SDK_PROJECT_ID` for the project ID;
     /// - with no access key at all, `IOTDA_AUTH_TOKEN` for token auth.
     ///
-    /// Errors name the missing or half-set variable, never its value.
+    /// Errors name the missing, half-set or unreadable variable, never its
+    /// value. A variable that is set but not valid UTF-8 is an error, not
+    /// "unset": reading it as unset would quietly fall back to another
+    /// identity (`CLOUD_SDK_*`, `IOTDA_AUTH_TOKEN`) or drop the security token.
     pub fn from_env() -> Result<Self, InvalidInput> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_os_lookup(|name| std::env::var_os(name))
     }
 
     /// [`Credentials::from_env`] over any variable source (a config system, or
     /// a map in tests). Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InvalidInput> {
-        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        let pair = |ak_var: &'static str, sk_var: &'static str| match (get(ak_var), get(sk_var)) {
+        Self::from_os_lookup(|name| lookup(name).map(OsString::from))
+    }
+
+    /// [`Credentials::from_env`] over any source of OS strings, as
+    /// [`std::env::var_os`] returns them. Empty values count as unset; a
+    /// value that is not valid UTF-8 is an error naming the variable.
+    pub fn from_os_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, InvalidInput> {
+        let get = |name: &'static str| match lookup(name) {
+            None => Ok(None),
+            Some(value) => match value.into_string() {
+                Ok(value) => Ok(Some(value).filter(|v| !v.is_empty())),
+                Err(_) => Err(InvalidInput::new(name, "is set but is not valid UTF-8")),
+            },
+        };
+        let pair = |ak_var: &'static str, sk_var: &'static str| match (get(ak_var)?, get(sk_var)?) {
             (Some(ak), Some(sk)) => Ok(Some((ak, sk))),
             (Some(_), None) => Err(InvalidInput::new(sk_var, format!("is not set, but {ak_var} is"))),
             (None, Some(_)) => Err(InvalidInput::new(ak_var, format!("is not set, but {sk_var} is"))),
@@ -136,7 +153,7 @@ impl Credentials {
             Some(keys) => Some(keys),
             None => pair("CLOUD_SDK_AK", "CLOUD_SDK_SK")?,
         };
-        let credentials = match (keys, get("HUAWEICLOUD_SDK_SECURITY_TOKEN")) {
+        let credentials = match (keys, get("HUAWEICLOUD_SDK_SECURITY_TOKEN")?) {
             (Some((ak, sk)), None) => Self::ak_sk(ak, sk),
             (Some((ak, sk)), Some(token)) => Self::temporary(ak, sk, token),
             (None, Some(_)) => {
@@ -145,7 +162,7 @@ impl Credentials {
                     "is set without HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK",
                 ));
             }
-            (None, None) => match get("IOTDA_AUTH_TOKEN") {
+            (None, None) => match get("IOTDA_AUTH_TOKEN")? {
                 Some(token) => Self::token(token),
                 None => {
                     return Err(InvalidInput::new(
@@ -156,7 +173,7 @@ impl Credentials {
                 }
             },
         };
-        Ok(match get("HUAWEICLOUD_SDK_PROJECT_ID") {
+        Ok(match get("HUAWEICLOUD_SDK_PROJECT_ID")? {
             Some(project_id) => credentials.with_project_id(project_id),
             None => credentials,
         })

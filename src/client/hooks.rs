@@ -104,7 +104,10 @@ impl CallContext {
     /// Sends the request, retrying only what provably was not processed (see
     /// [`crate::retry`]), and reads the final answer's body under the cap.
     async fn execute(&self, client: &reqwest::Client, request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
-        let deadline = self.started + self.shared.deadline;
+        // The builder caps the deadline at MAX_DEADLINE, so this cannot
+        // overflow; if an `Instant` ever could not hold it, the deadline is
+        // as good as never and the request timeout still bounds each attempt.
+        let deadline = self.started.checked_add(self.shared.deadline);
         let mut request = request;
         let mut attempt = 0;
         loop {
@@ -120,10 +123,11 @@ impl CallContext {
             let spare = (attempt < self.shared.retry.max_attempts())
                 .then(|| request.try_clone())
                 .flatten();
-            let limit = self
-                .shared
-                .request_timeout
-                .min(deadline.saturating_duration_since(Instant::now()));
+            let limit = deadline.map_or(self.shared.request_timeout, |deadline| {
+                self.shared
+                    .request_timeout
+                    .min(deadline.saturating_duration_since(Instant::now()))
+            });
             *request.timeout_mut() = Some(limit);
             let mut response = match client.execute(request).await {
                 Ok(response) => response,
@@ -204,11 +208,14 @@ impl CallContext {
         &self,
         attempt: u32,
         outcome: Outcome<'_>,
-        deadline: Instant,
+        deadline: Option<Instant>,
         spare: Option<reqwest::Request>,
     ) -> Option<(Duration, reqwest::Request)> {
         let wait = self.shared.retry.delay(attempt, outcome)?;
-        if Instant::now().checked_add(wait).is_none_or(|at| at >= deadline) {
+        if Instant::now()
+            .checked_add(wait)
+            .is_none_or(|at| deadline.is_some_and(|deadline| at >= deadline))
+        {
             tracing::debug!(attempt, "not retrying: the deadline would pass first");
             return None;
         }

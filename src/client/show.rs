@@ -17,6 +17,18 @@ pub const MAX_PAGE_SIZE: u32 = crate::limits::SHOW_BATCH_TASK_LIMIT_MAX;
 /// page by `marker`.
 pub const MAX_OFFSET: u32 = crate::limits::SHOW_BATCH_TASK_OFFSET_MAX;
 
+/// The most pages one [`ShowBatchTask::sub_tasks`] walk requests: 50,000
+/// sub-tasks at the default 50 per page. A walk that needs more ends with
+/// [`Error::Decode`] naming this bound (with a smaller
+/// [`ShowBatchTask::limit`], raise it).
+pub const MAX_WALK_PAGES: usize = 1_000;
+
+/// The most sub-tasks one [`ShowBatchTask::sub_tasks`] walk yields. Huawei
+/// allows at most 30,000 sub-tasks per task, so a server paging past this is
+/// not paging through one task; the walk ends with [`Error::Decode`] naming
+/// this bound instead of yielding more.
+pub const MAX_WALK_SUB_TASKS: usize = 50_000;
+
 impl Client {
     /// Starts a ShowBatchTask call for `task_id`: the task, its progress
     /// counters and one page of its sub-tasks ([`ShowBatchTask::send`]), or
@@ -154,39 +166,81 @@ impl<'a> ShowBatchTask<'a> {
     /// to page (50 per request unless [`ShowBatchTask::limit`] says otherwise;
     /// any `offset` applies to the first page only). Invalid input is the
     /// stream's first and only item; a failed request ends the stream with
-    /// its error. A server that does not advance its marker ends the stream
-    /// with [`Error::Decode`] rather than looping.
+    /// its error.
+    ///
+    /// The walk is bounded, so a server that keeps handing out markers cannot
+    /// keep it going:
+    ///
+    /// - one [deadline](crate::ClientBuilder::deadline) for the whole walk,
+    ///   counted from the first request; past it the stream ends with
+    ///   [`Error::Timeout`] ([`TimeoutKind::Deadline`](crate::error::TimeoutKind),
+    ///   `attempts` counting the pages requested);
+    /// - at most [`MAX_WALK_PAGES`] requests and [`MAX_WALK_SUB_TASKS`]
+    ///   sub-tasks, and each marker must sort below the one before it (record
+    ///   IDs descend, newest first), so none repeats; otherwise the stream
+    ///   ends with [`Error::Decode`] naming the rule, after yielding what the
+    ///   pages before brought.
     pub fn sub_tasks(self) -> impl Stream<Item = Result<types::TaskDetail, Error>> + 'a {
         let first = self.validated().map(|mut query| {
             query.limit = query.limit.or(Some(MAX_PAGE_SIZE));
             query
         });
-        stream::try_unfold(Some((self, first)), |state| async move {
-            let Some((call, query)) = state else {
+        stream::try_unfold(Some((self, first, Walk::default())), |state| async move {
+            let Some((call, query, mut walk)) = state else {
                 return Ok::<_, Error>(None);
             };
             let query = query?;
+            if walk.pages >= MAX_WALK_PAGES {
+                return Err(paging_error(
+                    format!(
+                        "paging stopped after {MAX_WALK_PAGES} pages (MAX_WALK_PAGES) with more announced; \
+                         use a larger limit or narrower filters"
+                    ),
+                    walk.request_id,
+                ));
+            }
             let limit = query.limit.unwrap_or(MAX_PAGE_SIZE) as usize;
             let previous = query.marker.clone();
-            let page = call.clone().fetch(query.clone()).await?;
+            let started = *walk.started.get_or_insert_with(tokio::time::Instant::now);
+            let fetch = call.clone().fetch(query.clone());
+            walk.pages += 1;
+            // One deadline for the whole walk; each request also keeps its own.
+            // The builder caps the deadline, so `checked_add` cannot fail;
+            // without a representable instant the per-request limits still hold.
+            let page = match started.checked_add(call.client.shared.deadline) {
+                Some(at) => tokio::time::timeout_at(at, fetch).await.map_err(|_| Error::Timeout {
+                    limit: crate::error::TimeoutKind::Deadline,
+                    elapsed: started.elapsed(),
+                    attempts: u32::try_from(walk.pages).unwrap_or(u32::MAX),
+                    request_id: None,
+                })??,
+                None => fetch.await?,
+            };
+            walk.request_id = page.request_id.clone();
             let next_marker = page.page().and_then(|p| p.marker.clone());
             let response = page.into_inner();
+            walk.sub_tasks = walk.sub_tasks.saturating_add(response.task_details.len());
+            if walk.sub_tasks > MAX_WALK_SUB_TASKS {
+                return Err(paging_error(
+                    format!(
+                        "paging stopped: more than {MAX_WALK_SUB_TASKS} sub-tasks (MAX_WALK_SUB_TASKS; \
+                         Huawei allows 30,000 per task)"
+                    ),
+                    walk.request_id,
+                ));
+            }
             let full = response.task_details.len() >= limit && !response.task_details.is_empty();
             let next = match (full, next_marker) {
                 (true, Some(marker)) => {
                     let advanced = previous
                         .as_deref()
                         .is_none_or(|p| marker.to_ascii_lowercase() < p.to_ascii_lowercase());
-                    let marker =
-                        validation::marker(&marker)
-                            .ok()
-                            .filter(|_| advanced)
-                            .ok_or_else(|| Error::Decode {
-                                status: 200,
-                                message: format!("paging did not advance: page.marker {marker:?} after {previous:?}"),
-                                request_id: None,
-                                body: String::new(),
-                            })?;
+                    let marker = validation::marker(&marker).ok().filter(|_| advanced).ok_or_else(|| {
+                        paging_error(
+                            format!("paging did not advance: page.marker {marker:?} after {previous:?}"),
+                            walk.request_id.clone(),
+                        )
+                    })?;
                     Some((
                         call,
                         Ok(Query {
@@ -194,6 +248,7 @@ impl<'a> ShowBatchTask<'a> {
                             offset: None,
                             ..query
                         }),
+                        walk,
                     ))
                 }
                 _ => None,
@@ -280,6 +335,29 @@ impl<'a> ShowBatchTask<'a> {
         }
         .instrument(span)
         .await
+    }
+}
+
+/// How far a [`ShowBatchTask::sub_tasks`] walk has gone.
+#[derive(Debug, Default)]
+struct Walk {
+    /// When the first request started; the walk's deadline counts from here.
+    started: Option<tokio::time::Instant>,
+    /// Requests started.
+    pages: usize,
+    /// Sub-tasks received.
+    sub_tasks: usize,
+    /// The last page's request ID, for the error that ends a walk.
+    request_id: Option<String>,
+}
+
+/// A walk that a server's paging would not let end.
+fn paging_error(message: String, request_id: Option<String>) -> Error {
+    Error::Decode {
+        status: 200,
+        message,
+        request_id,
+        body: String::new(),
     }
 }
 

@@ -95,3 +95,69 @@ pub fn start(config: iotda_batchtask_emulator::EmulatorConfig) -> Running {
         _runtime: runtime,
     }
 }
+
+/// The forged answer [`FakeProxy`] gives: what a hostile proxy would say to
+/// make a stop look done.
+pub const FORGED_SUCCESS: &str = r#"{"targets":[{"target":"dev-1","status":"success"}]}"#;
+
+/// A "proxy" on 127.0.0.1 that records every connection and what arrived on
+/// it, and answers each with a forged 200 [`FORGED_SUCCESS`].
+pub struct FakeProxy {
+    /// `http://127.0.0.1:port`.
+    pub url: String,
+    /// Connections accepted.
+    pub connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The first bytes (up to one request) read on each connection.
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+impl FakeProxy {
+    pub async fn start() -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (count, log) = (connections.clone(), received.clone());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let request = read_request(&mut stream).await;
+                    log.lock().unwrap().push(request);
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{FORGED_SUCCESS}",
+                        FORGED_SUCCESS.len()
+                    );
+                    let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, answer.as_bytes()).await;
+                });
+            }
+        });
+        Self {
+            url,
+            connections,
+            received,
+        }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A TCP listener on 127.0.0.1 that only counts connections (a stand-in
+/// for an HTTPS server whose handshake is never completed).
+pub async fn counting_listener() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (addr, count)
+}

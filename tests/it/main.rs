@@ -5,6 +5,7 @@
 mod capture;
 mod common;
 
+mod bounds;
 mod bulk;
 mod client;
 mod conformance;
@@ -12,6 +13,7 @@ mod faults;
 mod generated;
 mod hostile_input;
 mod load;
+mod proxy;
 mod robustness;
 mod secrets;
 mod show;
