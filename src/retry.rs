@@ -238,12 +238,12 @@ mod tests {
         );
     }
 
-    /// The wait `delay` picks for a 503 carrying `Retry-After: value`.
+    /// The wait `delay` picks for a 429 carrying `Retry-After: value`.
     fn wait_for(policy: &RetryPolicy, value: &str) -> Duration {
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
         policy
-            .delay(1, Outcome::Status(StatusCode::SERVICE_UNAVAILABLE, &headers))
+            .delay(1, Outcome::Status(StatusCode::TOO_MANY_REQUESTS, &headers))
             .unwrap()
     }
 

@@ -5,10 +5,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use iotda_batchtask::{Client, Credentials, DEFAULT_REQUEST_TIMEOUT, InvalidInput, RetryPolicy, Signing};
 
-/// The longest `--timeout`: a day, far beyond any real call, and small enough
-/// that adding it to the clock cannot overflow.
-// TODO(lead): switch to the library's public `MAX_DEADLINE` once it lands.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest `--timeout`: the library's longest deadline.
+pub const MAX_TIMEOUT: Duration = iotda_batchtask::MAX_DEADLINE;
 
 /// Shown under `--help` of the commands that call IoTDA. Exactly the options
 /// with `env = ...` below; the others come only from flags.
