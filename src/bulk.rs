@@ -192,6 +192,7 @@ impl<'a> BulkStop<'a> {
             succeeded: 0,
         };
         let span = tracing::info_span!(
+            target: "iotda_batchtask::client",
             "iotda.stop_batch_task_bulk",
             task_id = task_id.as_str(),
             targets = progress.targets_total,

@@ -169,16 +169,12 @@ pub(crate) async fn send_targets(
     let Operation::Stop = operation;
     let shared = &client.shared;
     let span = tracing::info_span!(
+        target: "iotda_batchtask::client",
         "iotda.stop_batch_task",
-        operation = "StopBatchTask",
         task_id = task_id.as_str(),
         targets = targets.len(),
         // Named targets are never empty, so an empty body is `all()`.
         all = targets.is_empty(),
-        status = tracing::field::Empty,
-        request_id = tracing::field::Empty,
-        attempts = tracing::field::Empty,
-        latency_ms = tracing::field::Empty,
     );
     async move {
         let call = client.call();

@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::ResponseBuilderExt as _;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use tracing::Instrument as _;
 
 use super::generated;
 use super::{Auth, Shared};
@@ -28,6 +29,10 @@ const REQUEST_ID: &str = "x-request-id";
 /// State for one call: the client's shared configuration and what the hooks saw.
 pub(crate) struct CallContext {
     pub(crate) shared: Arc<Shared>,
+    /// The call's request span, made once in the `pre` hook for every
+    /// operation, keyed on its operation ID; the response mapping records
+    /// status, request ID, attempts and latency on it.
+    pub(crate) span: std::sync::OnceLock<tracing::Span>,
     /// When the call began; its deadline counts from here.
     pub(crate) started: Instant,
     record: Mutex<Record>,
@@ -56,6 +61,7 @@ impl CallContext {
         Self {
             shared,
             started: Instant::now(),
+            span: std::sync::OnceLock::new(),
             record: Mutex::new(Record::default()),
         }
     }
@@ -287,8 +293,20 @@ impl ClientHooks<CallContext> for generated::Client {
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
-        _info: &OperationInfo,
+        info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
+        let span = tracing::info_span!(
+            target: "iotda_batchtask::client",
+            "iotda.request",
+            operation = info.operation_id,
+            method = %request.method(),
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        // One call, one request span: a second `pre` (none today) keeps the first.
+        let _ = self.inner.span.set(span);
         self.inner.prepare(request).map_err(|e| {
             let message = e.to_string();
             self.inner.lock().failure = Some(e);
@@ -297,6 +315,7 @@ impl ClientHooks<CallContext> for generated::Client {
     }
 
     async fn exec(&self, request: reqwest::Request, _info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
-        self.inner.execute(&self.client, request).await
+        let span = self.inner.span.get().cloned().unwrap_or_else(tracing::Span::none);
+        self.inner.execute(&self.client, request).instrument(span).await
     }
 }

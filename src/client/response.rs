@@ -33,7 +33,7 @@ pub(crate) async fn complete_with_ids<T>(
 }
 
 /// Turns progenitor's outcome (`None`: the deadline passed) and the hooks'
-/// record into our result, and records the call's figures on the current span.
+/// record into our result, and records the call's figures on its request span.
 fn finish<T>(
     result: Option<GeneratedResult<T>>,
     call: &generated::Client,
@@ -42,7 +42,7 @@ fn finish<T>(
     use progenitor_client::Error as G;
 
     let started = call.inner.started;
-    let span = tracing::Span::current();
+    let span = call.inner.span.get().cloned().unwrap_or_else(tracing::Span::none);
     span.record("attempts", record.attempts);
     span.record("latency_ms", started.elapsed().as_millis() as u64);
     if let Some(status) = record.status {

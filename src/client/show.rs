@@ -292,13 +292,9 @@ impl<'a> ShowBatchTask<'a> {
     async fn fetch(self, query: Query) -> Result<ShowOutput, Error> {
         let shared = &self.client.shared;
         let span = tracing::info_span!(
+            target: "iotda_batchtask::client",
             "iotda.show_batch_task",
-            operation = "ShowBatchTask",
-            task_id = query.task_id.as_str(),
-            status = tracing::field::Empty,
-            request_id = tracing::field::Empty,
-            attempts = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
+                task_id = query.task_id.as_str(),
         );
         async move {
             let call = self.client.call();

@@ -435,36 +435,40 @@ async fn each_request_span_says_what_was_asked() {
         .unwrap();
 
     let text = capture.text();
-    let requests: Vec<&str> = text
+    // Each request: the operation's span (what was asked) and, inside it,
+    // the request span the hook made (what happened on the wire).
+    let requests: Vec<(&str, &str)> = text
         .lines()
         .filter(|line| line.contains(" close "))
         .filter_map(|line| {
-            let span = &line[line.find("iotda.stop_batch_task{")?..];
-            Some(&span[..=span.find('}')?])
+            let asked = &line[line.find("iotda.stop_batch_task{")?..];
+            let asked = &asked[..=asked.find('}')?];
+            let wire = &line[line.find("iotda.request{")?..];
+            Some((asked, &wire[..=wire.find('}')?]))
         })
         .collect();
+    fn field<'a>(span: &'a str, name: &str) -> &'a str {
+        let at = span
+            .find(&format!(" {name}="))
+            .or_else(|| span.find(&format!("{{{name}=")))
+            .unwrap_or_else(|| panic!("{name} missing: {span}"));
+        let rest = &span[at + name.len() + 2..];
+        &rest[..rest.find([' ', '}']).unwrap()]
+    }
     let asked: Vec<(&str, &str)> = requests
         .iter()
-        .map(|span| {
-            let field = |name: &str| {
-                let at = span
-                    .find(&format!(" {name}="))
-                    .unwrap_or_else(|| panic!("{name} missing: {span}"));
-                let rest = &span[at + name.len() + 2..];
-                &rest[..rest.find([' ', '}']).unwrap()]
-            };
-            (field("targets"), field("all"))
-        })
+        .map(|(a, _)| (field(a, "targets"), field(a, "all")))
         .collect();
     assert_eq!(
         asked,
         [("2", "false"), ("0", "true"), ("100", "false"), ("50", "false")],
         "{text}"
     );
-    assert!(
-        requests.iter().all(|span| span.contains("request_id=\"rid-span\"")),
-        "{text}"
-    );
+    for (_, wire) in &requests {
+        assert_eq!(field(wire, "operation"), "\"stop_batch_task\"", "{wire}");
+        assert_eq!(field(wire, "request_id"), "\"rid-span\"", "{wire}");
+        assert_eq!(field(wire, "status"), "200", "{wire}");
+    }
 }
 
 /// Call builders own a handle to the client: their futures can be spawned
