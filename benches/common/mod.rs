@@ -11,7 +11,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 
 /// The test suite's fixtures (IDs and example credentials), shared so
 /// benches and tests make the same call.
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/it/common.rs"]
 mod fixtures;
 pub use fixtures::{AK, INSTANCE, PROJECT, SK, TASK, TOKEN};
 
