@@ -6,10 +6,10 @@
 use std::time::Instant;
 
 use iotda_batchtask::bulk::BulkProgress;
+use iotda_batchtask::{Client, Credentials};
 use iotda_batchtask_emulator::{
     DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, Seed, demo_device_id,
 };
-use iotda_batchtask::{Client, Credentials};
 
 use crate::Exit;
 use crate::render::{self, Rows};

@@ -2,9 +2,9 @@
 
 use std::io::Write as _;
 
+use crate::sanitize;
 use clap::ValueEnum;
 use iotda_batchtask::bulk::BulkTargetResult;
-use crate::sanitize;
 use serde::Serialize;
 
 /// `--output`.

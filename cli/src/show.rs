@@ -1,9 +1,9 @@
 //! `iotda-batchtask show`: what a stop did.
 
+use crate::sanitize;
 use clap::Args;
 use futures_util::TryStreamExt as _;
 use iotda_batchtask::MAX_PAGE_SIZE;
-use crate::sanitize;
 use iotda_batchtask::types::{Task, TaskDetail, TaskDetailStatus};
 use serde::Serialize;
 

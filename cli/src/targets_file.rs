@@ -25,7 +25,8 @@ pub fn read(path: &Path) -> Result<Vec<String>, InvalidInput> {
         read_bounded(std::io::stdin().lock(), "stdin")?
     } else {
         let shown = path.display();
-        let file = std::fs::File::open(path).map_err(|e| InvalidInput::new(FIELD, format!("cannot open {shown}: {e}")))?;
+        let file =
+            std::fs::File::open(path).map_err(|e| InvalidInput::new(FIELD, format!("cannot open {shown}: {e}")))?;
         let kind = file
             .metadata()
             .map_err(|e| InvalidInput::new(FIELD, format!("cannot read {shown}: {e}")))?
@@ -33,7 +34,9 @@ pub fn read(path: &Path) -> Result<Vec<String>, InvalidInput> {
         if !kind.is_file() {
             return Err(InvalidInput::new(
                 FIELD,
-                format!("{shown} is not a regular file (a pipe or device could block or never end); use - to read standard input"),
+                format!(
+                    "{shown} is not a regular file (a pipe or device could block or never end); use - to read standard input"
+                ),
             ));
         }
         read_bounded(file, &shown.to_string())?
@@ -54,13 +57,19 @@ fn read_bounded(source: impl Read, name: &str) -> Result<String, InvalidInput> {
     if bytes.len() as u64 > MAX_BYTES {
         return Err(InvalidInput::new(
             FIELD,
-            format!("{name} is larger than {} MiB; split the list", MAX_BYTES / (1024 * 1024)),
+            format!(
+                "{name} is larger than {} MiB; split the list",
+                MAX_BYTES / (1024 * 1024)
+            ),
         ));
     }
     String::from_utf8(bytes).map_err(|e| {
         InvalidInput::new(
             FIELD,
-            format!("{name} is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            format!(
+                "{name} is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
         )
     })
 }

@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::*;
-use iotda_batchtask_emulator::{Emulator, EmulatorConfig, Seed, SeedTask, SubtaskStatus, TaskStatus, TaskType};
 use iotda_batchtask::{Client, Credentials};
+use iotda_batchtask_emulator::{Emulator, EmulatorConfig, Seed, SeedTask, SubtaskStatus, TaskStatus, TaskType};
 
 const DEVICES: usize = 5_000;
 const CLIENTS: usize = 32;

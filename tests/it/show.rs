@@ -6,11 +6,11 @@ use crate::common;
 
 use common::*;
 use futures_util::TryStreamExt as _;
+use iotda_batchtask::types::{self, TaskDetailStatus};
+use iotda_batchtask::{Client, Credentials, Error, Signing};
 use iotda_batchtask_emulator::{
     DEMO_DEVICE_COUNT, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, EmulatorHandle, Seed,
 };
-use iotda_batchtask::types::{self, TaskDetailStatus};
-use iotda_batchtask::{Client, Credentials, Error, Signing};
 use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
