@@ -1,6 +1,7 @@
 //! The `Authorization` header of an AK/SK signature: parsed and rendered.
 
 use super::algorithm::Algorithm;
+use super::push_all;
 
 /// A parsed `Authorization` header of either algorithm.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,14 +80,22 @@ pub(crate) fn render(
     signed_headers: &str,
     signature: &str,
 ) -> String {
-    let credential = match algorithm {
-        Algorithm::Plain => format!("Access={access_key}"),
-        Algorithm::Derived { region, service } => format!("Credential={access_key}/{day}/{region}/{service}"),
-    };
-    format!(
-        "{} {credential}, SignedHeaders={signed_headers}, Signature={signature}",
-        algorithm.name()
-    )
+    let mut out = String::with_capacity(160 + access_key.len() + signed_headers.len());
+    out.push_str(algorithm.name());
+    match algorithm {
+        Algorithm::Plain => push_all(&mut out, &[" Access=", access_key]),
+        Algorithm::Derived { region, service } => {
+            push_all(
+                &mut out,
+                &[" Credential=", access_key, "/", day, "/", region, "/", service],
+            );
+        }
+    }
+    push_all(
+        &mut out,
+        &[", SignedHeaders=", signed_headers, ", Signature=", signature],
+    );
+    out
 }
 
 #[cfg(test)]

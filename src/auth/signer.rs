@@ -11,12 +11,13 @@ use secrecy::ExposeSecret;
 
 use super::algorithm::Algorithm;
 use super::authorization::{self, Authorization};
-use super::canonical::{CanonicalRequest, canonical_query};
+use super::canonical::{CanonicalRequest, canonical_query, hex_of_32};
 use super::credentials::{AkSk, Credentials};
 use super::date::SdkDate;
 use super::error::{SignError, VerifyError};
 use super::headers::{Select, signed_headers};
 use super::keys::{HmacSha256, Keys};
+use super::push_all;
 use crate::validation::InvalidInput;
 
 const X_SDK_DATE: &str = "x-sdk-date";
@@ -165,19 +166,20 @@ impl Signer {
             Some(body) => body.as_bytes().ok_or(SignError::StreamingBody)?,
         };
         let headers = signed_headers(request.headers(), None, Select::All)?;
-        let canonical = CanonicalRequest {
-            method: request.method().as_str(),
-            path: request.url().path(),
-            query: request.url().query().unwrap_or(""),
-            headers: &headers,
+        let url = request.url();
+        let canonical = CanonicalRequest::new(
+            request.method().as_str(),
+            url.path(),
+            url.query().unwrap_or(""),
+            &headers,
             body,
-        };
-        let signature = hex::encode(self.mac(&canonical, &date).finalize().into_bytes());
+        );
+        let signature = hex_of_32(&self.mac(&canonical, &date).finalize().into_bytes().into());
         let authorization = authorization::render(
             &self.algorithm,
             &self.ak,
             date.day(),
-            &canonical.signed_header_names(),
+            canonical.signed_headers(),
             &signature,
         );
         let mut authorization = value("Authorization", &authorization)?;
@@ -217,13 +219,13 @@ impl Signer {
         }
         let authority = parts.uri.authority().map(|authority| authority.as_str());
         let headers = signed_headers(&parts.headers, authority, Select::Named(&authorization.signed_headers))?;
-        let canonical = CanonicalRequest {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query().unwrap_or(""),
-            headers: &headers,
+        let canonical = CanonicalRequest::new(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query().unwrap_or(""),
+            &headers,
             body,
-        };
+        );
         let signature = hex::decode(&authorization.signature).map_err(|_| VerifyError::Signature)?;
         self.mac(&canonical, &date)
             .verify_slice(&signature)
@@ -233,16 +235,13 @@ impl Signer {
     /// The HMAC over the string to sign of `canonical` at `date`, ready to
     /// finalise or verify. The string to sign is traced at `TRACE`.
     fn mac(&self, canonical: &CanonicalRequest<'_>, date: &SdkDate) -> HmacSha256 {
-        let scope = match &self.algorithm {
-            Algorithm::Plain => String::new(),
-            Algorithm::Derived { region, service } => format!("{}/{region}/{service}\n", date.day()),
-        };
-        let string_to_sign = format!(
-            "{}\n{}\n{scope}{}",
-            self.algorithm.name(),
-            date.as_str(),
-            canonical.hash()
-        );
+        let hash = canonical.hash();
+        let mut string_to_sign = String::with_capacity(160);
+        push_all(&mut string_to_sign, &[self.algorithm.name(), "\n", date.as_str(), "\n"]);
+        if let Algorithm::Derived { region, service } = &self.algorithm {
+            push_all(&mut string_to_sign, &[date.day(), "/", region, "/", service, "\n"]);
+        }
+        string_to_sign.push_str(&hash);
         tracing::trace!(target: super::LOG_TARGET, %string_to_sign);
         let mut mac = self.keys.mac(&self.ak, date.day());
         mac.update(string_to_sign.as_bytes());
