@@ -144,7 +144,7 @@ pub struct EmulatorHandle {
 
 impl EmulatorHandle {
     /// `http://ADDR`, e.g. `http://127.0.0.1:40123`: the endpoint to give a
-    /// [`Client`](crate::Client).
+    /// [`Client`](iotda_batchtask::Client).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
