@@ -1,11 +1,13 @@
 //! The API gateway's authentication, as the emulator enforces it.
 //!
-//! Signatures are checked by recomputing them with the crate's own
-//! [`Signer`], so the emulator and the client share one canonicalisation.
+//! Signatures are checked by the library's own [`Signer::verify_request`],
+//! so the emulator and the client share one canonicalisation and one reading
+//! of the signed headers; this module adds only the gateway's policy (which
+//! keys exist, clock skew, which headers must be signed).
 
 use std::collections::HashMap;
 
-use http::header::{AUTHORIZATION, HOST};
+use http::header::AUTHORIZATION;
 use http::request::Parts;
 use http::{HeaderMap, HeaderName};
 use jiff::{SignedDuration, Timestamp};
@@ -14,7 +16,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::config::EmulatorConfig;
 use iotda_batchtask::auth::{
-    Algorithm, Authorization, CanonicalInput, Credentials, IOTDA_SIGNING_SERVICE, Signer, parse_sdk_date,
+    Algorithm, Authorization, Credentials, IOTDA_SIGNING_SERVICE, Signer, VerifyError, parse_sdk_date,
 };
 use iotda_batchtask::validation::{self, InvalidInput};
 
@@ -29,9 +31,6 @@ pub(crate) const TOKEN_FAIL: &str = "decrypt token fail";
 /// Detail of an `Authorization` header that is not an AK/SK signature.
 /// Huawei publishes no text for this case; this one is the emulator's.
 pub(crate) const MALFORMED_AUTHORIZATION: &str = "Authorization header is not a valid AK/SK signature";
-
-const PLAIN: &str = "SDK-HMAC-SHA256";
-const DERIVED: &str = "V11-HMAC-SHA256";
 
 /// The two signers of one access key pair, built once so derived keys are
 /// cached across requests.
@@ -128,9 +127,7 @@ impl Authenticator {
             return Err(AK_NOT_EXIST.to_owned());
         };
         let headers = &parts.headers;
-        let Some((date_text, date)) = single(headers, &HeaderName::from_static(X_SDK_DATE))
-            .and_then(|text| parse_sdk_date(text).map(|date| (text, date)))
-        else {
+        let Some(date) = single(headers, &HeaderName::from_static(X_SDK_DATE)).and_then(parse_sdk_date) else {
             return Err(fail("X-Sdk-Date is missing or malformed"));
         };
         let skew = now.duration_since(date).abs();
@@ -140,50 +137,25 @@ impl Authenticator {
                 self.skew_text
             )));
         }
-        let signed: Vec<String> = auth.signed_headers.iter().map(|n| n.to_ascii_lowercase()).collect();
-        if !signed.iter().any(|n| n == "host") {
+        let signed = |name: &str| auth.signed_headers.iter().any(|n| n == name);
+        if !signed("host") {
             return Err(fail("host is not a signed header"));
         }
-        if headers.contains_key(X_SECURITY_TOKEN) && !signed.iter().any(|n| n == X_SECURITY_TOKEN) {
+        if headers.contains_key(X_SECURITY_TOKEN) && !signed(X_SECURITY_TOKEN) {
             return Err(fail("X-Security-Token is not signed"));
         }
-        let signer = match auth.algorithm.as_str() {
-            PLAIN => &signers.plain,
-            DERIVED => {
-                let scope_ok = auth.scope.as_ref().is_some_and(|(day, region, service)| {
-                    Some(day.as_str()) == date_text.get(..8)
-                        && *region == self.region
-                        && service == IOTDA_SIGNING_SERVICE
-                });
-                if !scope_ok {
-                    return Err(fail("the credential scope must be <X-Sdk-Date day>/<region>/iotdm"));
-                }
-                &signers.derived
-            }
-            _ => return Err(MALFORMED_AUTHORIZATION.to_owned()),
+        let signer = match auth.algorithm {
+            Algorithm::Plain => &signers.plain,
+            Algorithm::Derived { .. } => &signers.derived,
         };
-        let mut values = Vec::with_capacity(signed.len());
-        for name in &signed {
-            let value = header_value(parts, name).ok_or_else(|| fail(&format!("signed header {name} is missing")))?;
-            values.push(value);
-        }
-        let pairs: Vec<(&str, &str)> = signed
-            .iter()
-            .map(String::as_str)
-            .zip(values.iter().map(String::as_str))
-            .collect();
-        let input = CanonicalInput {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query().unwrap_or(""),
-            headers: &pairs,
-            body,
-        };
-        if signer.verify(&input, date_text, &auth.signature) {
-            Ok(())
-        } else {
-            Err(fail(""))
-        }
+        signer.verify_request(parts, body, auth).map_err(|error| match error {
+            VerifyError::Signature => fail(""),
+            VerifyError::Scope => fail(&format!(
+                "the credential scope must be <X-Sdk-Date day>/{}/{IOTDA_SIGNING_SERVICE}",
+                self.region
+            )),
+            other => fail(&other.to_string()),
+        })
     }
 }
 
@@ -199,26 +171,4 @@ fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
         return None;
     }
     first.to_str().ok()
-}
-
-/// A signed header's value as the signer saw it: repeated values joined
-/// with `,`, each trimmed. `host` falls back to the URI's authority (HTTP/2,
-/// or a request built in memory).
-fn header_value(parts: &Parts, name: &str) -> Option<String> {
-    let header = HeaderName::from_bytes(name.as_bytes()).ok()?;
-    let mut values = parts.headers.get_all(&header).iter().peekable();
-    if values.peek().is_none() {
-        if header == HOST {
-            return parts.uri.authority().map(|a| a.as_str().to_owned());
-        }
-        return None;
-    }
-    let mut joined = String::new();
-    for (i, value) in values.enumerate() {
-        if i > 0 {
-            joined.push(',');
-        }
-        joined.push_str(value.to_str().ok()?.trim());
-    }
-    Some(joined)
 }

@@ -154,6 +154,9 @@ async fn nothing_formats_or_logs_a_secret() {
         "the span was logged: {logged}"
     );
     assert!(logged.contains("TRACE"), "TRACE-level events were captured");
+    // The signer's TRACE logs were among them, with the signed security token masked.
+    assert!(logged.contains("canonical_request") && logged.contains("string_to_sign"));
+    assert!(logged.contains("x-security-token:***"), "{logged}");
     assert!(!logged.contains("PANIC"), "nothing panicked: {logged}");
     assert_clean("tracing output", &logged);
 }

@@ -6,8 +6,8 @@ use crate::common;
 
 use bytes::Bytes;
 use common::{AK, SK, TOKEN};
+use iotda_batchtask::auth::Signer;
 use iotda_batchtask::auth::{Algorithm, Credentials};
-use iotda_batchtask::auth::{CanonicalInput, Signer, format_sdk_date};
 use iotda_batchtask_emulator::Stoppable as _;
 use iotda_batchtask_emulator::{
     DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, MAX_BODY_BYTES, Seed, Service, TaskDetailStatus, TaskStatus,
@@ -36,35 +36,24 @@ fn check_invariants(response: &http::Response<Bytes>) -> Value {
 
 /// A derived-signed stop of `body` as of `at`, as an in-memory request.
 fn signed_stop(body: &'static str, at: Timestamp) -> http::Request<Bytes> {
-    let date = format_sdk_date(at);
-    let path = stop_path();
-    let headers = [
-        ("content-type", "application/json"),
-        ("host", "127.0.0.1:8080"),
-        ("x-sdk-date", date.as_str()),
-    ];
     let algorithm = Algorithm::Derived {
         region: "cn-north-4".into(),
         service: "iotdm".into(),
     };
     let signer = Signer::new(&Credentials::ak_sk(AK, SK), algorithm).expect("signer");
-    let authorization = signer.authorization(
-        &CanonicalInput {
-            method: "POST",
-            path: &path,
-            query: "",
-            headers: &headers,
-            body: body.as_bytes(),
-        },
-        &date,
-    );
-    http::Request::post(path)
-        .header("content-type", "application/json")
-        .header("host", "127.0.0.1:8080")
-        .header("x-sdk-date", date)
-        .header("authorization", authorization)
-        .body(Bytes::from_static(body.as_bytes()))
-        .expect("request")
+    let url = format!("http://127.0.0.1:8080{}", stop_path());
+    let mut request = reqwest::Request::new(reqwest::Method::POST, url.parse().expect("url"));
+    request
+        .headers_mut()
+        .insert("content-type", http::HeaderValue::from_static("application/json"));
+    *request.body_mut() = Some(body.into());
+    signer.sign(&mut request, at).expect("signs");
+    // As a server receives it: origin-form URI, the host in its header.
+    let mut builder = http::Request::post(stop_path());
+    for (name, value) in request.headers() {
+        builder = builder.header(name, value);
+    }
+    builder.body(Bytes::from_static(body.as_bytes())).expect("request")
 }
 
 #[test]
