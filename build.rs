@@ -271,6 +271,41 @@ fn all_values_of(item: &syn::Item) -> Option<syn::Item> {
     })
 }
 
+/// typify's `FromStr` for an enumeration fails with a bare "invalid value";
+/// make it name the value and the expected ones, so a newer server's status
+/// is diagnosable from the message alone.
+fn name_the_value_in_parse_errors(item: &mut syn::Item, enums: &std::collections::BTreeMap<String, Vec<String>>) {
+    let syn::Item::Impl(imp) = item else { return };
+    let is_from_str = imp
+        .trait_
+        .as_ref()
+        .and_then(|(path, _)| path.segments.last())
+        .is_some_and(|s| s.ident == "FromStr");
+    let syn::Type::Path(self_ty) = imp.self_ty.as_ref() else {
+        return;
+    };
+    let Some(values) = self_ty.path.get_ident().and_then(|name| enums.get(&name.to_string())) else {
+        return;
+    };
+    if !is_from_str {
+        return;
+    }
+    let expected = values.join(", ");
+    for impl_item in &mut imp.items {
+        let syn::ImplItem::Fn(f) = impl_item else { continue };
+        let Some(syn::Stmt::Expr(syn::Expr::Match(m), None)) = f.block.stmts.last_mut() else {
+            continue;
+        };
+        if let Some(arm) = m.arms.last_mut()
+            && matches!(arm.pat, syn::Pat::Wild(_))
+        {
+            arm.body = Box::new(syn::parse_quote! {
+                Err(format!("invalid value {:?}; expected one of {}", value, #expected).into())
+            });
+        }
+    }
+}
+
 /// A unit variant's wire value: its `#[serde(rename = "...")]`, else its name.
 fn wire_name(variant: &syn::Variant) -> String {
     let mut renamed = None;
@@ -298,6 +333,18 @@ fn split(file: syn::File, constraints: &Constraints) -> Generated {
                     annotate_schema_constraints(item, constraints);
                     mark_non_exhaustive(item);
                     all_values.extend(all_values_of(item));
+                }
+                let enums: std::collections::BTreeMap<String, Vec<String>> = items
+                    .iter()
+                    .filter_map(|item| match item {
+                        syn::Item::Enum(e) if e.variants.iter().all(|v| matches!(v.fields, syn::Fields::Unit)) => {
+                            Some((e.ident.to_string(), e.variants.iter().map(wire_name).collect()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                for item in &mut items {
+                    name_the_value_in_parse_errors(item, &enums);
                 }
                 types.extend(items);
                 types.extend(all_values);

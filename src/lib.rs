@@ -71,7 +71,7 @@ pub mod error;
 #[cfg(feature = "client")]
 pub mod outcome;
 #[cfg(feature = "client")]
-pub mod retry;
+mod retry;
 #[cfg(feature = "client")]
 mod targeted;
 
@@ -94,6 +94,18 @@ pub use validation::InvalidInput;
 #[cfg(feature = "client")]
 pub use client::{MAX_WALK_PAGES, MAX_WALK_SUB_TASKS};
 pub use validation::MAX_DEADLINE;
+
+/// The `Stream` trait, for [`ShowBatchTask::sub_tasks`] (with
+/// `futures_util::StreamExt` or `TryStreamExt` to consume it).
+#[cfg(feature = "client")]
+pub use futures_util::stream::Stream;
+/// The crates this one's public API uses, at the versions it uses, so a
+/// dependent needs no version matching of its own: `iotda_batchtask::reqwest`
+/// (give [`ClientBuilder::http_client`] a client of this version), `http` and
+/// `bytes` (the emulator's `Service::respond`), `jiff` (`Signer::sign`'s
+/// timestamp), and the `Stream` trait of [`ShowBatchTask::sub_tasks`].
+#[cfg(feature = "client")]
+pub use {bytes, http, jiff, reqwest};
 
 /// Compiles the README's Rust examples as doctests.
 #[cfg(all(doctest, feature = "client"))]

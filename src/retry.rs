@@ -29,6 +29,16 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 /// When and how often to retry a request that was not processed.
+///
+/// A stop is a POST that changes state, so a request is retried only when it
+/// provably was not processed: the connection could not be made, or the
+/// gateway answered 429. Never after a timeout or reset once sent, nor after
+/// any other status, 503 included (a gateway can send one after the service
+/// acted): the stop calls settle those by reading, see [`crate::outcome`].
+/// Backoff is exponential with full jitter and a cap; a `Retry-After` header
+/// (seconds or an HTTP date) replaces it, up to
+/// [`RetryPolicy::max_retry_after`] whatever its size. No retry starts that
+/// would end past the call's deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_attempts: u32,
@@ -92,7 +102,7 @@ impl RetryPolicy {
 
     /// The wait before attempt `attempt + 1` after `attempt` ended in
     /// `outcome`, or `None` when it must not be retried.
-    pub fn delay(&self, attempt: u32, outcome: Outcome<'_>) -> Option<Duration> {
+    pub(crate) fn delay(&self, attempt: u32, outcome: Outcome<'_>) -> Option<Duration> {
         if attempt >= self.max_attempts {
             return None;
         }
@@ -126,7 +136,7 @@ impl RetryPolicy {
 
 /// How an attempt ended, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy)]
-pub enum Outcome<'a> {
+pub(crate) enum Outcome<'a> {
     /// No connection was made, so nothing was sent.
     ConnectFailed,
     /// The server answered with this status and headers.
@@ -136,7 +146,7 @@ pub enum Outcome<'a> {
 }
 
 /// 429: throttled before processing. (Not 503: it can follow processing.)
-pub fn is_rejected_before_processing(status: StatusCode) -> bool {
+pub(crate) fn is_rejected_before_processing(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS
 }
 
@@ -147,7 +157,7 @@ pub fn is_rejected_before_processing(status: StatusCode) -> bool {
 /// server asking for a very long pause must not get a quick retry.
 /// [`RetryPolicy::delay`] caps it at [`RetryPolicy::max_retry_after`]. A
 /// date in the past means now.
-pub fn retry_after(headers: &HeaderMap, now: jiff::Timestamp) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap, now: jiff::Timestamp) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     // delay-seconds is 1*DIGIT (RFC 9110): no sign, so `str::parse`'s `+` is not accepted.
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {

@@ -304,7 +304,7 @@ impl ClientBuilder {
     }
 
     /// When to retry (default [`RetryPolicy::default`]: 3 attempts, only for
-    /// requests that provably were not processed; see [`crate::retry`]).
+    /// requests that provably were not processed; see [`RetryPolicy`] and [`crate::outcome`]).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self

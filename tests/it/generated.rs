@@ -62,6 +62,11 @@ fn limits_agree_with_the_generated_types() {
         );
     }
     assert_eq!(types::Marker::default().len(), limits::MARKER_MAX_LEN);
+    let err = "Rejected2".parse::<types::TaskDetailStatus>().unwrap_err().to_string();
+    assert!(
+        err.starts_with(r#"invalid value "Rejected2"; expected one of Success, Fail,"#),
+        "{err}"
+    );
 }
 
 #[test]
