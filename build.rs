@@ -299,9 +299,9 @@ fn name_the_value_in_parse_errors(item: &mut syn::Item, enums: &std::collections
         if let Some(arm) = m.arms.last_mut()
             && matches!(arm.pat, syn::Pat::Wild(_))
         {
-            arm.body = Box::new(syn::parse_quote! {
+            *arm.body = syn::parse_quote! {
                 Err(format!("invalid value {:?}; expected one of {}", value, #expected).into())
-            });
+            };
         }
     }
 }
