@@ -9,6 +9,7 @@ mod bounds;
 mod bulk;
 mod client;
 mod conformance;
+mod fault_proxy;
 mod faults;
 mod generated;
 mod hostile_input;

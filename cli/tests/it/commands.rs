@@ -792,3 +792,54 @@ fn the_same_bulk_stop_gives_the_same_exit_code_every_run() {
     assert!(runs.iter().all(|r| *r == runs[0]), "{runs:#?}");
     assert_eq!(runs[0].0, Some(3), "some targets (the unknown IDs) were not stopped");
 }
+
+/// The CLI through the fault-injecting proxy: the emulator stops the
+/// devices, the proxy turns each stop's answer into a 503 or a reset. The
+/// report says stopped, known by a read, and exit 0; with reads off, unknown
+/// and exit 4; never failed.
+#[test]
+fn a_lost_answer_is_reported_from_a_read_through_the_cli() {
+    use crate::fault_proxy::{Fault, Plan, proxy};
+
+    for (fault, reconcile, expected_status, expected_exit) in [
+        (Fault::ServiceUnavailableAfter, true, "success", 0),
+        (Fault::ResetAfter, true, "success", 0),
+        (Fault::ServiceUnavailableAfter, false, "unknown", 4),
+    ] {
+        let emulator = demo_emulator();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let endpoint = runtime.block_on(proxy(
+            emulator.handle.addr(),
+            std::sync::Arc::new(Plan::new(fault, usize::MAX)),
+        ));
+        let mut cmd = stop_at(&endpoint, DEMO_PROJECT_ID, DEMO_TASK_ID);
+        cmd.env("IOTDA_AUTH_TOKEN", TOKEN).args([
+            "--target",
+            "dev-0001",
+            "--target",
+            "dev-0002",
+            "--output",
+            "json",
+            "--retries",
+            "0",
+        ]);
+        if !reconcile {
+            cmd.arg("--no-reconcile");
+        }
+        let out = cmd.output().unwrap();
+        let json = stdout_json(&out);
+        let case = format!("{fault:?} reconcile={reconcile}: {json}");
+        assert_eq!(out.status.code(), Some(expected_exit), "{case}");
+        for t in json["targets"].as_array().unwrap() {
+            assert_eq!(t["status"], expected_status, "{case}");
+            if reconcile {
+                assert_eq!(t["evidence"], "read", "{case}");
+            }
+        }
+        assert_eq!(status_of(&emulator, "dev-0001"), TaskDetailStatus::Stopped, "{case}");
+    }
+}

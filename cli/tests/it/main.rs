@@ -4,6 +4,9 @@
 #[path = "../../../tests/it/common.rs"]
 mod common;
 
+#[path = "../../../tests/it/fault_proxy.rs"]
+mod fault_proxy;
+
 mod commands;
 mod robust;
 mod secrets;
