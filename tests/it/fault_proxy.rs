@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::common::read_request;
@@ -90,7 +90,8 @@ async fn serve_connection(mut client: TcpStream, upstream: std::net::SocketAddr,
         if server.write_all(&request).await.is_err() {
             return;
         }
-        let answer = read_response(&mut server).await;
+        // The same framing as a request: a head, then a `content-length` body.
+        let answer = read_request(&mut server).await;
         match fault {
             Fault::None => {
                 if client.write_all(&answer).await.is_err() {
@@ -130,26 +131,3 @@ fn unavailable() -> String {
     )
 }
 
-/// One HTTP/1.1 response with a `content-length` body (what the emulator sends).
-async fn read_response(stream: &mut TcpStream) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = stream.read(&mut chunk).await.unwrap_or(0);
-        if n == 0 {
-            return buf;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + length {
-                return buf;
-            }
-        }
-    }
-}
