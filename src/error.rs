@@ -122,7 +122,7 @@ pub struct ApiError {
     /// The body as received when it carried no error code or message (an
     /// HTML page from a proxy, say); `None` when it did.
     pub body: Option<String>,
-    /// Attempts made (more than one when a 429 or 503 was retried).
+    /// Attempts made (more than one when a 429 was retried).
     pub attempts: u32,
 }
 

@@ -43,7 +43,8 @@ pub struct Connection {
     #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, allow_negative_numbers = true)]
     timeout: Option<Duration>,
     /// Retries of a request that provably was not processed (no connection,
-    /// or 429/503); 0 to 9, 0 turns them off. Other failures are never retried.
+    /// or 429); 0 to 9, 0 turns them off. Other failures, 503 included, are
+    /// never retried: a lost stop answer is settled by reading instead.
     #[arg(
         long,
         default_value_t = 2,

@@ -70,7 +70,21 @@ async fn run_inner(args: StopArgs) -> Result<Exit, iotda_batchtask::Error> {
             .stop_batch_task(&args.task_id)
             .all()
             .reconcile(!args.no_reconcile);
-        let report = match call.send().await {
+        // One request: a first signal lets it finish (within the deadline);
+        // a second abandons it, and its fate is unknown.
+        let result = tokio::select! {
+            result = call.send() => result,
+            signal = crate::signals::second() => {
+                crate::output::error(format_args!(
+                    "interrupted ({}) while the stop of every sub-task was in flight: it may have been \
+                     processed; check with `iotda-batchtask show --task-id {}`",
+                    signal.name(),
+                    crate::sanitize::cell(&args.task_id, 64)
+                ));
+                return Ok(signal.exit());
+            }
+        };
+        let report = match result {
             Ok(report) => report,
             Err(e) if e.may_have_been_processed() => {
                 crate::output::error(&e);

@@ -25,10 +25,8 @@ pub fn read(path: &Path) -> Result<Vec<String>, InvalidInput> {
         read_bounded(std::io::stdin().lock(), "stdin")?
     } else {
         let shown = path.display();
-        let file =
-            std::fs::File::open(path).map_err(|e| InvalidInput::new(FIELD, format!("cannot open {shown}: {e}")))?;
-        let kind = file
-            .metadata()
+        // Checked before opening: opening a FIFO with no writer blocks.
+        let kind = std::fs::metadata(path)
             .map_err(|e| InvalidInput::new(FIELD, format!("cannot read {shown}: {e}")))?
             .file_type();
         if !kind.is_file() {
@@ -39,6 +37,8 @@ pub fn read(path: &Path) -> Result<Vec<String>, InvalidInput> {
                 ),
             ));
         }
+        let file =
+            std::fs::File::open(path).map_err(|e| InvalidInput::new(FIELD, format!("cannot open {shown}: {e}")))?;
         read_bounded(file, &shown.to_string())?
     };
     let targets = parse(&text)?;
@@ -141,9 +141,14 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn refuses_what_is_not_a_regular_file() {
-        for path in ["/dev/zero", "/"] {
-            let err = read(Path::new(path)).unwrap_err();
-            assert!(err.rule().contains("not a regular file"), "{path}: {err}");
+        // A FIFO with no writer would block `open` itself.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        for path in [Path::new("/dev/zero"), Path::new("/"), fifo.as_path()] {
+            let err = read(path).unwrap_err();
+            assert!(err.rule().contains("not a regular file"), "{}: {err}", path.display());
         }
     }
 

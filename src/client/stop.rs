@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::Client;
 use crate::error::Error;
-use crate::outcome::{Failed, StopReport, TargetOutcome, TargetResult, is_stopped_task};
+use crate::outcome::{Failed, StopReport, TargetOutcome, TargetResult};
 use crate::targeted::{self, Operation};
 use crate::types::{self, TaskStatus};
 use crate::validation::{self, InvalidInput};
@@ -164,6 +164,7 @@ fn into_error(results: Vec<TargetResult>) -> Error {
 async fn stop_all(client: &Client, task_id: &types::TaskId, reconcile: bool) -> Result<StopReport, Error> {
     let mut report = StopReport::default();
     let mut resent = false;
+    let started = std::time::Instant::now();
     loop {
         let (result, ids) = targeted::send_targets(client, Operation::Stop, task_id, Vec::new()).await;
         report.requests_sent += 1;
@@ -200,7 +201,7 @@ async fn stop_all(client: &Client, task_id: &types::TaskId, reconcile: bool) -> 
         let still_running = [TaskStatus::Initializing, TaskStatus::Waitting, TaskStatus::Processing]
             .iter()
             .any(|s| s.as_str() == status);
-        if still_running && !resent {
+        if still_running && !resent && started.elapsed() < client.shared.deadline {
             tracing::info!(
                 status,
                 "a read showed the task still running after an ambiguous stop: sending again"
@@ -208,9 +209,8 @@ async fn stop_all(client: &Client, task_id: &types::TaskId, reconcile: bool) -> 
             resent = true;
             continue;
         }
-        if !is_stopped_task(&status) && still_running {
-            return Err(error);
-        }
+        // Read after the lost answer: Stopping or Stopped, the stop applied;
+        // still running (no resend left), or finished otherwise, it did not.
         report.task_status = Some(status);
         return Ok(report);
     }

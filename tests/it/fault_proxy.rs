@@ -130,4 +130,3 @@ fn unavailable() -> String {
         body.len()
     )
 }
-
