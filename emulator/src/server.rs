@@ -282,6 +282,16 @@ impl EmulatorHandle {
         self.service.set_task_status(project_id, task_id, status)
     }
 
+    /// Refuses every later request `401`; see [`Service::expire_credentials`].
+    pub fn expire_credentials(&self) {
+        self.service.expire_credentials();
+    }
+
+    /// Undoes [`EmulatorHandle::expire_credentials`].
+    pub fn restore_credentials(&self) {
+        self.service.restore_credentials();
+    }
+
     /// The service answering the requests.
     pub fn service(&self) -> &Arc<Service> {
         &self.service

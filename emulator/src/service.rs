@@ -2,7 +2,7 @@
 //! response over shared state, with no I/O, so it can be tested and fuzzed
 //! without a socket.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -54,6 +54,7 @@ pub struct Service {
     journal: Mutex<JournalBuffer>,
     faults: Mutex<Faults>,
     started: Instant,
+    expired: AtomicBool,
 }
 
 impl std::fmt::Debug for Service {
@@ -63,6 +64,10 @@ impl std::fmt::Debug for Service {
             .finish_non_exhaustive()
     }
 }
+
+/// The `APIGW.0301` detail after [`Service::expire_credentials`]; the
+/// emulator's own text, Huawei publishes none for an expired credential.
+const CREDENTIALS_EXPIRED: &str = "the credentials have expired (emulator)";
 
 /// What the journal and the fault rules know of a request's target.
 struct Target {
@@ -130,6 +135,7 @@ impl Service {
             journal: Mutex::new(JournalBuffer::default()),
             faults: Mutex::new(Faults::default()),
             started: Instant::now(),
+            expired: AtomicBool::new(false),
         })
     }
 
@@ -296,6 +302,18 @@ impl Service {
         self.lock().add_sub_task(project_id, task_id, device_id, status)
     }
 
+    /// From now on, refuses every routed request `401 APIGW.0301` as if its
+    /// credentials had expired (whatever they are, even with authentication
+    /// disabled), until [`Service::restore_credentials`].
+    pub fn expire_credentials(&self) {
+        self.expired.store(true, Ordering::Relaxed);
+    }
+
+    /// Undoes [`Service::expire_credentials`].
+    pub fn restore_credentials(&self) {
+        self.expired.store(false, Ordering::Relaxed);
+    }
+
     /// Sets a task's own status; its sub-tasks are not changed.
     pub fn set_task_status(&self, project_id: &str, task_id: &str, status: TaskStatus) -> Result<(), StateError> {
         self.lock().set_task_status(project_id, task_id, status)
@@ -378,6 +396,9 @@ impl Service {
         let Some(route) = route else {
             return Reply::no_such_api();
         };
+        if self.expired.load(Ordering::Relaxed) {
+            return Reply::unauthorized(CREDENTIALS_EXPIRED);
+        }
         if let Err(detail) = self.auth.check(parts, body, now) {
             return Reply::unauthorized(&detail);
         }

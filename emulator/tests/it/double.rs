@@ -412,3 +412,29 @@ async fn live_changes_are_validated_and_visible() {
     assert!(e.to_string().contains("Success"), "{e}");
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn expired_credentials_are_refused_until_restored() {
+    let h = start().await;
+    h.expire_credentials();
+    let e = client(&h)
+        .stop_batch_task(T)
+        .targets(["dev-0001"])
+        .send()
+        .await
+        .expect_err("expired");
+    assert_eq!(e.status(), Some(401));
+    assert_eq!(
+        h.task(P, T).expect("task").subtasks["dev-0001"],
+        TaskDetailStatus::Processing
+    );
+    h.restore_credentials();
+    let out = client(&h)
+        .stop_batch_task(T)
+        .targets(["dev-0001"])
+        .send()
+        .await
+        .expect("stop");
+    assert!(out.all_succeeded(), "{out:?}");
+    h.shutdown().await;
+}
