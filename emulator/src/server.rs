@@ -327,6 +327,8 @@ impl Drop for EmulatorHandle {
 struct Limits {
     header_read_timeout: Duration,
     max_connections: usize,
+    /// Whether `/__emulator/` routes are served (checked loopback-only).
+    admin: bool,
 }
 
 impl Limits {
@@ -335,6 +337,7 @@ impl Limits {
             header_read_timeout: config.header_read_timeout,
             // `Semaphore::new` panics above its maximum; no machine holds that many sockets anyway.
             max_connections: config.max_connections.min(Semaphore::MAX_PERMITS),
+            admin: config.admin_endpoint,
         }
     }
 }
@@ -388,8 +391,9 @@ where
             continue;
         };
         let service = Arc::clone(&app);
+        let admin = limits.admin;
         let per_request = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-            handle(Arc::clone(&service), request.map(Body::new))
+            handle(Arc::clone(&service), admin, request.map(Body::new))
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), per_request));
         connections.spawn(async move {
@@ -444,7 +448,11 @@ impl std::error::Error for InjectedReset {}
 /// Reads the body (at most [`MAX_BODY_BYTES`]) and answers with
 /// [`Service::decide`]; everything else happens there, except carrying out
 /// an injected delay or reset.
-async fn handle(service: Arc<Service>, request: http::Request<Body>) -> Result<http::Response<Body>, InjectedReset> {
+async fn handle(
+    service: Arc<Service>,
+    admin: bool,
+    request: http::Request<Body>,
+) -> Result<http::Response<Body>, InjectedReset> {
     let (parts, body) = request.into_parts();
     let declared_too_large = parts
         .headers
@@ -456,7 +464,15 @@ async fn handle(service: Arc<Service>, request: http::Request<Body>) -> Result<h
         Decision::Respond(service.reject_body(&parts, true))
     } else {
         match tokio::time::timeout(BODY_READ_TIMEOUT, read_capped(body, MAX_BODY_BYTES)).await {
-            Ok(Ok(bytes)) => service.decide(http::Request::from_parts(parts, bytes)),
+            Ok(Ok(bytes)) => {
+                let admin_answer = admin
+                    .then(|| crate::admin::respond(&service, &parts.method, parts.uri.path(), &bytes))
+                    .flatten();
+                match admin_answer {
+                    Some(response) => Decision::Respond(response),
+                    None => service.decide(http::Request::from_parts(parts, bytes)),
+                }
+            }
             Ok(Err(too_large)) => Decision::Respond(service.reject_body(&parts, too_large)),
             Err(_) => Decision::Respond(service.reject_body(&parts, false)),
         }

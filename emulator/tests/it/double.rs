@@ -438,3 +438,79 @@ async fn expired_credentials_are_refused_until_restored() {
     assert!(out.all_succeeded(), "{out:?}");
     h.shutdown().await;
 }
+
+// ---------------------------------------------------------------- admin endpoint
+
+#[tokio::test]
+async fn the_admin_endpoint_injects_faults_and_lists_the_journal() {
+    let h = Emulator::start(EmulatorConfig::new().token(TOKEN).admin_endpoint(true))
+        .await
+        .expect("starts");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("reqwest client");
+    let faults = format!("{}/__emulator/faults", h.base_url());
+    let post = |body: &'static str| http.post(&faults).body(body).send();
+    let r = post(r#"{"action":"process_then_fail","status":503,"operation":"StopBatchTask","times":1}"#)
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 201);
+    let r = post(r#"{"action":"explode"}"#).await.expect("post");
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("body").contains("explode"));
+
+    let out = client(&h)
+        .stop_batch_task(T)
+        .targets(["dev-0001"])
+        .send()
+        .await
+        .expect("stop");
+    assert!(
+        matches!(
+            outcome_of(&out, "dev-0001"),
+            TargetOutcome::Succeeded(Succeeded::ConfirmedByRead { .. })
+        ),
+        "{out:?}"
+    );
+
+    let journal_url = format!("{}/__emulator/journal", h.base_url());
+    let journal: serde_json::Value = http
+        .get(&journal_url)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let entries = journal.as_array().expect("an array");
+    assert_eq!(entries[0]["operation"], "StopBatchTask");
+    assert_eq!(entries[0]["status"], 503);
+    assert_eq!(entries[0]["auth"], json!({ "mode": "token" }));
+    assert_eq!(entries[0]["fault_injected"], true);
+    assert!(!journal.to_string().contains(TOKEN));
+    let r = http.delete(&journal_url).send().await.expect("delete");
+    assert_eq!(r.status(), 200);
+    assert!(h.journal().is_empty(), "admin requests are not journaled");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_admin_endpoint_is_off_by_default_and_loopback_only() {
+    let h = start().await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/__emulator/faults", h.base_url()))
+        .body(r#"{"action":"reset"}"#)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 404, "served as an unknown IoTDA route");
+    h.shutdown().await;
+    let config = EmulatorConfig::new()
+        .listen("0.0.0.0:0".parse().expect("addr"))
+        .allow_non_loopback(true)
+        .admin_endpoint(true);
+    let e = Emulator::start(config).await.expect_err("refused");
+    assert!(e.to_string().contains("admin_endpoint"), "{e}");
+}
