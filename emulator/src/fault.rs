@@ -67,7 +67,9 @@ enum When {
 /// the next request. Rules are tried in the order they were injected; the
 /// first that matches and is due decides the answer, and later rules do not
 /// see that request (their counts do not advance). A rule is removed once
-/// it has fired as often as it was told.
+/// it has fired as often as it was told. A request whose body the server
+/// cannot read (over [`MAX_BODY_BYTES`](crate::MAX_BODY_BYTES), or too slow)
+/// is refused without consulting the rules.
 ///
 /// ```
 /// use iotda_batchtask_emulator::{Fault, Operation};
