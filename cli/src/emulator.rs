@@ -38,6 +38,10 @@ pub struct EmulatorArgs {
     /// Allow a non-loopback --listen address (the emulator speaks plain HTTP).
     #[arg(long)]
     allow_non_loopback: bool,
+    /// Serve the test-double admin endpoint without credentials:
+    /// POST/DELETE /__emulator/faults, GET/DELETE /__emulator/journal (loopback --listen only).
+    #[arg(long)]
+    admin: bool,
     /// Region that derived (V11) signatures must be scoped to.
     #[arg(long, default_value = DEFAULT_REGION, value_name = "REGION")]
     region: String,
@@ -80,6 +84,7 @@ pub async fn run(args: EmulatorArgs) -> Exit {
         .listen(args.listen)
         .allow_non_loopback(args.allow_non_loopback)
         .auth_enabled(!args.no_auth)
+        .admin_endpoint(args.admin)
         .region(&args.region);
     for (ak, sk) in args.access_keys.iter().zip(&args.secret_keys) {
         config = config.ak_sk(ak, sk);

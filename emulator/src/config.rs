@@ -83,6 +83,7 @@ pub struct EmulatorConfig {
     pub(crate) max_clock_skew: Duration,
     pub(crate) header_read_timeout: Duration,
     pub(crate) max_connections: usize,
+    pub(crate) admin_endpoint: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -98,6 +99,7 @@ impl Default for EmulatorConfig {
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            admin_endpoint: false,
         }
     }
 }
@@ -116,6 +118,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("max_clock_skew", &self.max_clock_skew)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_connections", &self.max_connections)
+            .field("admin_endpoint", &self.admin_endpoint)
             .finish()
     }
 }
@@ -199,6 +202,21 @@ impl EmulatorConfig {
         self
     }
 
+    /// Serves the admin endpoint (default off), for tests that run the
+    /// emulator as a process: `POST /__emulator/faults` adds a fault rule
+    /// (`{"action": "status", "status": 503, "operation": "StopBatchTask",
+    /// "task_id": "...", "times": 1}`; actions `status`, `process_then_fail`,
+    /// `delay` with `delay_ms`, `reset`, `malformed_body`; `nth` instead of
+    /// `times`), `DELETE /__emulator/faults` removes them,
+    /// `GET /__emulator/journal` lists the journal as JSON and
+    /// `DELETE /__emulator/journal` empties it. Admin requests are not
+    /// journaled and need no credentials, so starting fails unless the
+    /// listen address is loopback.
+    pub fn admin_endpoint(mut self, enabled: bool) -> Self {
+        self.admin_endpoint = enabled;
+        self
+    }
+
     /// The initial tasks.
     pub fn seed_data(&self) -> &Seed {
         &self.seed
@@ -221,6 +239,14 @@ impl EmulatorConfig {
         }
         if self.max_connections == 0 {
             return Err(InvalidInput::new("max_connections", "must be more than zero"));
+        }
+        // Unauthenticated control of the emulator: loopback only, whatever
+        // allow_non_loopback says.
+        if self.admin_endpoint && !self.listen.ip().is_loopback() {
+            return Err(InvalidInput::new(
+                "admin_endpoint",
+                "needs a loopback listen address (it takes no credentials)",
+            ));
         }
         Ok(())
     }

@@ -36,10 +36,32 @@
 //! assert_eq!(out.succeeded().count(), 1); // dev-9999 is not in the task: IOTDA.014219
 //! let task = emulator.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap();
 //! assert_eq!(task.subtasks["dev-0001"], TaskDetailStatus::Stopped);
+//!
+//! // What the client sent, and how it was answered.
+//! let journal = emulator.journal();
+//! let stop = journal.stops_of(DEMO_TASK_ID).next().expect("one stop");
+//! assert_eq!(stop.targets(), Some(vec!["dev-0001".to_owned(), "dev-9999".to_owned()]));
+//! assert_eq!(stop.status_code(), Some(200));
 //! emulator.shutdown().await;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # As a test double
+//! - **Journal**: every answered request is recorded as a [`JournalEntry`]
+//!   (method, path, query, JSON body, [`AuthMode`] without secrets,
+//!   `Instance-Id`, operation, status, JSON answer, request ID, time);
+//!   [`EmulatorHandle::journal`] returns a [`Journal`], at most
+//!   [`MAX_JOURNAL_ENTRIES`] (10,000) entries, oldest dropped first.
+//! - **Faults**: [`EmulatorHandle::inject`] adds a [`Fault`] rule (an error
+//!   status, a delay, a reset, a malformed body, or "process, then fail")
+//!   matched by operation, task, count or position; see [`Fault`] for
+//!   precedence. The [`Service`] decides ([`Service::decide`] returns a
+//!   [`Decision`]); the server carries out delays and resets.
+//! - **Live state**: [`EmulatorHandle::set_sub_task`],
+//!   [`EmulatorHandle::finish_sub_task`], [`EmulatorHandle::add_sub_task`] and
+//!   [`EmulatorHandle::set_task_status`] change tasks mid-test; an unknown
+//!   task or device is a [`StateError`] naming it.
 //!
 //! # Slow and hostile clients
 //! Each connection must deliver each request head within
@@ -72,9 +94,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admin;
 mod auth;
 mod config;
 mod demo;
+mod fault;
+mod journal;
 mod reply;
 mod request_id;
 mod seed;
@@ -94,10 +119,12 @@ pub use demo::{
     DEMO_CREATE_DEVICES_TASK_ID, DEMO_DEVICE_COUNT, DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID,
     demo_device_id, demo_subtask_status,
 };
+pub use fault::{Decision, Fault, FaultAction, MAX_FAULT_RULES};
+pub use journal::{AuthMode, Journal, JournalEntry, MAX_JOURNAL_ENTRIES, Operation};
 pub use seed::{Seed, SeedError, SeedTask, Stoppable, TaskDetailStatus, TaskStatus, TaskType};
 pub use server::{Emulator, EmulatorHandle, shutdown_signal};
-pub use service::Service;
-pub use state::TaskSnapshot;
+pub use service::{Service, TooManyFaults};
+pub use state::{StateError, TaskSnapshot};
 
 use iotda_batchtask::validation::InvalidInput;
 

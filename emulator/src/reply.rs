@@ -29,6 +29,14 @@ pub(crate) enum Reply {
         code: &'static str,
         msg: String,
     },
+    /// An injected error, shaped like an IoTDA one.
+    Injected {
+        status: StatusCode,
+        code: String,
+        msg: String,
+    },
+    /// An injected 200 whose body is cut short, so not JSON.
+    Malformed,
     /// An API-gateway error: `{"error_code", "error_msg", "request_id"}`.
     Gateway {
         status: StatusCode,
@@ -103,8 +111,8 @@ impl Reply {
 
     pub(crate) fn status(&self) -> StatusCode {
         match self {
-            Self::Ok(_) => StatusCode::OK,
-            Self::Iotda { status, .. } | Self::Gateway { status, .. } => *status,
+            Self::Ok(_) | Self::Malformed => StatusCode::OK,
+            Self::Iotda { status, .. } | Self::Injected { status, .. } | Self::Gateway { status, .. } => *status,
         }
     }
 
@@ -127,6 +135,12 @@ impl Reply {
         // the harmless fallback.
         let body = match &self {
             Self::Ok(body) => body.clone(),
+            Self::Malformed => br#"{"targets":[{"target":"#.to_vec(),
+            Self::Injected { code, msg, .. } => serde_json::to_vec(&IotdaError {
+                error_code: code,
+                error_msg: msg,
+            })
+            .unwrap_or_default(),
             Self::Iotda { code, msg, .. } => serde_json::to_vec(&IotdaError {
                 error_code: code,
                 error_msg: msg,

@@ -6,25 +6,25 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use http::header::CONTENT_LENGTH;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::EmulatorError;
 use crate::config::{EmulatorConfig, MAX_BODY_BYTES, MAX_CONNECTION_BUFFER_BYTES};
+use crate::fault::{Decision, Fault};
+use crate::journal::Journal;
 use crate::seed::Seed;
-use crate::service::Service;
-use crate::state::TaskSnapshot;
+use crate::seed::{TaskDetailStatus, TaskStatus};
+use crate::service::{Service, TooManyFaults};
+use crate::state::{StateError, TaskSnapshot};
 
 /// How long shutting down waits for in-flight requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -57,7 +57,7 @@ impl Emulator {
         let listener = bind(&config).await?;
         let addr = local_addr(&listener, config.listen)?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(Arc::clone(&service));
+        let app = Arc::clone(&service);
         // A dropped sender also resolves `stopped`, so dropping the handle
         // shuts the server down too.
         let task = tokio::spawn(serve(listener, app, Limits::of(&config), async move {
@@ -105,7 +105,7 @@ impl Emulator {
             return Ok(());
         }
         on_listening(addr);
-        serve(listener, router(service), Limits::of(&config), shutdown).await;
+        serve(listener, service, Limits::of(&config), shutdown).await;
         Ok(())
     }
 }
@@ -174,6 +174,124 @@ impl EmulatorHandle {
         self.service.request_count()
     }
 
+    /// A copy of the request journal, oldest first; see [`Service::journal`].
+    ///
+    /// ```
+    /// use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, Operation};
+    /// use iotda_batchtask::{Client, Credentials};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emulator = Emulator::start(EmulatorConfig::new().token("test-token-value")).await?;
+    /// let client = Client::builder(emulator.base_url())
+    ///     .project_id(DEMO_PROJECT_ID)
+    ///     .credentials(Credentials::token("test-token-value"))
+    ///     .build()?;
+    /// client.stop_batch_task(DEMO_TASK_ID).targets(["dev-0001"]).send().await?;
+    ///
+    /// let journal = emulator.journal();
+    /// let stop = journal.stops_of(DEMO_TASK_ID).next().expect("one stop");
+    /// assert_eq!(stop.targets(), Some(vec!["dev-0001".to_owned()]));
+    /// assert_eq!(journal.matching(Operation::ShowBatchTask).count(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn journal(&self) -> Journal {
+        self.service.journal()
+    }
+
+    /// Empties the request journal.
+    pub fn clear_journal(&self) {
+        self.service.clear_journal();
+    }
+
+    /// Adds a fault rule; see [`Fault`] for matching and precedence.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, Fault, Operation};
+    /// use iotda_batchtask::{Client, Credentials};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emulator = Emulator::start(EmulatorConfig::new().token("test-token-value")).await?;
+    /// // Throttle the first attempt: the client retries the 429 and succeeds.
+    /// emulator.inject(Fault::status(StatusCode::TOO_MANY_REQUESTS).on(Operation::StopBatchTask))?;
+    /// let client = Client::builder(emulator.base_url())
+    ///     .project_id(DEMO_PROJECT_ID)
+    ///     .credentials(Credentials::token("test-token-value"))
+    ///     .build()?;
+    /// let out = client.stop_batch_task(DEMO_TASK_ID).targets(["dev-0001"]).send().await?;
+    /// assert_eq!(out.succeeded().count(), 1);
+    /// assert_eq!(emulator.journal().stops_of(DEMO_TASK_ID).count(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn inject(&self, fault: Fault) -> Result<(), TooManyFaults> {
+        self.service.inject(fault)
+    }
+
+    /// Removes every waiting fault rule.
+    pub fn clear_faults(&self) {
+        self.service.clear_faults();
+    }
+
+    /// Sets an existing sub-task's status mid-test; see [`Service::set_sub_task`].
+    pub fn set_sub_task(
+        &self,
+        project_id: &str,
+        task_id: &str,
+        device_id: &str,
+        status: TaskDetailStatus,
+    ) -> Result<(), StateError> {
+        self.service.set_sub_task(project_id, task_id, device_id, status)
+    }
+
+    /// Marks an existing sub-task `Success`: the device finished.
+    ///
+    /// ```
+    /// use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, TaskDetailStatus};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emulator = Emulator::start(EmulatorConfig::new().auth_enabled(false)).await?;
+    /// emulator.finish_sub_task(DEMO_PROJECT_ID, DEMO_TASK_ID, "dev-0001")?;
+    /// let task = emulator.task(DEMO_PROJECT_ID, DEMO_TASK_ID).expect("the demo task");
+    /// assert_eq!(task.subtasks["dev-0001"], TaskDetailStatus::Success);
+    /// assert!(emulator.finish_sub_task(DEMO_PROJECT_ID, "000000000000000000000000", "dev-0001").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn finish_sub_task(&self, project_id: &str, task_id: &str, device_id: &str) -> Result<(), StateError> {
+        self.service.finish_sub_task(project_id, task_id, device_id)
+    }
+
+    /// Adds a sub-task mid-test; see [`Service::add_sub_task`].
+    pub fn add_sub_task(
+        &self,
+        project_id: &str,
+        task_id: &str,
+        device_id: &str,
+        status: TaskDetailStatus,
+    ) -> Result<(), StateError> {
+        self.service.add_sub_task(project_id, task_id, device_id, status)
+    }
+
+    /// Sets a task's own status mid-test; see [`Service::set_task_status`].
+    pub fn set_task_status(&self, project_id: &str, task_id: &str, status: TaskStatus) -> Result<(), StateError> {
+        self.service.set_task_status(project_id, task_id, status)
+    }
+
+    /// Refuses every later request `401`; see [`Service::expire_credentials`].
+    pub fn expire_credentials(&self) {
+        self.service.expire_credentials();
+    }
+
+    /// Undoes [`EmulatorHandle::expire_credentials`].
+    pub fn restore_credentials(&self) {
+        self.service.restore_credentials();
+    }
+
     /// The service answering the requests.
     pub fn service(&self) -> &Arc<Service> {
         &self.service
@@ -209,6 +327,8 @@ impl Drop for EmulatorHandle {
 struct Limits {
     header_read_timeout: Duration,
     max_connections: usize,
+    /// Whether `/__emulator/` routes are served (checked loopback-only).
+    admin: bool,
 }
 
 impl Limits {
@@ -217,6 +337,7 @@ impl Limits {
             header_read_timeout: config.header_read_timeout,
             // `Semaphore::new` panics above its maximum; no machine holds that many sockets anyway.
             max_connections: config.max_connections.min(Semaphore::MAX_PERMITS),
+            admin: config.admin_endpoint,
         }
     }
 }
@@ -231,7 +352,7 @@ impl Limits {
 /// [`MAX_CONNECTION_BUFFER_BYTES`] each way, and holds one of
 /// `limits.max_connections` permits; a connection accepted when none is
 /// left is closed at once, so the clients already connected stay served.
-async fn serve<F>(listener: TcpListener, app: Router, limits: Limits, shutdown: F)
+async fn serve<F>(listener: TcpListener, app: Arc<Service>, limits: Limits, shutdown: F)
 where
     F: Future<Output = ()>,
 {
@@ -269,8 +390,12 @@ where
             drop(stream);
             continue;
         };
-        let connection =
-            graceful.watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone())));
+        let service = Arc::clone(&app);
+        let admin = limits.admin;
+        let per_request = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+            handle(Arc::clone(&service), admin, request.map(Body::new))
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), per_request));
         connections.spawn(async move {
             // An error here is the client's (a timeout, a reset, a malformed
             // head), already answered as far as HTTP allows; nothing to report.
@@ -307,13 +432,27 @@ fn local_addr(listener: &TcpListener, requested: SocketAddr) -> Result<SocketAdd
     })
 }
 
-fn router(service: Arc<Service>) -> Router {
-    Router::new().fallback(handle).with_state(service)
+/// An injected reset: returned to hyper as a service error, which closes
+/// the connection without writing a response.
+#[derive(Debug)]
+struct InjectedReset;
+
+impl std::fmt::Display for InjectedReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
 }
 
+impl std::error::Error for InjectedReset {}
+
 /// Reads the body (at most [`MAX_BODY_BYTES`]) and answers with
-/// [`Service::respond`]; everything else happens there.
-async fn handle(State(service): State<Arc<Service>>, request: axum::extract::Request) -> axum::response::Response {
+/// [`Service::decide`]; everything else happens there, except carrying out
+/// an injected delay or reset.
+async fn handle(
+    service: Arc<Service>,
+    admin: bool,
+    request: http::Request<Body>,
+) -> Result<http::Response<Body>, InjectedReset> {
     let (parts, body) = request.into_parts();
     let declared_too_large = parts
         .headers
@@ -321,16 +460,32 @@ async fn handle(State(service): State<Arc<Service>>, request: axum::extract::Req
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .is_some_and(|n| n > MAX_BODY_BYTES as u64);
-    let response = if declared_too_large {
-        service.reject_body(&parts, true)
+    let decision = if declared_too_large {
+        Decision::Respond(service.reject_body(&parts, true))
     } else {
         match tokio::time::timeout(BODY_READ_TIMEOUT, read_capped(body, MAX_BODY_BYTES)).await {
-            Ok(Ok(bytes)) => service.respond(http::Request::from_parts(parts, bytes)),
-            Ok(Err(too_large)) => service.reject_body(&parts, too_large),
-            Err(_) => service.reject_body(&parts, false),
+            Ok(Ok(bytes)) => {
+                let admin_answer = admin
+                    .then(|| crate::admin::respond(&service, &parts.method, parts.uri.path(), &bytes))
+                    .flatten();
+                match admin_answer {
+                    Some(response) => Decision::Respond(response),
+                    None => service.decide(http::Request::from_parts(parts, bytes)),
+                }
+            }
+            Ok(Err(too_large)) => Decision::Respond(service.reject_body(&parts, too_large)),
+            Err(_) => Decision::Respond(service.reject_body(&parts, false)),
         }
     };
-    response.map(Body::from)
+    let response = match decision {
+        Decision::Respond(response) => response,
+        Decision::Delay(delay, response) => {
+            tokio::time::sleep(delay).await;
+            response
+        }
+        Decision::Reset => return Err(InjectedReset),
+    };
+    Ok(response.map(Body::from))
 }
 
 /// The body's bytes, or `Err(true)` past `max` bytes, `Err(false)` when it

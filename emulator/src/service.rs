@@ -2,8 +2,9 @@
 //! response over shared state, with no I/O, so it can be tested and fuzzed
 //! without a socket.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -14,10 +15,13 @@ use percent_encoding::percent_decode_str;
 use crate::EmulatorError;
 use crate::auth::Authenticator;
 use crate::config::{EmulatorConfig, MAX_BODY_BYTES};
+use crate::fault::{Decision, Fault, FaultAction, Faults, MAX_FAULT_RULES};
+use crate::journal::{AuthMode, Journal, JournalBuffer, JournalEntry, Operation};
 use crate::reply::Reply;
 use crate::request_id::RequestIds;
 use crate::seed::Seed;
-use crate::state::{State, TaskSnapshot};
+use crate::seed::{TaskDetailStatus, TaskStatus};
+use crate::state::{State, StateError, TaskSnapshot};
 use iotda_batchtask::validation::{self, InvalidInput};
 
 /// The emulated IoTDA endpoints, without a server: routing, authentication,
@@ -47,6 +51,10 @@ pub struct Service {
     auth: Authenticator,
     ids: RequestIds,
     requests: AtomicU64,
+    journal: Mutex<JournalBuffer>,
+    faults: Mutex<Faults>,
+    started: Instant,
+    expired: AtomicBool,
 }
 
 impl std::fmt::Debug for Service {
@@ -56,6 +64,29 @@ impl std::fmt::Debug for Service {
             .finish_non_exhaustive()
     }
 }
+
+/// The `APIGW.0301` detail after [`Service::expire_credentials`]; the
+/// emulator's own text, Huawei publishes none for an expired credential.
+const CREDENTIALS_EXPIRED: &str = "the credentials have expired (emulator)";
+
+/// What the journal and the fault rules know of a request's target.
+struct Target {
+    operation: Operation,
+    project_id: Option<String>,
+    task_id: Option<String>,
+}
+
+/// What the server does with a decided reply.
+enum Then {
+    Send,
+    Delay(std::time::Duration),
+    Reset,
+}
+
+/// [`Service::inject`] refused a rule: [`MAX_FAULT_RULES`] are already waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many fault rules waiting (at most {MAX_FAULT_RULES})")]
+pub struct TooManyFaults;
 
 /// The endpoints the emulator serves.
 enum Route {
@@ -101,10 +132,18 @@ impl Service {
             auth: Authenticator::new(config)?,
             ids: RequestIds::new(),
             requests: AtomicU64::new(0),
+            journal: Mutex::new(JournalBuffer::default()),
+            faults: Mutex::new(Faults::default()),
+            started: Instant::now(),
+            expired: AtomicBool::new(false),
         })
     }
 
     /// Answers one request as IoTDA would, as of now.
+    ///
+    /// Synchronous: an injected [`Fault::delay`] is skipped and a
+    /// [`Fault::reset`] is answered `502` with an empty body; use
+    /// [`Service::decide`] to carry those out.
     pub fn respond(&self, request: Request<Bytes>) -> Response<Bytes> {
         self.respond_at(request, Timestamp::now())
     }
@@ -112,13 +151,69 @@ impl Service {
     /// Answers one request as of `now` (the clock `X-Sdk-Date` is checked
     /// against), so tests and fuzzers can pin time.
     pub fn respond_at(&self, request: Request<Bytes>, now: Timestamp) -> Response<Bytes> {
+        self.decide_at(request, now).into_response()
+    }
+
+    /// How to answer one request as of now, injected faults included: the
+    /// server's entry point.
+    pub fn decide(&self, request: Request<Bytes>) -> Decision {
+        self.decide_at(request, Timestamp::now())
+    }
+
+    /// How to answer one request as of `now`. The first due [`Fault`] rule
+    /// (in injection order) decides what happens; without one, the request
+    /// is answered as IoTDA would.
+    pub fn decide_at(&self, request: Request<Bytes>, now: Timestamp) -> Decision {
         let (parts, body) = request.into_parts();
-        let reply = if body.len() > MAX_BODY_BYTES {
-            Reply::too_large()
-        } else {
-            self.handle(&parts, &body, now)
+        let route = Route::parse(&parts.method, parts.uri.path());
+        let (operation, project_id, task_id) = match &route {
+            Some(Route::Stop { project_id, task_id }) => (Operation::StopBatchTask, Some(project_id), Some(task_id)),
+            Some(Route::Show { project_id, task_id }) => (Operation::ShowBatchTask, Some(project_id), Some(task_id)),
+            None => (Operation::Unknown, None, None),
         };
-        self.finish(&parts, reply)
+        let target = Target {
+            operation,
+            project_id: project_id.cloned(),
+            task_id: task_id.cloned(),
+        };
+        let action = self
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take(operation, target.task_id.as_deref());
+        let injected = action.is_some();
+        let real = |route: Option<Route>| {
+            if body.len() > MAX_BODY_BYTES {
+                Reply::too_large()
+            } else {
+                self.handle(route, &parts, &body, now)
+            }
+        };
+        let (reply, then) = match action {
+            None => (real(route), Then::Send),
+            Some(FaultAction::Error { status, code, msg }) => (Reply::Injected { status, code, msg }, Then::Send),
+            Some(FaultAction::MalformedBody) => (Reply::Malformed, Then::Send),
+            Some(FaultAction::ProcessThenFail { status, code, msg }) => {
+                // The real answer is discarded: the state changed regardless.
+                let _ = real(route);
+                (Reply::Injected { status, code, msg }, Then::Send)
+            }
+            Some(FaultAction::Delay(delay)) => (real(route), Then::Delay(delay)),
+            Some(FaultAction::Reset) => (real(route), Then::Reset),
+        };
+        let response = self.finish(
+            &parts,
+            Some(&body),
+            target,
+            reply,
+            injected,
+            matches!(then, Then::Reset),
+        );
+        match (then, response) {
+            (Then::Send, Some(response)) => Decision::Respond(response),
+            (Then::Delay(delay), Some(response)) => Decision::Delay(delay, response),
+            (Then::Reset, _) | (_, None) => Decision::Reset,
+        }
     }
 
     /// The answer to a request whose body could not be read: `413` when it
@@ -129,7 +224,99 @@ impl Service {
         } else {
             Reply::request_error()
         };
-        self.finish(parts, reply)
+        let target = match Route::parse(&parts.method, parts.uri.path()) {
+            Some(Route::Stop { project_id, task_id }) => Target {
+                operation: Operation::StopBatchTask,
+                project_id: Some(project_id),
+                task_id: Some(task_id),
+            },
+            Some(Route::Show { project_id, task_id }) => Target {
+                operation: Operation::ShowBatchTask,
+                project_id: Some(project_id),
+                task_id: Some(task_id),
+            },
+            None => Target {
+                operation: Operation::Unknown,
+                project_id: None,
+                task_id: None,
+            },
+        };
+        self.finish(parts, None, target, reply, false, false)
+            .unwrap_or_else(|| Decision::Reset.into_response())
+    }
+
+    /// Adds a fault rule after the ones waiting (see [`Fault`] for
+    /// precedence). Fails when [`MAX_FAULT_RULES`] rules are already waiting.
+    pub fn inject(&self, fault: Fault) -> Result<(), TooManyFaults> {
+        let mut faults = self.faults.lock().unwrap_or_else(PoisonError::into_inner);
+        if faults.push(fault) { Ok(()) } else { Err(TooManyFaults) }
+    }
+
+    /// Removes every waiting fault rule.
+    pub fn clear_faults(&self) {
+        self.faults.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    /// How many fault rules are waiting (not yet spent).
+    pub fn pending_faults(&self) -> usize {
+        self.faults.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// A copy of the request journal, oldest first: at most
+    /// [`MAX_JOURNAL_ENTRIES`](crate::MAX_JOURNAL_ENTRIES) entries.
+    pub fn journal(&self) -> Journal {
+        self.journal.lock().unwrap_or_else(PoisonError::into_inner).copy()
+    }
+
+    /// Empties the request journal.
+    pub fn clear_journal(&self) {
+        self.journal.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    /// Sets an existing sub-task's status, e.g. to let a device finish
+    /// mid-test. The task's own status is not recomputed.
+    pub fn set_sub_task(
+        &self,
+        project_id: &str,
+        task_id: &str,
+        device_id: &str,
+        status: TaskDetailStatus,
+    ) -> Result<(), StateError> {
+        self.lock().set_sub_task(project_id, task_id, device_id, status)
+    }
+
+    /// Marks an existing sub-task `Success`: the device finished.
+    pub fn finish_sub_task(&self, project_id: &str, task_id: &str, device_id: &str) -> Result<(), StateError> {
+        self.set_sub_task(project_id, task_id, device_id, TaskDetailStatus::Success)
+    }
+
+    /// Adds a sub-task for a device the task does not have yet, after the
+    /// existing ones (so its record ID is the largest).
+    pub fn add_sub_task(
+        &self,
+        project_id: &str,
+        task_id: &str,
+        device_id: &str,
+        status: TaskDetailStatus,
+    ) -> Result<(), StateError> {
+        self.lock().add_sub_task(project_id, task_id, device_id, status)
+    }
+
+    /// From now on, refuses every routed request `401 APIGW.0301` as if its
+    /// credentials had expired (whatever they are, even with authentication
+    /// disabled), until [`Service::restore_credentials`].
+    pub fn expire_credentials(&self) {
+        self.expired.store(true, Ordering::Relaxed);
+    }
+
+    /// Undoes [`Service::expire_credentials`].
+    pub fn restore_credentials(&self) {
+        self.expired.store(false, Ordering::Relaxed);
+    }
+
+    /// Sets a task's own status; its sub-tasks are not changed.
+    pub fn set_task_status(&self, project_id: &str, task_id: &str, status: TaskStatus) -> Result<(), StateError> {
+        self.lock().set_task_status(project_id, task_id, status)
     }
 
     /// A snapshot of one task, or `None` if the seed has no such task.
@@ -155,7 +342,17 @@ impl Service {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn finish(&self, parts: &Parts, reply: Reply) -> Response<Bytes> {
+    /// Counts, logs and journals one answer; `None` when the connection is
+    /// to be reset instead.
+    fn finish(
+        &self,
+        parts: &Parts,
+        body: Option<&[u8]>,
+        target: Target,
+        reply: Reply,
+        injected: bool,
+        reset: bool,
+    ) -> Option<Response<Bytes>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let request_id = self.ids.next();
         let status = reply.status();
@@ -166,16 +363,42 @@ impl Service {
             path = ?parts.uri.path(),
             status = status.as_u16(),
             request_id = %request_id,
+            reset,
             "iotda emulator request"
         );
-        reply.into_response(&request_id)
+        let response = (!reset).then(|| reply.into_response(&request_id));
+        let entry = JournalEntry {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            body: body.and_then(|b| serde_json::from_slice(b).ok()),
+            auth: AuthMode::of(parts),
+            instance_id: parts
+                .headers
+                .get("instance-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            operation: target.operation,
+            project_id: target.project_id,
+            task_id: target.task_id,
+            status: response.as_ref().map(Response::status),
+            response_body: response.as_ref().and_then(|r| serde_json::from_slice(r.body()).ok()),
+            request_id: response.is_some().then_some(request_id),
+            fault_injected: injected,
+            elapsed: self.started.elapsed(),
+        };
+        self.journal.lock().unwrap_or_else(PoisonError::into_inner).push(entry);
+        response
     }
 
     /// Gateway first (route, then authentication), then IoTDA.
-    fn handle(&self, parts: &Parts, body: &[u8], now: Timestamp) -> Reply {
-        let Some(route) = Route::parse(&parts.method, parts.uri.path()) else {
+    fn handle(&self, route: Option<Route>, parts: &Parts, body: &[u8], now: Timestamp) -> Reply {
+        let Some(route) = route else {
             return Reply::no_such_api();
         };
+        if self.expired.load(Ordering::Relaxed) {
+            return Reply::unauthorized(CREDENTIALS_EXPIRED);
+        }
         if let Err(detail) = self.auth.check(parts, body, now) {
             return Reply::unauthorized(&detail);
         }

@@ -51,6 +51,8 @@ pub(crate) struct Task {
     /// In creation order, so record IDs ascend.
     pub(crate) subtasks: Vec<Subtask>,
     by_target: HashMap<String, usize>,
+    /// The first 12 hex digits of every record ID, for sub-tasks added later.
+    record_prefix: String,
 }
 
 /// What a stop request asks for.
@@ -171,6 +173,104 @@ impl State {
     }
 }
 
+/// Why a live state change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The emulator has no such task.
+    #[error("the emulator has no task {task_id} in project {project_id}")]
+    NoSuchTask {
+        /// The project ID asked for.
+        project_id: String,
+        /// The task ID asked for.
+        task_id: String,
+    },
+    /// The task has no sub-task for this device.
+    #[error("task {task_id} has no sub-task for device {device_id}")]
+    NoSuchSubTask {
+        /// The task ID.
+        task_id: String,
+        /// The device ID asked for.
+        device_id: String,
+    },
+    /// The task already has a sub-task for this device.
+    #[error("task {task_id} already has a sub-task for device {device_id}")]
+    SubTaskExists {
+        /// The task ID.
+        task_id: String,
+        /// The device ID.
+        device_id: String,
+    },
+}
+
+impl State {
+    fn task_or_err(&mut self, project_id: &str, task_id: &str) -> Result<&mut Task, StateError> {
+        self.task_mut(project_id, task_id)
+            .ok_or_else(|| StateError::NoSuchTask {
+                project_id: project_id.to_owned(),
+                task_id: task_id.to_owned(),
+            })
+    }
+
+    /// Sets one existing sub-task's status; the task's status is left alone.
+    pub(crate) fn set_sub_task(
+        &mut self,
+        project_id: &str,
+        task_id: &str,
+        device_id: &str,
+        status: TaskDetailStatus,
+    ) -> Result<(), StateError> {
+        let task = self.task_or_err(project_id, task_id)?;
+        let sub = task
+            .by_target
+            .get(device_id)
+            .copied()
+            .and_then(|i| task.subtasks.get_mut(i))
+            .ok_or_else(|| StateError::NoSuchSubTask {
+                task_id: task_id.to_owned(),
+                device_id: device_id.to_owned(),
+            })?;
+        sub.status = status;
+        Ok(())
+    }
+
+    /// Appends a sub-task, with the next record ID.
+    pub(crate) fn add_sub_task(
+        &mut self,
+        project_id: &str,
+        task_id: &str,
+        device_id: &str,
+        status: TaskDetailStatus,
+    ) -> Result<(), StateError> {
+        let task = self.task_or_err(project_id, task_id)?;
+        if task.by_target.contains_key(device_id) {
+            return Err(StateError::SubTaskExists {
+                task_id: task_id.to_owned(),
+                device_id: device_id.to_owned(),
+            });
+        }
+        let n = task.subtasks.len();
+        task.subtasks.push(Subtask {
+            target: device_id.to_owned(),
+            status,
+            record_id: format!("{}{:012x}", task.record_prefix, n + 1),
+        });
+        task.by_target.insert(device_id.to_owned(), n);
+        Ok(())
+    }
+
+    /// Sets a task's own status; its sub-tasks are left alone.
+    pub(crate) fn set_task_status(
+        &mut self,
+        project_id: &str,
+        task_id: &str,
+        status: TaskStatus,
+    ) -> Result<(), StateError> {
+        self.task_or_err(project_id, task_id)?.status = status;
+        Ok(())
+    }
+}
+
 impl Task {
     fn new(seed: &SeedTask, ordinal: usize) -> Self {
         let created = FIRST_CREATE_SECOND.saturating_add(i64::try_from(ordinal).unwrap_or(i64::MAX).saturating_mul(60));
@@ -196,6 +296,7 @@ impl Task {
             .map(|(i, s)| (s.target.clone(), i))
             .collect();
         Self {
+            record_prefix: prefix,
             project_id: seed.project_id.clone(),
             task_id: seed.task_id.clone(),
             task_type: seed.task_type,

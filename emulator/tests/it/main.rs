@@ -5,6 +5,7 @@
 mod common;
 
 mod attacks;
+mod double;
 mod emulator;
 mod interop;
 mod service;
