@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use iotda_batchtask::outcome::Unknown;
 use iotda_batchtask::output::Status;
-use iotda_batchtask::types::{BatchTask, TaskDetailStatus};
+use iotda_batchtask::types::{BatchTask, TaskDetail, TaskDetailStatus};
 use iotda_batchtask::{ApiError, Error, ShowOutput, StopReport, TargetOutcome, TimeoutKind};
 
 /// What a downstream tool might do with a report: devices to retry later.
@@ -46,9 +46,15 @@ fn alerts_on_auth_and_ambiguous_errors_only() {
 
 #[test]
 fn reads_a_page_typed() {
-    let body: BatchTask =
-        serde_json::from_str(r#"{"task_details":[{"target":"dev-1","status":"Stopped"},{"target":"dev-2","status":"Paused"}]}"#)
-            .unwrap();
+    // Generated types are `#[non_exhaustive]`: build them from `Default`.
+    let detail = |target: &str, status: &str| {
+        let mut detail = TaskDetail::default();
+        detail.target = Some(target.to_owned());
+        detail.status = Some(status.to_owned());
+        detail
+    };
+    let mut body = BatchTask::default();
+    body.task_details = vec![detail("dev-1", "Stopped"), detail("dev-2", "Paused")];
     let page = ShowOutput::new(body, Some("rid"));
     let statuses: Vec<_> = page.sub_tasks().iter().map(|d| d.status()).collect();
     assert_eq!(
