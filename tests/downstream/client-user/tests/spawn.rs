@@ -25,7 +25,9 @@ async fn count<S: Stream<Item = Result<types::TaskDetail, Error>>>(stream: S) ->
 
 #[tokio::test]
 async fn every_operation_runs_in_a_spawned_task() {
-    let emulator = Emulator::start(EmulatorConfig::new().seed(Seed::demo()).token("t")).await.unwrap();
+    let emulator = Emulator::start(EmulatorConfig::new().seed(Seed::demo()).token("t"))
+        .await
+        .unwrap();
     let client = Client::builder(emulator.base_url())
         .project_id(DEMO_PROJECT_ID)
         .credentials(Credentials::token("t"))

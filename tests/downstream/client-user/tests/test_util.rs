@@ -11,7 +11,11 @@ use iotda_batchtask::{ApiError, Error, ShowOutput, StopReport, TargetOutcome, Ti
 
 /// What a downstream tool might do with a report: devices to retry later.
 fn to_retry(report: &StopReport) -> Vec<&str> {
-    report.unknown().chain(report.not_attempted()).map(|r| r.target.as_str()).collect()
+    report
+        .unknown()
+        .chain(report.not_attempted())
+        .map(|r| r.target.as_str())
+        .collect()
 }
 
 /// What a downstream tool might do with an error: whether to page someone.
@@ -35,12 +39,22 @@ fn retries_only_what_is_not_known() {
 
 #[test]
 fn alerts_on_auth_and_ambiguous_errors_only() {
-    assert!(alert(&Error::api(401, "APIGW.0301", "Incorrect IAM authentication information", None)));
+    assert!(alert(&Error::api(
+        401,
+        "APIGW.0301",
+        "Incorrect IAM authentication information",
+        None
+    )));
     assert!(alert(&ApiError::builder(503).request_id("rid").into_error()));
     assert!(alert(&Error::transport("connection reset by peer", 1, None)));
     assert!(alert(&Error::decode(200, "missing field", "{", None)));
     assert!(alert(&Error::response_too_large(200, 1 << 20, None)));
-    assert!(!alert(&Error::timeout(TimeoutKind::Connect, Duration::from_secs(5), 3, None)));
+    assert!(!alert(&Error::timeout(
+        TimeoutKind::Connect,
+        Duration::from_secs(5),
+        3,
+        None
+    )));
     assert!(!alert(&Error::api(404, "IOTDA.014200", "no such task", Some("rid"))));
 }
 
@@ -59,6 +73,9 @@ fn reads_a_page_typed() {
     let statuses: Vec<_> = page.sub_tasks().iter().map(|d| d.status()).collect();
     assert_eq!(
         statuses,
-        [Some(Status::Known(TaskDetailStatus::Stopped)), Some(Status::Unknown("Paused".into()))]
+        [
+            Some(Status::Known(TaskDetailStatus::Stopped)),
+            Some(Status::Unknown("Paused".into()))
+        ]
     );
 }
