@@ -31,10 +31,43 @@
 //! ```
 //!
 //! # Features
-//! - `client` (default): the HTTP client, auth and signing.
-//! - `rustls` (default): HTTPS through rustls. `native-tls`: the platform's TLS.
-//! - With `default-features = false`, only [`types`], [`validation`] and the
-//!   result helpers in [`output`] are built: serde and schemars, no HTTP stack.
+//! - `client` (default): the HTTP client, auth and signing: [`Client`],
+//!   [`Error`], the outcome model in `outcome`, bulk stops in `bulk`.
+//! - `rustls` (default, implies `client`): HTTPS through rustls.
+//! - `native-tls` (implies `client`): HTTPS through the platform's TLS
+//!   instead. With `default-features = false, features = ["client"]` and
+//!   neither TLS feature, only `http://` endpoints work (an emulator, a
+//!   local proxy).
+//! - `test-util` (implies `client`, not default): constructors for
+//!   downstream tests in `test_util`: a `StopReport` with any outcomes, a
+//!   `ShowOutput` from a generated response, and each kind of `Error`,
+//!   without a server. Enable it in `[dev-dependencies]` only.
+//! - With `default-features = false`, only [`types`], [`validation`], the
+//!   spec's [`limits`] and the result helpers in [`output`] (typed statuses
+//!   included) are built: serde and schemars, no HTTP stack.
+//!
+//! # The JSON Schema and the client's rules
+//!
+//! Every type in [`types`] derives `schemars::JsonSchema`, carrying the
+//! spec's patterns and limits. The schema of
+//! [`BatchTargets`](types::BatchTargets) is deliberately looser than what the
+//! client sends:
+//!
+//! - its `targets` items have no pattern: the spec describes Huawei's wire
+//!   contract, where a batch operation's targets are device IDs only for
+//!   firmwareUpgrade and softwareUpgrade tasks. The client stops upgrade
+//!   sub-tasks, so it checks each target against the device-ID pattern
+//!   ([`validation::target`], with the same pattern as [`validation::device_id`]).
+//! - it has no `minItems`: on the wire, `targets` absent (`{}`) means every
+//!   sub-task, and the schema validates bodies as sent (an empty list is
+//!   left to the server, as Huawei documents no minimum). The client never
+//!   sends an empty list and never turns one into `{}`:
+//!   [`validation::targets`] refuses it, and stopping everything takes an
+//!   explicit call.
+//!
+//! A body that passes the schema can therefore still be refused by
+//! [`validation`] before anything is sent; check input with [`validation`]
+//! (built in every configuration) rather than the schema alone.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -74,6 +107,9 @@ pub mod outcome;
 mod retry;
 #[cfg(feature = "client")]
 mod targeted;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod test_util;
 
 #[cfg(feature = "client")]
 pub use auth::{Credentials, Signing};
@@ -86,9 +122,13 @@ pub use client::{
 pub use error::{ApiError, Error, HuaweiCode, TimeoutKind};
 #[cfg(feature = "client")]
 pub use outcome::{StopReport, TargetOutcome, TargetResult};
+pub use output::Status;
 pub use output::TargetStatus;
 #[cfg(feature = "client")]
 pub use retry::RetryPolicy;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub use test_util::{ApiErrorBuilder, StopReportBuilder};
 pub use validation::InvalidInput;
 // Bounds a caller may want to check against (the CLI's --timeout, say).
 #[cfg(feature = "client")]

@@ -51,9 +51,9 @@ impl Client {
     /// println!("{} sub-tasks stopped", stopped.len());
     /// # Ok(()) }
     /// ```
-    pub fn show_batch_task(&self, task_id: impl Into<String>) -> ShowBatchTask<'_> {
+    pub fn show_batch_task(&self, task_id: impl Into<String>) -> ShowBatchTask {
         ShowBatchTask {
-            client: self,
+            client: self.clone(),
             task_id: task_id.into(),
             status: None,
             target: None,
@@ -64,11 +64,14 @@ impl Client {
     }
 }
 
-/// A ShowBatchTask call being prepared; see [`Client::show_batch_task`].
+/// A ShowBatchTask call being prepared; see [`Client::show_batch_task`]. It
+/// holds its own handle to the client (a cheap clone), so the future of
+/// [`send`](Self::send) and the stream of [`sub_tasks`](Self::sub_tasks) are
+/// `'static + Send`: spawn them, or return them from a function.
 #[must_use = "nothing is sent until .send().await or the stream is polled"]
 #[derive(Clone)]
-pub struct ShowBatchTask<'a> {
-    client: &'a Client,
+pub struct ShowBatchTask {
+    client: Client,
     task_id: String,
     status: Option<types::TaskDetailStatus>,
     target: Option<String>,
@@ -77,7 +80,7 @@ pub struct ShowBatchTask<'a> {
     offset: Option<u32>,
 }
 
-impl fmt::Debug for ShowBatchTask<'_> {
+impl fmt::Debug for ShowBatchTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ShowBatchTask")
             .field("task_id", &self.task_id)
@@ -122,9 +125,33 @@ impl ShowOutput {
     pub fn into_inner(self) -> types::BatchTask {
         self.response
     }
+
+    /// An answer for a test (feature `test-util`, not default): `response`
+    /// as if received with this `X-Request-Id`.
+    ///
+    /// ```
+    /// use iotda_batchtask::ShowOutput;
+    /// use iotda_batchtask::types::BatchTask;
+    ///
+    /// let body: BatchTask = serde_json::from_str(
+    ///     r#"{"batchtask":{"task_id":"61a5f4cbd86b7a1d1c2f3e4a","status":"Processing"},
+    ///         "task_details":[{"target":"dev-1","status":"Stopped"}]}"#,
+    /// ).unwrap();
+    /// let page = ShowOutput::new(body, Some("rid-1"));
+    /// assert_eq!(page.sub_tasks().len(), 1);
+    /// assert_eq!(page.request_id(), Some("rid-1"));
+    /// ```
+    #[cfg(feature = "test-util")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+    pub fn new(response: types::BatchTask, request_id: Option<&str>) -> Self {
+        Self {
+            response,
+            request_id: request_id.map(str::to_owned),
+        }
+    }
 }
 
-impl<'a> ShowBatchTask<'a> {
+impl ShowBatchTask {
     /// Only sub-tasks in this status.
     pub fn status(mut self, status: types::TaskDetailStatus) -> Self {
         self.status = Some(status);
@@ -180,7 +207,7 @@ impl<'a> ShowBatchTask<'a> {
     ///   IDs descend, newest first), so none repeats; otherwise the stream
     ///   ends with [`Error::Decode`] naming the rule, after yielding what the
     ///   pages before brought.
-    pub fn sub_tasks(self) -> impl Stream<Item = Result<types::TaskDetail, Error>> + 'a {
+    pub fn sub_tasks(self) -> impl Stream<Item = Result<types::TaskDetail, Error>> + Send + 'static {
         let first = self.validated().map(|mut query| {
             query.limit = query.limit.or(Some(MAX_PAGE_SIZE));
             query
@@ -290,13 +317,13 @@ impl<'a> ShowBatchTask<'a> {
     }
 
     async fn fetch(self, query: Query) -> Result<ShowOutput, Error> {
-        let shared = &self.client.shared;
         let span = tracing::info_span!(
             target: "iotda_batchtask::client",
             "iotda.show_batch_task",
                 task_id = query.task_id.as_str(),
         );
         async move {
+            let shared = &self.client.shared;
             let call = self.client.call();
             let mut op = call
                 .show_batch_task()

@@ -9,6 +9,7 @@ mod bounds;
 mod bulk;
 mod client;
 mod conformance;
+mod downstream;
 mod fault_proxy;
 mod faults;
 mod generated;

@@ -1,0 +1,53 @@
+//! Every operation's future (and the sub-task stream) is `'static + Send`:
+//! spawned on the runtime after the client handle is gone.
+
+use std::future::poll_fn;
+use std::pin::pin;
+
+use iotda_batchtask::{Client, Credentials, Error, Stream, types};
+use iotda_batchtask_emulator::{DEMO_DEVICE_COUNT, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, Seed};
+
+/// Hands out the walk: the stream borrows nothing from `client`.
+fn walk(client: &Client) -> impl Stream<Item = Result<types::TaskDetail, Error>> + Send + 'static {
+    client.show_batch_task(DEMO_TASK_ID).limit(50).sub_tasks()
+}
+
+/// Counts a stream's items with the re-exported `Stream` trait alone.
+async fn count<S: Stream<Item = Result<types::TaskDetail, Error>>>(stream: S) -> Result<usize, Error> {
+    let mut stream = pin!(stream);
+    let mut n = 0;
+    while let Some(item) = poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+        item?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[tokio::test]
+async fn every_operation_runs_in_a_spawned_task() {
+    let emulator = Emulator::start(EmulatorConfig::new().seed(Seed::demo()).token("t"))
+        .await
+        .unwrap();
+    let client = Client::builder(emulator.base_url())
+        .project_id(DEMO_PROJECT_ID)
+        .credentials(Credentials::token("t"))
+        .build()
+        .unwrap();
+
+    let walk = tokio::spawn(count(walk(&client)));
+    assert_eq!(walk.await.unwrap().unwrap(), DEMO_DEVICE_COUNT);
+
+    let show = tokio::spawn(client.show_batch_task(DEMO_TASK_ID).limit(1).send());
+    let stop = tokio::spawn(client.stop_batch_task(DEMO_TASK_ID).target("dev-0001").send());
+    let bulk = tokio::spawn(
+        client
+            .stop_batch_task_bulk(DEMO_TASK_ID)
+            .targets(["dev-0002", "dev-0003"])
+            .concurrency(2)
+            .send(),
+    );
+    drop(client);
+    assert_eq!(show.await.unwrap().unwrap().sub_tasks().len(), 1);
+    assert!(stop.await.unwrap().unwrap().all_succeeded());
+    assert_eq!(bulk.await.unwrap().unwrap().succeeded().count(), 2);
+}
