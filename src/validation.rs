@@ -133,7 +133,7 @@ where
     if unique.is_empty() {
         return Err(InvalidInput::new(
             "targets",
-            "is empty; name at least one device, or call all() to stop every sub-task explicitly",
+            "is empty; name at least one device (an empty list never means every sub-task)",
         ));
     }
     if unique.len() > MAX_TARGETS_PER_REQUEST {
