@@ -16,9 +16,9 @@ pub const STATUS_SUCCESS: &str = "success";
 /// The documented `status` of a failed target.
 pub const STATUS_FAILURE: &str = "failure";
 
-/// What happened to one target.
+/// What one raw per-target answer says. Exhaustive: a value a newer server
+/// adds is [`TargetStatus::Other`], so a `match` needs no wildcard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum TargetStatus<'a> {
     /// `"success"`: the target's sub-task was stopped.
     Success,
