@@ -36,7 +36,7 @@ import time
 from urllib.parse import urlsplit
 
 # One definition of the SDK's environment hygiene: the interop script's.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "interop"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "emulator", "tests", "interop"))
 from official_sdk_stop import isolate_process  # noqa: E402
 
 
