@@ -179,11 +179,12 @@ impl<'a> BulkStop<'a> {
             return Err(InvalidInput::new("targets", "is empty; name at least one device").into());
         }
         let duplicates_dropped = given - targets.len();
-        let chunks: Vec<Vec<String>> = targets
-            .chunks(MAX_TARGETS_PER_REQUEST)
-            .map(<[String]>::to_vec)
-            .collect();
-        drop(targets);
+        // The targets move into their chunks (no copy).
+        let mut rest = targets.into_iter().peekable();
+        let mut chunks: Vec<Vec<String>> = Vec::new();
+        while rest.peek().is_some() {
+            chunks.push(rest.by_ref().take(MAX_TARGETS_PER_REQUEST).collect());
+        }
         let mut progress = BulkProgress {
             requests_done: 0,
             requests_total: chunks.len(),
