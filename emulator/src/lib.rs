@@ -51,16 +51,16 @@
 //! - **Journal**: every answered request is recorded as a [`JournalEntry`]
 //!   (method, path, query, JSON body, [`AuthMode`] without secrets,
 //!   `Instance-Id`, operation, status, JSON answer, request ID, time);
-//!   [`EmulatorHandle::journal`] returns a [`Journal`], at most
+//!   [`Service::journal`] returns a [`Journal`], at most
 //!   [`MAX_JOURNAL_ENTRIES`] (10,000) entries, oldest dropped first.
-//! - **Faults**: [`EmulatorHandle::inject`] adds a [`Fault`] rule (an error
+//! - **Faults**: [`Service::inject`] adds a [`Fault`] rule (an error
 //!   status, a delay, a reset, a malformed body, or "process, then fail")
 //!   matched by operation, task, count or position; see [`Fault`] for
 //!   precedence. The [`Service`] decides ([`Service::decide`] returns a
 //!   [`Decision`]); the server carries out delays and resets.
-//! - **Live state**: [`EmulatorHandle::set_sub_task`],
-//!   [`EmulatorHandle::finish_sub_task`], [`EmulatorHandle::add_sub_task`] and
-//!   [`EmulatorHandle::set_task_status`] change tasks mid-test; an unknown
+//! - **Live state**: [`Service::set_sub_task`],
+//!   [`Service::finish_sub_task`], [`Service::add_sub_task`] and
+//!   [`Service::set_task_status`] change tasks mid-test; an unknown
 //!   task or device is a [`StateError`] naming it.
 //!
 //! # Slow and hostile clients

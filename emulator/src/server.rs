@@ -19,12 +19,8 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::EmulatorError;
 use crate::config::{EmulatorConfig, MAX_BODY_BYTES, MAX_CONNECTION_BUFFER_BYTES};
-use crate::fault::{Decision, Fault};
-use crate::journal::Journal;
-use crate::seed::Seed;
-use crate::seed::{TaskDetailStatus, TaskStatus};
-use crate::service::{Service, TooManyFaults};
-use crate::state::{StateError, TaskSnapshot};
+use crate::fault::Decision;
+use crate::service::Service;
 
 /// How long shutting down waits for in-flight requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -139,6 +135,10 @@ pub async fn shutdown_signal() {
 
 /// A running emulator. Dropping it stops the server (gracefully, in the
 /// background); [`EmulatorHandle::shutdown`] stops it and waits.
+///
+/// It dereferences to the [`Service`] answering the requests, so the test
+/// double's calls are made on it directly: `emulator.journal()`,
+/// `emulator.inject(..)`, `emulator.finish_sub_task(..)`, `emulator.task(..)`.
 #[derive(Debug)]
 pub struct EmulatorHandle {
     addr: SocketAddr,
@@ -159,139 +159,6 @@ impl EmulatorHandle {
         self.addr
     }
 
-    /// A snapshot of one task, or `None` if there is no such task.
-    pub fn task(&self, project_id: &str, task_id: &str) -> Option<TaskSnapshot> {
-        self.service.task(project_id, task_id)
-    }
-
-    /// Every task's current state, in the seed's shape.
-    pub fn snapshot(&self) -> Seed {
-        self.service.snapshot()
-    }
-
-    /// How many requests were answered, whatever the outcome.
-    pub fn request_count(&self) -> u64 {
-        self.service.request_count()
-    }
-
-    /// A copy of the request journal, oldest first; see [`Service::journal`].
-    ///
-    /// ```
-    /// use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, Operation};
-    /// use iotda_batchtask::{Client, Credentials};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let emulator = Emulator::start(EmulatorConfig::new().token("test-token-value")).await?;
-    /// let client = Client::builder(emulator.base_url())
-    ///     .project_id(DEMO_PROJECT_ID)
-    ///     .credentials(Credentials::token("test-token-value"))
-    ///     .build()?;
-    /// client.stop_batch_task(DEMO_TASK_ID).targets(["dev-0001"]).send().await?;
-    ///
-    /// let journal = emulator.journal();
-    /// let stop = journal.stops_of(DEMO_TASK_ID).next().expect("one stop");
-    /// assert_eq!(stop.targets(), Some(vec!["dev-0001".to_owned()]));
-    /// assert_eq!(journal.matching(Operation::ShowBatchTask).count(), 0);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn journal(&self) -> Journal {
-        self.service.journal()
-    }
-
-    /// Empties the request journal.
-    pub fn clear_journal(&self) {
-        self.service.clear_journal();
-    }
-
-    /// Adds a fault rule; see [`Fault`] for matching and precedence.
-    ///
-    /// ```
-    /// use http::StatusCode;
-    /// use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, Fault, Operation};
-    /// use iotda_batchtask::{Client, Credentials};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let emulator = Emulator::start(EmulatorConfig::new().token("test-token-value")).await?;
-    /// // Throttle the first attempt: the client retries the 429 and succeeds.
-    /// emulator.inject(Fault::status(StatusCode::TOO_MANY_REQUESTS).on(Operation::StopBatchTask))?;
-    /// let client = Client::builder(emulator.base_url())
-    ///     .project_id(DEMO_PROJECT_ID)
-    ///     .credentials(Credentials::token("test-token-value"))
-    ///     .build()?;
-    /// let out = client.stop_batch_task(DEMO_TASK_ID).targets(["dev-0001"]).send().await?;
-    /// assert_eq!(out.succeeded().count(), 1);
-    /// assert_eq!(emulator.journal().stops_of(DEMO_TASK_ID).count(), 2);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn inject(&self, fault: Fault) -> Result<(), TooManyFaults> {
-        self.service.inject(fault)
-    }
-
-    /// Removes every waiting fault rule.
-    pub fn clear_faults(&self) {
-        self.service.clear_faults();
-    }
-
-    /// Sets an existing sub-task's status mid-test; see [`Service::set_sub_task`].
-    pub fn set_sub_task(
-        &self,
-        project_id: &str,
-        task_id: &str,
-        device_id: &str,
-        status: TaskDetailStatus,
-    ) -> Result<(), StateError> {
-        self.service.set_sub_task(project_id, task_id, device_id, status)
-    }
-
-    /// Marks an existing sub-task `Success`: the device finished.
-    ///
-    /// ```
-    /// use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, TaskDetailStatus};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let emulator = Emulator::start(EmulatorConfig::new().auth_enabled(false)).await?;
-    /// emulator.finish_sub_task(DEMO_PROJECT_ID, DEMO_TASK_ID, "dev-0001")?;
-    /// let task = emulator.task(DEMO_PROJECT_ID, DEMO_TASK_ID).expect("the demo task");
-    /// assert_eq!(task.subtasks["dev-0001"], TaskDetailStatus::Success);
-    /// assert!(emulator.finish_sub_task(DEMO_PROJECT_ID, "000000000000000000000000", "dev-0001").is_err());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn finish_sub_task(&self, project_id: &str, task_id: &str, device_id: &str) -> Result<(), StateError> {
-        self.service.finish_sub_task(project_id, task_id, device_id)
-    }
-
-    /// Adds a sub-task mid-test; see [`Service::add_sub_task`].
-    pub fn add_sub_task(
-        &self,
-        project_id: &str,
-        task_id: &str,
-        device_id: &str,
-        status: TaskDetailStatus,
-    ) -> Result<(), StateError> {
-        self.service.add_sub_task(project_id, task_id, device_id, status)
-    }
-
-    /// Sets a task's own status mid-test; see [`Service::set_task_status`].
-    pub fn set_task_status(&self, project_id: &str, task_id: &str, status: TaskStatus) -> Result<(), StateError> {
-        self.service.set_task_status(project_id, task_id, status)
-    }
-
-    /// Refuses every later request `401`; see [`Service::expire_credentials`].
-    pub fn expire_credentials(&self) {
-        self.service.expire_credentials();
-    }
-
-    /// Undoes [`EmulatorHandle::expire_credentials`].
-    pub fn restore_credentials(&self) {
-        self.service.restore_credentials();
-    }
-
     /// The service answering the requests.
     pub fn service(&self) -> &Arc<Service> {
         &self.service
@@ -309,6 +176,14 @@ impl EmulatorHandle {
         {
             task.abort();
         }
+    }
+}
+
+impl std::ops::Deref for EmulatorHandle {
+    type Target = Service;
+
+    fn deref(&self) -> &Service {
+        &self.service
     }
 }
 

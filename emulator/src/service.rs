@@ -286,6 +286,20 @@ impl Service {
     }
 
     /// Marks an existing sub-task `Success`: the device finished.
+    ///
+    /// ```
+    /// use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, TaskDetailStatus};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emulator = Emulator::start(EmulatorConfig::new().auth_enabled(false)).await?;
+    /// emulator.finish_sub_task(DEMO_PROJECT_ID, DEMO_TASK_ID, "dev-0001")?;
+    /// let task = emulator.task(DEMO_PROJECT_ID, DEMO_TASK_ID).expect("the demo task");
+    /// assert_eq!(task.subtasks["dev-0001"], TaskDetailStatus::Success);
+    /// assert!(emulator.finish_sub_task(DEMO_PROJECT_ID, "000000000000000000000000", "dev-0001").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn finish_sub_task(&self, project_id: &str, task_id: &str, device_id: &str) -> Result<(), StateError> {
         self.set_sub_task(project_id, task_id, device_id, TaskDetailStatus::Success)
     }

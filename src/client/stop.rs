@@ -113,16 +113,16 @@ impl StopBatchTask {
         match self.selection {
             Selection::Targets(list) => {
                 let given = list.len();
-                let list = validation::targets(list).map_err(|e| {
-                    if e.field() == "targets" && list_was_empty(e.rule()) {
-                        InvalidInput::new(
-                            "targets",
-                            format!("{}; call all() to stop every sub-task explicitly", e.rule()),
-                        )
-                    } else {
-                        e
-                    }
-                })?;
+                if list.is_empty() {
+                    // Here the client's `all()` can be named (validation's own
+                    // message cannot: it is built without the client too).
+                    return Err(InvalidInput::new(
+                        "targets",
+                        "is empty; name at least one device, or call all() to stop every sub-task explicitly",
+                    )
+                    .into());
+                }
+                let list = validation::targets(list)?;
                 let duplicates_dropped = given - list.len();
                 let chunk = targeted::run_chunk(&self.client, Operation::Stop, &task_id, list, self.reconcile).await;
                 let refused = chunk.requests_sent == 1
@@ -154,12 +154,6 @@ impl StopBatchTask {
             Selection::Conflict => Err(InvalidInput::new("targets", "given together with all(); choose one").into()),
         }
     }
-}
-
-/// Whether a `targets` rule is the empty-list one (the types-only message,
-/// which cannot name the client's `all()`).
-fn list_was_empty(rule: &str) -> bool {
-    rule.starts_with("is empty")
 }
 
 /// The one error every result of a wholly refused request shares.
