@@ -7,6 +7,7 @@ mod common;
 #[path = "../../../tests/it/fault_proxy.rs"]
 mod fault_proxy;
 
+mod admin;
 mod commands;
 mod robust;
 mod secrets;
