@@ -306,6 +306,55 @@ fn name_the_value_in_parse_errors(item: &mut syn::Item, enums: &std::collections
     }
 }
 
+/// typify's `types::builder` structs and their setters carry no rustdoc;
+/// give each one a line that links the type or field it sets and says how
+/// the setter converts (owned values: `String`, not `&str`) and when a failed
+/// conversion shows (at `try_into()`).
+fn document_builders(item: &mut syn::Item) {
+    let syn::Item::Mod(module) = item else { return };
+    if module.ident != "builder" {
+        return;
+    }
+    let Some((_, items)) = module.content.as_mut() else {
+        return;
+    };
+    let undocumented = |attrs: &[syn::Attribute]| !attrs.iter().any(|a| a.path().is_ident("doc"));
+    for item in items {
+        match item {
+            syn::Item::Struct(s) if undocumented(&s.attrs) => {
+                let doc = format!(
+                    " Builds a [`{0}`](super::{0}) field by field; start from \
+                     [`{0}::builder`](super::{0}::builder), finish with `try_into()`.",
+                    s.ident
+                );
+                s.attrs.push(syn::parse_quote!(#[doc = #doc]));
+            }
+            syn::Item::Impl(imp) if imp.trait_.is_none() => {
+                let syn::Type::Path(ty) = imp.self_ty.as_ref() else {
+                    continue;
+                };
+                let Some(name) = ty.path.get_ident().map(ToString::to_string) else {
+                    continue;
+                };
+                for impl_item in &mut imp.items {
+                    let syn::ImplItem::Fn(f) = impl_item else { continue };
+                    if !undocumented(&f.attrs) {
+                        continue;
+                    }
+                    let field = f.sig.ident.to_string();
+                    let doc = format!(
+                        " Sets [`{name}::{field}`](super::{name}::{field}). Takes anything that converts into \
+                         the field's type (an owned `String` for text); a value that fails to convert makes \
+                         `try_into()` fail, naming the field."
+                    );
+                    f.attrs.push(syn::parse_quote!(#[doc = #doc]));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A unit variant's wire value: its `#[serde(rename = "...")]`, else its name.
 fn wire_name(variant: &syn::Variant) -> String {
     let mut renamed = None;
@@ -345,6 +394,7 @@ fn split(file: syn::File, constraints: &Constraints) -> Generated {
                     .collect();
                 for item in &mut items {
                     name_the_value_in_parse_errors(item, &enums);
+                    document_builders(item);
                 }
                 types.extend(items);
                 types.extend(all_values);
