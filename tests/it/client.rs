@@ -495,3 +495,37 @@ async fn stop_futures_are_send_and_static() {
     assert!(tokio::spawn(single).await.unwrap().unwrap().all_succeeded());
     assert!(tokio::spawn(bulk).await.unwrap().unwrap().all_succeeded());
 }
+
+/// Issue 12 asked for `reqwest::Error` to be boxed in `Error::Transport`.
+/// It already is a box (one pointer: reqwest keeps its details behind
+/// `Box<Inner>`), so a second box would add an allocation and hide
+/// `is_connect()` and the rest from callers; `reqwest` is re-exported, so its
+/// version never has to be matched by hand. What matters is checked here:
+/// boxing would not shrink it, and the source is reqwest's own error.
+#[tokio::test]
+async fn transport_errors_carry_reqwests_error_which_is_already_one_pointer() {
+    type Source = Option<iotda_batchtask::reqwest::Error>;
+    assert_eq!(size_of::<Source>(), size_of::<usize>());
+    assert_eq!(
+        size_of::<Source>(),
+        size_of::<Option<Box<iotda_batchtask::reqwest::Error>>>()
+    );
+
+    // A port nothing listens on: refused before anything is sent.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let client = Client::builder(endpoint)
+        .project_id(PROJECT)
+        .credentials(Credentials::token("t"))
+        .no_retries()
+        .build()
+        .unwrap();
+    let error = client.stop_batch_task(TASK).target("dev-1").send().await.unwrap_err();
+    let source = std::error::Error::source(&error).expect("the transport error's source");
+    let reqwest_error = source
+        .downcast_ref::<iotda_batchtask::reqwest::Error>()
+        .expect("reqwest's own error");
+    assert!(reqwest_error.is_connect(), "{error}");
+    assert!(!error.may_have_been_processed());
+}
