@@ -19,6 +19,15 @@ done
 direct="$(cargo tree --no-default-features -e normal --depth 1 --prefix none --format '{p}' --locked | tail -n +2 | sort -u | tr '\n' ' ')"
 echo "types-only: $(wc -l <<<"$tree") crates in the normal dependency tree; direct: $direct"
 
+# rustls on `ring` (feature rustls-ring): no aws-lc in the tree, and a client
+# builds. Run alone, so no other member's features bring aws-lc back.
+if cargo tree --manifest-path tests/downstream/Cargo.toml -p ring-user -e normal --prefix none --locked | grep -q '^aws-lc'; then
+  echo "the rustls-ring build depends on aws-lc:" >&2
+  cargo tree --manifest-path tests/downstream/Cargo.toml -p ring-user -e normal -i aws-lc-rs >&2
+  exit 1
+fi
+CARGO_PROFILE_DEV_DEBUG=false cargo test --manifest-path tests/downstream/Cargo.toml -p ring-user --locked
+
 # The downstream workspace has its own (default) profile; its crates are only
 # compiled and run here, so skip debuginfo, which would add about 0.6 GB.
 CARGO_PROFILE_DEV_DEBUG=false cargo test --manifest-path tests/downstream/Cargo.toml --locked

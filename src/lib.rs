@@ -33,7 +33,13 @@
 //! # Features
 //! - `client` (default): the HTTP client, auth and signing: [`Client`],
 //!   [`Error`], the outcome model in `outcome`, bulk stops in `bulk`.
-//! - `rustls` (default, implies `client`): HTTPS through rustls.
+//! - `rustls` (default, implies `client`): HTTPS through rustls on aws-lc-rs,
+//!   rustls' and reqwest's default provider.
+//! - `rustls-ring` (implies `client`): HTTPS through rustls on `ring`, for
+//!   builds that cannot or should not compile aws-lc-sys (cross-compiling for
+//!   a gateway, say); use it with `default-features = false`. The client
+//!   installs `ring` as the process's rustls provider unless the application
+//!   installed one first.
 //! - `native-tls` (implies `client`): HTTPS through the platform's TLS
 //!   instead. With `default-features = false, features = ["client"]` and
 //!   neither TLS feature, only `http://` endpoints work (an emulator, a

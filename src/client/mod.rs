@@ -23,6 +23,7 @@ mod response;
 pub(crate) use response::complete_with_ids;
 mod show;
 mod stop;
+mod tls;
 
 pub use show::{MAX_OFFSET, MAX_PAGE_SIZE, MAX_WALK_PAGES, MAX_WALK_SUB_TASKS, ShowBatchTask, ShowOutput};
 pub use stop::StopBatchTask;
@@ -387,6 +388,7 @@ impl ClientBuilder {
                 client
             }
             None => {
+                tls::ensure_crypto_provider();
                 let builder = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
                     // A redirect would carry X-Auth-Token or X-Security-Token to wherever it points.
