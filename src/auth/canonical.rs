@@ -4,7 +4,6 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 use sha2::{Digest, Sha256};
 
 use super::headers::SignedHeader;
-use super::push_all;
 
 /// Everything but `A-Z a-z 0-9 - _ . ~` is percent-encoded (uppercase hex).
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
@@ -60,33 +59,42 @@ impl<'a> CanonicalRequest<'a> {
         if tracing::enabled!(target: super::LOG_TARGET, tracing::Level::TRACE) {
             tracing::trace!(target: super::LOG_TARGET, canonical_request = %self.text(true));
         }
-        sha256_hex(self.text(false).as_bytes())
+        // Hashed piece by piece: the text itself is only built for the log.
+        let mut hasher = Sha256::new();
+        self.write(false, |piece| hasher.update(piece));
+        hex_of_32(&hasher.finalize().into())
     }
 
     /// `METHOD\nURI/\nQUERY\nname:value\n...\n\nsigned;names\nhex(sha256(body))`.
     fn text(&self, mask_secrets: bool) -> String {
         let mut out = String::with_capacity(256 + self.path.len() + self.query.len());
+        self.write(mask_secrets, |piece| out.push_str(piece));
+        out
+    }
+
+    /// Hands the canonical text to `sink` in pieces, in order.
+    fn write(&self, mask_secrets: bool, mut sink: impl FnMut(&str)) {
         let (uri, query) = (canonical_uri(self.path), canonical_query(self.query));
-        push_all(&mut out, &[self.method, "\n", &uri, "\n", &query, "\n"]);
+        for piece in [self.method, "\n", &uri, "\n", &query, "\n"] {
+            sink(piece);
+        }
         for (name, value) in self.headers {
             let value = if mask_secrets && SECRET_HEADERS.contains(name) {
                 "***"
             } else {
                 value
             };
-            push_all(&mut out, &[name, ":", value, "\n"]);
+            for piece in [name, ":", value, "\n"] {
+                sink(piece);
+            }
         }
-        out.push('\n');
-        out.push_str(&self.signed_headers);
-        out.push('\n');
-        out.push_str(&sha256_hex(self.body));
-        out
+        sink("\n");
+        sink(&self.signed_headers);
+        sink("\n");
+        let mut body_hash = [0u8; 64];
+        hex::encode_to_slice(Sha256::digest(self.body), &mut body_hash).expect("32 bytes are 64 hex digits");
+        sink(std::str::from_utf8(&body_hash).expect("hex digits are ASCII"));
     }
-}
-
-/// Lower-case hex of the SHA-256 of `bytes`.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex_of_32(&Sha256::digest(bytes).into())
 }
 
 /// Lower-case hex of 32 bytes (a SHA-256 output or an HMAC-SHA256 tag).
