@@ -100,9 +100,13 @@ pub mod bulk;
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
+pub mod config;
+#[cfg(feature = "client")]
 pub mod error;
 #[cfg(feature = "client")]
 pub mod outcome;
+#[cfg(feature = "client")]
+pub mod region;
 #[cfg(feature = "client")]
 mod retry;
 #[cfg(feature = "client")]
