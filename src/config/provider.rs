@@ -68,3 +68,10 @@ impl ProvideCredentials for Credentials {
         Box::pin(async move { Ok(provided) })
     }
 }
+
+/// A boxed provider is a provider (a choice made at run time, say).
+impl<P: ProvideCredentials + ?Sized> ProvideCredentials for Box<P> {
+    fn provide(&self) -> BoxFuture<'_, Result<ProvidedCredentials, ConfigError>> {
+        (**self).provide()
+    }
+}

@@ -556,3 +556,39 @@ fn a_ca_bundle_must_hold_certificates() {
         .expect_err("bad bundle");
     assert_eq!(e.as_invalid_input().map(|i| i.field()), Some("ca_cert"), "{e}");
 }
+
+#[tokio::test]
+async fn https_proxy_from_the_env_is_used_for_remote_hosts_never_for_loopback() {
+    let (proxy, proxied) = crate::common::counting_listener().await;
+    let emulator = Emulator::start(EmulatorConfig::new().ak_sk(AK, SK))
+        .await
+        .expect("emulator");
+    let proxy_url = format!("http://{proxy}");
+    let env = || Env::from_vars([("HTTPS_PROXY", proxy_url.as_str()), ("HTTP_PROXY", proxy_url.as_str())]);
+    let build = |endpoint: String| {
+        Client::builder(endpoint)
+            .project_id(DEMO_PROJECT_ID)
+            .credentials(Credentials::ak_sk(AK, SK))
+            .region("cn-north-4")
+            .no_retries()
+            .env(env())
+            .build()
+            .expect("client")
+    };
+    // Loopback emulator over plain http: direct, never the proxy.
+    let report = build(emulator.base_url())
+        .stop_batch_task(DEMO_TASK_ID)
+        .targets(["dev-0001"])
+        .send()
+        .await
+        .expect("stop");
+    assert!(report.all_succeeded(), "{report:?}");
+    assert_eq!(proxied.load(Ordering::SeqCst), 0);
+    // A remote https host: through the proxy (which hangs up).
+    let e = build("https://iotda.cn-north-4.myhuaweicloud.com".to_owned())
+        .show_batch_task(DEMO_TASK_ID)
+        .send()
+        .await
+        .expect_err("the proxy hangs up");
+    assert!(proxied.load(Ordering::SeqCst) >= 1, "{e}");
+}
