@@ -509,6 +509,8 @@ fn demo_runs_end_to_end() {
         "progress: 3/3 requests",
         "HTTP 400 Bad Request",
         "Stopped",
+        "credentials from ECS metadata",
+        "project 0123456789abcdef0123456789abcdef found with IAM",
     ] {
         assert!(stdout.contains(expected), "{expected}: {stdout}");
     }

@@ -257,3 +257,43 @@ fn missing_settings_are_named_by_flag_and_variable() {
     );
     assert!(emulator.handle.journal().is_empty());
 }
+
+#[test]
+fn on_an_ecs_host_credentials_come_from_metadata() {
+    let emulator = start(EmulatorConfig::new().temporary_credentials(Duration::from_secs(3600)));
+    let url = emulator.handle.base_url();
+    let mut cmd = bin(&[
+        ("HUAWEICLOUD_SDK_REGION", "cn-north-4"),
+        ("HUAWEICLOUD_SDK_REGION_IOTDA_CN_NORTH_4", &url),
+        ("HUAWEICLOUD_SDK_IAM_ENDPOINT", &url),
+    ]);
+    // After bin(): this test's metadata service, not the refusing one.
+    cmd.env("IOTDA_METADATA_ENDPOINT", &url);
+    let out = cmd
+        .args(["stop", "--task-id", DEMO_TASK_ID, "--target", "dev-0001"])
+        .output()
+        .expect("ran");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stops: Vec<_> = emulator.handle.journal().stops_of(DEMO_TASK_ID).cloned().collect();
+    assert_eq!(stops.len(), 1);
+    match &stops[0].auth {
+        iotda_batchtask_emulator::AuthMode::Signed { access_key, .. } => {
+            assert!(access_key.starts_with("TMPAK"), "{access_key}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_emulator_command_serves_metadata_when_asked() {
+    let out = bin(&[])
+        .args(["emulator", "--metadata-credentials", "0"])
+        .output()
+        .expect("ran");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let help = text(&bin(&[]).args(["emulator", "--help"]).output().expect("ran").stdout);
+    assert!(
+        help.contains("--metadata-credentials") && help.contains("IOTDA_METADATA_ENDPOINT"),
+        "{help}"
+    );
+}
