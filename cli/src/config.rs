@@ -108,7 +108,7 @@ pub fn run(args: ConfigArgs, matches: Option<&ArgMatches>) -> Exit {
                 Some(pair) => {
                     rows.push(row("access_key", mask(pair.access_key()), source.clone()));
                     rows.push(row("secret_key", "****************", source.clone()));
-                    let temporary = format!("{:?}", provided.credentials).contains("security_token: Some");
+                    let temporary = pair.is_temporary();
                     rows.push(row(
                         "security_token",
                         if temporary { "****************" } else { UNSET },

@@ -48,6 +48,11 @@ impl AkSk {
         &self.ak
     }
 
+    /// Whether these are temporary credentials (with a security token).
+    pub fn is_temporary(&self) -> bool {
+        self.security_token.is_some()
+    }
+
     pub(crate) fn secret_key(&self) -> &SecretString {
         &self.sk
     }

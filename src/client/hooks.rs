@@ -156,7 +156,7 @@ impl CallContext {
                     .min(deadline.saturating_duration_since(Instant::now()))
             });
             *request.timeout_mut() = Some(limit);
-            let failover = (e_is_multi(&self.shared)).then(|| request.try_clone()).flatten();
+            let failover = has_fallbacks(&self.shared).then(|| request.try_clone()).flatten();
             let mut response = match client.execute(request).await {
                 Ok(response) => response,
                 Err(e) => {
@@ -276,7 +276,7 @@ impl CallContext {
 }
 
 /// Whether the client has endpoints to fail over to.
-fn e_is_multi(shared: &super::Shared) -> bool {
+fn has_fallbacks(shared: &super::Shared) -> bool {
     shared.endpoints.len() > 1
 }
 

@@ -439,7 +439,8 @@ impl ClientBuilder {
             })?;
             let iam = crate::config::iam_endpoint(&env, Some(&provided), &region)?;
             let iam_endpoint = validation::endpoint(&iam)?;
-            let http = self.http_builder(&iam_endpoint, &env)?;
+            // One request: the call's deadline bounds it.
+            let http = self.http_builder(&iam_endpoint, &env)?.timeout(self.deadline);
             let http = http.build().map_err(transport_error)?;
             let discovery = crate::config::ProjectDiscovery::new(http);
             self.project_id = Some(discovery.project_id(&iam, &region, &provided.credentials).await?);
