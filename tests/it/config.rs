@@ -592,3 +592,80 @@ async fn https_proxy_from_the_env_is_used_for_remote_hosts_never_for_loopback() 
         .expect_err("the proxy hangs up");
     assert!(proxied.load(Ordering::SeqCst) >= 1, "{e}");
 }
+
+/// A TLS server on 127.0.0.1 with the fixture certificate, answering every
+/// request `404` with `{}`.
+async fn tls_server() -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures");
+    let certs = CertificateDer::pem_file_iter(format!("{dir}/test-server.pem"))
+        .expect("cert file")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("certs");
+    let key = PrivateKeyDer::from_pem_file(format!("{dir}/test-server.key")).expect("key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut buf = [0u8; 4096];
+                let _ = tls.read(&mut buf).await;
+                let _ = tls
+                    .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    format!("https://localhost:{}", addr.port())
+}
+
+#[tokio::test]
+async fn a_ca_bundle_makes_a_private_ca_trusted() {
+    let endpoint = tls_server().await;
+    let ca = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/test-ca.pem")).expect("ca");
+    let build = |ca: Option<Vec<u8>>| {
+        let builder = Client::builder(&endpoint)
+            .project_id(DEMO_PROJECT_ID)
+            .credentials(Credentials::ak_sk(AK, SK))
+            .region("cn-north-4")
+            .no_retries()
+            .env(Env::from_vars::<&str, &str>([]));
+        match ca {
+            Some(pem) => builder.ca_cert_pem(pem),
+            None => builder,
+        }
+        .build()
+        .expect("client")
+    };
+    // Trusted: the TLS handshake succeeds and the server's answer arrives.
+    let e = build(Some(ca))
+        .show_batch_task(DEMO_TASK_ID)
+        .send()
+        .await
+        .expect_err("404");
+    assert_eq!(e.status(), Some(404), "{e}");
+    // Not trusted: the handshake fails, nothing is answered.
+    let e = build(None)
+        .show_batch_task(DEMO_TASK_ID)
+        .send()
+        .await
+        .expect_err("untrusted");
+    assert_eq!(e.status(), None, "{e}");
+    assert!(matches!(e, Error::Transport { .. }), "{e:?}");
+}
