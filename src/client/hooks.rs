@@ -145,6 +145,7 @@ impl CallContext {
                 record.attempts = attempt;
                 record.status = None;
                 record.request_id = None;
+                record.endpoint_failures = None;
             }
             // Bodies here are in memory, so the clone for a retry is cheap.
             let spare = (attempt < self.shared.retry.max_attempts())
@@ -168,6 +169,8 @@ impl CallContext {
                                 request = next;
                                 continue;
                             }
+                            // Every endpoint failed: the error says how each did
+                            // (the next attempt, if the policy allows one, clears it).
                             None => {
                                 self.lock().endpoint_failures =
                                     Some(format!("no endpoint could be reached: {}", failures.join("; ")));
