@@ -260,6 +260,36 @@ async fn metadata_without_session_tokens_still_gives_credentials() {
     let put = requests.iter().find(|r| r.method.as_str() == "PUT").expect("PUT");
     assert_eq!(put.headers["x-metadata-token-ttl-seconds"], "21600");
 
+    // A rejected session token is replaced once, as the SDKs do.
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("stale"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("fresh"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::header("x-metadata-token", "stale"))
+        .respond_with(ResponseTemplate::new(401).set_body_string("token expired"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::header("x-metadata-token", "fresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"credential":{"access":"TMP2","secret":"s","securitytoken":"t","expires_at":"2030-01-01T00:00:00Z"}}"#,
+        ))
+        .mount(&server)
+        .await;
+    let provided = MetadataProvider::with_endpoint(&server.uri())
+        .expect("endpoint")
+        .fetch()
+        .await
+        .expect("second token");
+    assert_eq!(access_key(&provided), "TMP2");
+
     // A host without an agency: an error, not "not configured".
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -465,6 +495,17 @@ fn region_endpoints_come_from_overrides_a_file_or_the_table() {
     assert_eq!(
         iotda_endpoints("xx-nowhere-1", &empty).expect("home file").0,
         ["https://file.example"]
+    );
+
+    let broken = write_file(&dir, "broken.yaml", "iotda:\n  - id: [unclosed\n");
+    let e = iotda_endpoints(
+        "xx-nowhere-1",
+        &Env::from_vars([("HUAWEICLOUD_SDK_REGIONS_FILE", broken.as_os_str())]),
+    )
+    .expect_err("malformed");
+    assert!(
+        e.to_string().contains("broken.yaml") && e.to_string().contains("line"),
+        "{e}"
     );
 
     let both = Env::from_vars([
