@@ -30,6 +30,11 @@ fn refused() -> String {
     format!("http://{addr}")
 }
 
+/// An HTTP client that ignores the process's proxy variables.
+fn direct() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().expect("client")
+}
+
 fn write_file(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.path().join(name);
     std::fs::write(&path, text).expect("write");
@@ -380,7 +385,7 @@ async fn project_discovery_needs_exactly_one_match_and_is_cached() {
     .await
     .expect("emulator");
     let iam = emulator.base_url();
-    let discovery = ProjectDiscovery::new(reqwest::Client::new());
+    let discovery = ProjectDiscovery::new(direct());
     let credentials = Credentials::ak_sk(AK, SK);
     let one = discovery
         .project_id(&iam, "cn-north-4", &credentials)
@@ -422,7 +427,7 @@ async fn project_discovery_needs_exactly_one_match_and_is_cached() {
     let emulator = Emulator::start(EmulatorConfig::new().ak_sk(AK, SK))
         .await
         .expect("emulator");
-    let e = ProjectDiscovery::new(reqwest::Client::new())
+    let e = ProjectDiscovery::new(direct())
         .project_id(&emulator.base_url(), "cn-north-4", &Credentials::ak_sk(AK, "wrong"))
         .await
         .expect_err("bad signature");

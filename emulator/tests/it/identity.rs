@@ -8,8 +8,13 @@ use iotda_batchtask::auth::{Algorithm, Credentials, Signer};
 use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig};
 use serde_json::Value;
 
+/// An HTTP client that ignores the process's proxy variables.
+fn direct() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().expect("client")
+}
+
 async fn fetch_credentials(base: &str) -> (String, String, String, String) {
-    let http = reqwest::Client::new();
+    let http = direct();
     let token = http
         .put(format!("{base}/meta-data/latest/api/token"))
         .header("X-Metadata-Token-Ttl-Seconds", "21600")
@@ -54,12 +59,7 @@ async fn show(base: &str, credentials: &Credentials, token_override: Option<&str
             .headers_mut()
             .insert("x-security-token", token.parse().expect("header"));
     }
-    reqwest::Client::new()
-        .execute(request)
-        .await
-        .expect("sent")
-        .status()
-        .as_u16()
+    direct().execute(request).await.expect("sent").status().as_u16()
 }
 
 #[tokio::test]
@@ -91,7 +91,9 @@ async fn issued_temporary_credentials_work_until_they_expire() {
 #[tokio::test]
 async fn without_temporary_credentials_there_is_no_metadata_service() {
     let emulator = Emulator::start(EmulatorConfig::new()).await.expect("emulator");
-    let status = reqwest::get(format!("{}/openstack/latest/securitykey", emulator.base_url()))
+    let status = direct()
+        .get(format!("{}/openstack/latest/securitykey", emulator.base_url()))
+        .send()
         .await
         .expect("sent")
         .status();
@@ -104,14 +106,14 @@ async fn iam_lists_projects_by_name_to_signed_requests_only() {
         .await
         .expect("emulator");
     let url = format!("{}/v3/projects?name=cn-north-4", emulator.base_url());
-    let unsigned = reqwest::get(&url).await.expect("sent").status();
+    let unsigned = direct().get(&url).send().await.expect("sent").status();
     assert_eq!(unsigned, 401);
     let mut request = reqwest::Request::new(reqwest::Method::GET, url.parse().expect("url"));
     Signer::new(&Credentials::ak_sk("AK0001", "test-secret"), Algorithm::Plain)
         .expect("signer")
         .sign(&mut request, jiff::Timestamp::now())
         .expect("signed");
-    let answer: Value = reqwest::Client::new()
+    let answer: Value = direct()
         .execute(request)
         .await
         .expect("sent")
