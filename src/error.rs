@@ -20,6 +20,11 @@ pub enum Error {
     #[error(transparent)]
     InvalidInput(#[from] InvalidInput),
 
+    /// Credentials, the project ID or the endpoint could not be found or
+    /// fetched (see [`crate::config`]); nothing was sent to IoTDA.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+
     /// The server answered with an error status.
     #[error("{0}")]
     Api(Box<ApiError>),
@@ -281,7 +286,7 @@ impl Error {
             | Self::Timeout { request_id, .. }
             | Self::Decode { request_id, .. }
             | Self::ResponseTooLarge { request_id, .. } => request_id.as_deref(),
-            Self::InvalidInput(_) => None,
+            Self::InvalidInput(_) | Self::Config(_) => None,
         }
     }
 
@@ -311,7 +316,7 @@ impl Error {
     /// connection that was never made, and 4xx refusals.
     pub fn may_have_been_processed(&self) -> bool {
         match self {
-            Self::InvalidInput(_) => false,
+            Self::InvalidInput(_) | Self::Config(_) => false,
             Self::Api(e) => e.status >= 500,
             Self::Transport { source, .. } => !source.as_ref().is_some_and(reqwest::Error::is_connect),
             Self::Timeout { limit, .. } => *limit != TimeoutKind::Connect,
@@ -366,7 +371,7 @@ impl Error {
     /// Attempts made before this error (0 when nothing was sent).
     pub fn attempts(&self) -> u32 {
         match self {
-            Self::InvalidInput(_) => 0,
+            Self::InvalidInput(_) | Self::Config(_) => 0,
             Self::Api(e) => e.attempts,
             Self::Transport { attempts, .. } | Self::Timeout { attempts, .. } => *attempts,
             Self::Decode { .. } | Self::ResponseTooLarge { .. } => 1,

@@ -30,6 +30,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Configuration
+//!
+//! Credentials, the project ID and the endpoint can also be found as
+//! Huawei's official SDKs find them: [`config::CredentialChain`] (the
+//! environment, `~/.huaweicloud/credentials`, ECS metadata with refresh),
+//! IAM project discovery ([`ClientBuilder::build_async`]) and region
+//! endpoints ([`Client::for_region`], [`region`]).
+//!
 //! # Features
 //! - `client` (default): the HTTP client, auth and signing: [`Client`],
 //!   [`Error`], the outcome model in `outcome`, bulk stops in `bulk`.
@@ -106,9 +114,13 @@ pub mod bulk;
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
+pub mod config;
+#[cfg(feature = "client")]
 pub mod error;
 #[cfg(feature = "client")]
 pub mod outcome;
+#[cfg(feature = "client")]
+pub mod region;
 #[cfg(feature = "client")]
 mod retry;
 #[cfg(feature = "client")]

@@ -1,40 +1,56 @@
-//! Where and how to connect: the options `stop` and `show` share.
+//! Where and how to connect: the options `stop`, `show` and `config` share,
+//! and the credential chain behind them.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use iotda_batchtask::{Client, Credentials, DEFAULT_REQUEST_TIMEOUT, InvalidInput, RetryPolicy, Signing};
+use futures_util::future::BoxFuture;
+use iotda_batchtask::config::{
+    ConfigError, CredentialChain, CredentialsFileProvider, Env, ProvideCredentials, ProvidedCredentials,
+};
+use iotda_batchtask::{Client, ClientBuilder, DEFAULT_REQUEST_TIMEOUT, Error, InvalidInput, RetryPolicy, Signing};
 
 /// The longest `--timeout`: the library's longest deadline.
 pub const MAX_TIMEOUT: Duration = iotda_batchtask::MAX_DEADLINE;
 
-/// Shown under `--help` of the commands that call IoTDA. Exactly the options
-/// with `env = ...` below; the others come only from flags.
+/// The largest `--ca-cert` file read.
+const MAX_CA_BYTES: u64 = 1024 * 1024;
+
+/// Shown under `--help` of the commands that call IoTDA.
 pub const CREDENTIALS_HELP: &str = "\
-Four options also come from the environment (a flag wins):
+Options also come from the environment (a flag wins):
   --endpoint IOTDA_ENDPOINT, --project-id HUAWEICLOUD_SDK_PROJECT_ID,
   --instance-id IOTDA_INSTANCE_ID, --region HUAWEICLOUD_SDK_REGION
+--region alone is enough on the basic edition: the endpoint is the region's
+(HUAWEICLOUD_SDK_REGION_IOTDA_<REGION>, HUAWEICLOUD_SDK_REGIONS_FILE override it) and
+the project ID is found with IAM (HUAWEICLOUD_SDK_IAM_ENDPOINT) when not given.
 
-Credentials come from the environment only, never from flags:
-  HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK    access key pair (else CLOUD_SDK_AK, CLOUD_SDK_SK)
-  HUAWEICLOUD_SDK_SECURITY_TOKEN           security token of temporary credentials
-  IOTDA_AUTH_TOKEN                         an IAM token, used when no access key is set";
+Credentials never come from flags; as Huawei's SDKs find them, first found wins:
+  1. environment: HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK (else CLOUD_SDK_AK, CLOUD_SDK_SK),
+     HUAWEICLOUD_SDK_SECURITY_TOKEN; IOTDA_AUTH_TOKEN (an IAM token) when no key is set
+  2. credentials file HUAWEICLOUD_SDK_CREDENTIALS_FILE, else ~/.huaweicloud/credentials,
+     section [basic]: ak, sk, security_token, project_id, iam_endpoint
+  3. ECS metadata (an agency's temporary credentials, refreshed), IOTDA_METADATA_ENDPOINT
+With --profile NAME, only section [NAME] of the credentials file.
+`iotda-batchtask config` shows what was found where.";
 
-/// The endpoint, project, instance, signing and limits of a call.
+/// The endpoint, project, instance, signing, transport and limits of a call.
 #[derive(Debug, Args)]
 pub struct Connection {
-    /// The instance's HTTPS access address (http:// only to loopback).
+    /// The IoTDA endpoint (http:// only to loopback); default: the region's
+    /// basic-edition endpoint.
     #[arg(long, env = "IOTDA_ENDPOINT", value_name = "URL")]
-    endpoint: String,
-    /// The project ID.
+    pub endpoint: Option<String>,
+    /// The project ID; default: the credentials', else found with IAM for the region.
     #[arg(long, env = "HUAWEICLOUD_SDK_PROJECT_ID", value_name = "ID")]
-    project_id: String,
+    pub project_id: Option<String>,
     /// The Instance-Id header (required by the professional edition).
     #[arg(long, env = "IOTDA_INSTANCE_ID", value_name = "ID")]
-    instance_id: Option<String>,
-    /// Region ID, needed for derived (V11) signing, e.g. cn-north-4.
+    pub instance_id: Option<String>,
+    /// Region ID, e.g. cn-north-4; read from an instance endpoint's host when not given.
     #[arg(long, env = "HUAWEICLOUD_SDK_REGION", value_name = "REGION")]
-    region: Option<String>,
+    pub region: Option<String>,
     /// AK/SK signing algorithm; auto decides like the official SDK.
     #[arg(long, value_enum, default_value_t = SigningArg::Auto)]
     signing: SigningArg,
@@ -53,6 +69,13 @@ pub struct Connection {
         allow_negative_numbers = true
     )]
     retries: u32,
+    /// HTTPS proxy for https:// endpoints (default: HTTPS_PROXY unless
+    /// NO_PROXY names the host); never used for loopback.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Also trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -62,22 +85,62 @@ enum SigningArg {
     Derived,
 }
 
+/// The flag and variable of each setting the library names by field.
+const SETTING_NAMES: [(&str, &str); 6] = [
+    ("endpoint", "--endpoint or IOTDA_ENDPOINT"),
+    ("region", "--region or HUAWEICLOUD_SDK_REGION"),
+    ("project_id", "--project-id or HUAWEICLOUD_SDK_PROJECT_ID"),
+    ("instance_id", "--instance-id or IOTDA_INSTANCE_ID"),
+    ("proxy", "--proxy"),
+    ("ca_cert", "--ca-cert"),
+];
+
 impl Connection {
-    /// Builds the client, with credentials from the environment.
-    pub fn client(&self) -> Result<Client, iotda_batchtask::Error> {
-        let mut builder = Client::builder(&self.endpoint)
-            .project_id(&self.project_id)
-            .credentials(Credentials::from_env()?)
-            .signing(match self.signing {
-                SigningArg::Auto => Signing::Auto,
-                SigningArg::Plain => Signing::Plain,
-                SigningArg::Derived => Signing::Derived,
-            });
+    /// Builds the client: credentials from the chain (or `--profile`), the
+    /// endpoint and project as configured or found. Errors about a setting
+    /// name its flag and variable.
+    pub async fn client(&self) -> Result<Client, Error> {
+        self.build().await.map_err(name_setting)
+    }
+
+    async fn build(&self) -> Result<Client, Error> {
+        let env = Env::process();
+        let builder = self.builder(&env)?.credentials_provider(credentials(&env)?);
+        builder.build_async().await
+    }
+
+    /// The builder for these options over `env`, without credentials.
+    pub fn builder(&self, env: &Env) -> Result<ClientBuilder, Error> {
+        let mut builder = match (&self.endpoint, &self.region) {
+            (Some(endpoint), _) => Client::builder(endpoint),
+            (None, Some(region)) => Client::for_region(region),
+            (None, None) => {
+                return Err(InvalidInput::new(
+                    "endpoint",
+                    "not set: give the endpoint, or a region (--region or HUAWEICLOUD_SDK_REGION) for its basic-edition endpoint",
+                )
+                .into());
+            }
+        };
+        builder = builder.env(env.clone()).signing(match self.signing {
+            SigningArg::Auto => Signing::Auto,
+            SigningArg::Plain => Signing::Plain,
+            SigningArg::Derived => Signing::Derived,
+        });
+        if let Some(id) = &self.project_id {
+            builder = builder.project_id(id);
+        }
         if let Some(id) = &self.instance_id {
             builder = builder.instance_id(id);
         }
         if let Some(region) = &self.region {
             builder = builder.region(region);
+        }
+        if let Some(proxy) = &self.proxy {
+            builder = builder.proxy(proxy);
+        }
+        if let Some(path) = &self.ca_cert {
+            builder = builder.ca_cert_pem(read_ca(path)?);
         }
         if let Some(timeout) = self.timeout {
             builder = builder
@@ -89,10 +152,61 @@ impl Connection {
             .checked_add(1)
             .filter(|a| *a <= 10)
             .ok_or_else(|| InvalidInput::new("retries", "must be 0 to 9"))?;
-        builder
-            .retry(RetryPolicy::default().with_max_attempts(attempts))
-            .build()
+        Ok(builder.retry(RetryPolicy::default().with_max_attempts(attempts)))
     }
+}
+
+/// The credential provider the CLI uses: the SDKs' chain, or with
+/// `--profile` only that section of the credentials file.
+pub fn credentials(env: &Env) -> Result<Box<dyn ProvideCredentials>, InvalidInput> {
+    Ok(match &crate::settings::get().profile {
+        Some(profile) => Box::new(Profile(CredentialsFileProvider::new(env)?.profile(profile))),
+        None => Box::new(CredentialChain::new(env)?),
+    })
+}
+
+/// `--profile`: the section must exist.
+#[derive(Debug)]
+struct Profile(CredentialsFileProvider);
+
+impl ProvideCredentials for Profile {
+    fn provide(&self) -> BoxFuture<'_, Result<ProvidedCredentials, ConfigError>> {
+        let result = self.0.load().map_err(|e| match e {
+            ConfigError::NotConfigured { looked_for, .. } => InvalidInput::new("--profile", looked_for).into(),
+            other => other,
+        });
+        Box::pin(async move { result })
+    }
+}
+
+/// Replaces a library field name with the flag and variable that set it.
+fn name_setting(error: Error) -> Error {
+    let renamed = |e: &InvalidInput| {
+        SETTING_NAMES
+            .iter()
+            .find(|(field, _)| *field == e.field())
+            .map(|(_, names)| InvalidInput::new(*names, e.rule().to_owned()))
+    };
+    match &error {
+        Error::InvalidInput(e) => renamed(e).map_or(error, Error::from),
+        Error::Config(ConfigError::Invalid(e)) => renamed(e).map_or(error, Error::from),
+        _ => error,
+    }
+}
+
+/// The `--ca-cert` file, bounded.
+fn read_ca(path: &std::path::Path) -> Result<Vec<u8>, InvalidInput> {
+    use std::io::Read as _;
+    let fail = |why: String| InvalidInput::new("ca_cert", format!("cannot read {}: {why}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut pem = Vec::new();
+    file.take(MAX_CA_BYTES + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| fail(e.to_string()))?;
+    if pem.len() as u64 > MAX_CA_BYTES {
+        return Err(fail(format!("larger than {MAX_CA_BYTES} bytes")));
+    }
+    Ok(pem)
 }
 
 /// `--timeout`: checked while parsing, so that clap names the option and
@@ -117,7 +231,8 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_TIMEOUT, parse_timeout};
+    use super::{MAX_TIMEOUT, name_setting, parse_timeout};
+    use iotda_batchtask::InvalidInput;
     use std::time::Duration;
 
     #[test]
@@ -128,5 +243,13 @@ mod tests {
             let e = parse_timeout(bad).expect_err(bad);
             assert!(e.contains("at most 86400"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn errors_name_the_flag_and_the_variable() {
+        let e = name_setting(InvalidInput::new("region", "is required").into());
+        assert_eq!(e.to_string(), "invalid --region or HUAWEICLOUD_SDK_REGION: is required");
+        let e = name_setting(InvalidInput::new("credentials.sk", "is bad").into());
+        assert!(e.to_string().starts_with("invalid credentials.sk"), "{e}");
     }
 }

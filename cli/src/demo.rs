@@ -1,15 +1,17 @@
 //! `iotda-batchtask demo`: the whole story in a few seconds, with no set-up.
 //!
-//! An emulator starts in-process on loopback with demo data; the real client
-//! talks to it over HTTP with real V11-HMAC-SHA256 signing.
+//! An emulator starts in-process on loopback with demo data, standing in for
+//! IoTDA, IAM and an ECS host's metadata; the real client finds everything
+//! as on a real host (temporary credentials from metadata, the project from
+//! IAM, the endpoint from the region) and talks to it over HTTP with real
+//! V11-HMAC-SHA256 signing. Nothing of the user's environment is read.
 
 use std::time::Instant;
 
+use iotda_batchtask::Client;
 use iotda_batchtask::bulk::BulkProgress;
-use iotda_batchtask::{Client, Credentials};
-use iotda_batchtask_emulator::{
-    DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, Seed, demo_device_id,
-};
+use iotda_batchtask::config::{CredentialChain, Env};
+use iotda_batchtask_emulator::{DEMO_FINISHED_TASK_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, Seed, demo_device_id};
 
 use crate::Exit;
 use crate::output::{self, outln};
@@ -17,9 +19,8 @@ use crate::render::{self, Rows};
 use crate::sanitize;
 use crate::signals;
 
-/// Demo credentials: the emulator accepts them, nothing else does.
-const DEMO_AK: &str = "DEMOAK0000000000000001";
-const DEMO_SK: &str = "demo-secret-key-not-a-real-one";
+/// How long the emulator's temporary credentials live.
+const DEMO_CREDENTIALS_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);
 
 pub async fn run() -> Exit {
     // A signal ends the demo between two lines: there is nothing to report.
@@ -41,17 +42,33 @@ pub async fn run() -> Exit {
 
 async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let emulator = Emulator::start(EmulatorConfig::new().seed(Seed::demo()).ak_sk(DEMO_AK, DEMO_SK)).await?;
-    let client = Client::builder(emulator.base_url())
-        .project_id(DEMO_PROJECT_ID)
-        .credentials(Credentials::ak_sk(DEMO_AK, DEMO_SK))
-        .region("cn-north-4")
-        .build()?;
+    let emulator = Emulator::start(
+        EmulatorConfig::new()
+            .seed(Seed::demo())
+            .temporary_credentials(DEMO_CREDENTIALS_LIFETIME),
+    )
+    .await?;
+    // Only these variables: the emulator as ECS metadata, IAM and the region's endpoint.
+    let url = emulator.base_url();
+    let env = Env::from_vars([
+        ("IOTDA_METADATA_ENDPOINT", url.as_str()),
+        ("HUAWEICLOUD_SDK_IAM_ENDPOINT", url.as_str()),
+        ("HUAWEICLOUD_SDK_REGION_IOTDA_CN_NORTH_4", url.as_str()),
+    ]);
+    let client = Client::for_region("cn-north-4")
+        .credentials_provider(CredentialChain::new(&env)?)
+        .env(env)
+        .build_async()
+        .await?;
 
     outln!("iotda-batchtask demo: an IoTDA emulator in this process, the real client, real AK/SK signing.\n");
     outln!(
         "emulator  {}  (AK/SK auth on; Signing::Auto chose V11-HMAC-SHA256 for this host)",
         emulator.base_url()
+    );
+    outln!(
+        "config    region cn-north-4; credentials from ECS metadata (temporary, refreshed before expiry); project {} found with IAM",
+        client.project_id()
     );
     print_task(&client, "task     ").await?;
 

@@ -42,9 +42,15 @@ pub struct EmulatorArgs {
     /// POST/DELETE /__emulator/faults, GET/DELETE /__emulator/journal (loopback --listen only).
     #[arg(long)]
     admin: bool,
-    /// Region that derived (V11) signatures must be scoped to.
+    /// Region that derived (V11) signatures must be scoped to, and the
+    /// name IAM's GET /v3/projects lists the seed's projects under.
     #[arg(long, default_value = DEFAULT_REGION, value_name = "REGION")]
     region: String,
+    /// Also act as an ECS host's metadata service: each fetch of
+    /// /openstack/latest/securitykey issues temporary credentials valid this
+    /// many seconds (point clients at it with IOTDA_METADATA_ENDPOINT).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    metadata_credentials: Option<u64>,
 }
 
 pub async fn run(args: EmulatorArgs) -> Exit {
@@ -86,6 +92,9 @@ pub async fn run(args: EmulatorArgs) -> Exit {
         .auth_enabled(!args.no_auth)
         .admin_endpoint(args.admin)
         .region(&args.region);
+    if let Some(seconds) = args.metadata_credentials {
+        config = config.temporary_credentials(std::time::Duration::from_secs(seconds));
+    }
     for (ak, sk) in args.access_keys.iter().zip(&args.secret_keys) {
         config = config.ak_sk(ak, sk);
     }

@@ -11,12 +11,15 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
+mod completions;
+mod config;
 mod connection;
 mod demo;
 mod emulator;
 mod output;
 mod render;
 mod sanitize;
+mod settings;
 mod show;
 mod signals;
 mod stop;
@@ -93,10 +96,8 @@ Exit codes:
 #[derive(Debug, Parser)]
 #[command(name = "iotda-batchtask", version, about, after_help = EXIT_CODES)]
 struct Cli {
-    /// Log the client's spans and events to stderr (`RUST_LOG` also works;
-    /// no colours unless stderr is a terminal and `NO_COLOR` is unset).
-    #[arg(short, long, global = true)]
-    verbose: bool,
+    #[command(flatten)]
+    globals: settings::Globals,
 
     #[command(subcommand)]
     command: Command,
@@ -112,6 +113,12 @@ enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Stop tasks on an in-process emulator, end to end, with no set-up.
     Demo,
+    /// Show every setting, its value (secrets masked) and where it came from.
+    Config(config::ConfigArgs),
+    /// Print a shell completion script: bash, zsh, fish or powershell.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
 }
 
 /// The parser: `Cli`, with [`EXIT_CODES`] appended to each command's own
@@ -128,9 +135,12 @@ fn command() -> clap::Command {
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.
 fn main() -> ExitCode {
-    let parsed = command()
-        .try_get_matches()
-        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    let mut sources = None;
+    let parsed = command().try_get_matches().and_then(|mut matches| {
+        // `config` tells a flag from a variable by the matches' sources.
+        sources = matches.subcommand_matches("config").cloned();
+        Cli::from_arg_matches_mut(&mut matches)
+    });
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
@@ -145,7 +155,8 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_tracing(cli.verbose);
+    init_tracing(&cli.globals);
+    settings::set(cli.globals.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -156,7 +167,7 @@ fn main() -> ExitCode {
     let exit = runtime.block_on(async {
         // Before any request, so that no signal ends a command unreported.
         // The emulator command has its own shutdown on both signals.
-        if !matches!(cli.command, Command::Emulator(_))
+        if matches!(cli.command, Command::Stop(_) | Command::Show(_) | Command::Demo)
             && let Err(e) = signals::install()
         {
             errln!("warning: cannot handle SIGINT and SIGTERM ({e}); they will end the command without a report");
@@ -166,17 +177,22 @@ fn main() -> ExitCode {
             Command::Show(args) => show::run(args).await,
             Command::Emulator(args) => emulator::run(args).await,
             Command::Demo => demo::run().await,
+            Command::Config(args) => config::run(args, sources.as_ref()),
+            Command::Completions(args) => completions::completions(&args),
+            Command::Man => completions::man(),
         }
     });
     exit.into()
 }
 
-fn init_tracing(verbose: bool) {
+fn init_tracing(globals: &settings::Globals) {
     use tracing_subscriber::EnvFilter;
-    let filter = match (verbose, std::env::var("RUST_LOG")) {
+    let filter = match (globals.verbose, std::env::var("RUST_LOG")) {
         (_, Ok(spec)) if !spec.is_empty() => EnvFilter::new(spec),
-        (true, _) => EnvFilter::new("iotda_batchtask=debug"),
-        (false, _) => EnvFilter::new("warn"),
+        (0, _) if globals.quiet => EnvFilter::new("error"),
+        (0, _) => EnvFilter::new("warn"),
+        (1, _) => EnvFilter::new("iotda_batchtask=debug"),
+        (_, _) => EnvFilter::new("debug"),
     };
     // Colour only for a person at a terminal who has not opted out
     // (https://no-color.org: set and not empty).
@@ -196,8 +212,13 @@ fn init_tracing(verbose: bool) {
 /// exit code for it.
 fn report(error: &iotda_batchtask::Error) -> Exit {
     output::error(error);
+    use iotda_batchtask::config::ConfigError;
     match error {
         iotda_batchtask::Error::InvalidInput(_) => Exit::Usage,
+        // Settings missing or wrong: nothing was sent.
+        iotda_batchtask::Error::Config(
+            ConfigError::NothingConfigured(_) | ConfigError::Invalid(_) | ConfigError::File { .. },
+        ) => Exit::Usage,
         _ => Exit::RequestFailed,
     }
 }

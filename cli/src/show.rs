@@ -127,7 +127,7 @@ impl From<iotda_batchtask::Error> for WalkError {
 /// drops each page's request ID. A signal abandons the page in flight (a
 /// read, safe to drop) and keeps what came before.
 async fn walk(args: &ShowArgs) -> Result<Walk, WalkError> {
-    let client = args.connection.client()?;
+    let client = args.connection.client().await?;
     let mut call = client.show_batch_task(&args.task_id).limit(MAX_PAGE_SIZE);
     if let Some(StatusArg(status)) = args.status {
         call = call.status(status);

@@ -64,7 +64,7 @@ async fn run_inner(args: StopArgs) -> Result<Exit, iotda_batchtask::Error> {
         (Some(path), _) => Some(crate::targets_file::read(path)?),
         (None, false) => Some(args.selection.targets.clone()),
     };
-    let client = args.connection.client()?;
+    let client = args.connection.client().await?;
     let Some(targets) = targets else {
         let call = client
             .stop_batch_task(&args.task_id)
@@ -131,7 +131,7 @@ async fn run_inner(args: StopArgs) -> Result<Exit, iotda_batchtask::Error> {
 /// takes more than one request.
 fn progress_bar(targets: usize) -> Arc<ProgressBar> {
     let requests = targets.div_ceil(iotda_batchtask::validation::MAX_TARGETS_PER_REQUEST);
-    let bar = if std::io::stderr().is_terminal() && requests > 1 {
+    let bar = if std::io::stderr().is_terminal() && requests > 1 && !crate::settings::get().quiet {
         ProgressBar::with_draw_target(Some(requests as u64), ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()

@@ -6,6 +6,7 @@
 //! keys exist, clock skew, which headers must be signed).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use http::header::AUTHORIZATION;
 use http::request::Parts;
@@ -28,6 +29,10 @@ pub(crate) const SIGNATURE_FAIL: &str = "verify aksk signature fail";
 pub(crate) const TOKEN_NOT_FOUND: &str = "x-auth-token not found";
 /// Detail of a token that is not one of the configured ones.
 pub(crate) const TOKEN_FAIL: &str = "decrypt token fail";
+/// Detail of temporary credentials past their expiry (the emulator's text).
+pub(crate) const TEMPORARY_EXPIRED: &str = "the temporary credentials have expired (emulator)";
+/// Detail of temporary credentials sent without their own security token.
+pub(crate) const SECURITY_TOKEN_FAIL: &str = "verify security token fail";
 /// Detail of an `Authorization` header that is not an AK/SK signature.
 /// Huawei publishes no text for this case; this one is the emulator's.
 pub(crate) const MALFORMED_AUTHORIZATION: &str = "Authorization header is not a valid AK/SK signature";
@@ -39,10 +44,19 @@ struct KeySigners {
     derived: Signer,
 }
 
+/// Temporary credentials the metadata service issued.
+struct TemporaryKey {
+    signers: KeySigners,
+    security_token: SecretString,
+    expires_at: Timestamp,
+}
+
 /// Checks credentials of requests against the configuration.
 pub(crate) struct Authenticator {
     enabled: bool,
     keys: HashMap<String, KeySigners>,
+    temporary: Mutex<HashMap<String, TemporaryKey>>,
+    derived: Algorithm,
     tokens: Vec<SecretString>,
     region: String,
     max_skew: SignedDuration,
@@ -83,6 +97,8 @@ impl Authenticator {
         Ok(Self {
             enabled: config.auth_enabled,
             keys,
+            temporary: Mutex::new(HashMap::new()),
+            derived,
             tokens: config.tokens.clone(),
             region: config.region.clone(),
             max_skew,
@@ -90,8 +106,41 @@ impl Authenticator {
         })
     }
 
+    /// Accepts temporary credentials the metadata service issued.
+    pub(crate) fn learn(&self, issued: Vec<crate::identity::Issued>) {
+        if issued.is_empty() {
+            return;
+        }
+        let mut temporary = self.temporary.lock().unwrap_or_else(|p| p.into_inner());
+        for key in issued {
+            let credentials = Credentials::ak_sk(key.access_key.clone(), key.secret_key.expose_secret().to_owned());
+            // The emulator made these keys itself; they always make signers.
+            let (Ok(plain), Ok(derived)) = (
+                Signer::new(&credentials, Algorithm::Plain),
+                Signer::new(&credentials, self.derived.clone()),
+            ) else {
+                continue;
+            };
+            temporary.insert(
+                key.access_key,
+                TemporaryKey {
+                    signers: KeySigners { plain, derived },
+                    security_token: key.security_token,
+                    expires_at: key.expires_at,
+                },
+            );
+        }
+    }
+
     /// `Ok` when the request may proceed, else the `APIGW.0301` detail.
-    pub(crate) fn check(&self, parts: &Parts, body: &[u8], now: Timestamp) -> Result<(), String> {
+    /// `credential_now` is the credential clock temporary keys expire by.
+    pub(crate) fn check(
+        &self,
+        parts: &Parts,
+        body: &[u8],
+        now: Timestamp,
+        credential_now: Timestamp,
+    ) -> Result<(), String> {
         if !self.enabled {
             return Ok(());
         }
@@ -100,7 +149,25 @@ impl Authenticator {
             let auth = single(headers, &AUTHORIZATION)
                 .and_then(Authorization::parse)
                 .ok_or_else(|| MALFORMED_AUTHORIZATION.to_owned())?;
-            return self.check_signature(&auth, parts, body, now);
+            if let Some(key) = self
+                .temporary
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&auth.access_key)
+            {
+                if credential_now >= key.expires_at {
+                    return Err(TEMPORARY_EXPIRED.to_owned());
+                }
+                let sent = single(headers, &HeaderName::from_static(X_SECURITY_TOKEN)).unwrap_or_default();
+                if !bool::from(key.security_token.expose_secret().as_bytes().ct_eq(sent.as_bytes())) {
+                    return Err(SECURITY_TOKEN_FAIL.to_owned());
+                }
+                return self.check_signature(&auth, &key.signers, parts, body, now);
+            }
+            let Some(signers) = self.keys.get(&auth.access_key) else {
+                return Err(AK_NOT_EXIST.to_owned());
+            };
+            return self.check_signature(&auth, signers, parts, body, now);
         }
         if !headers.contains_key(X_AUTH_TOKEN) {
             return Err(TOKEN_NOT_FOUND.to_owned());
@@ -115,16 +182,20 @@ impl Authenticator {
         if known { Ok(()) } else { Err(TOKEN_FAIL.to_owned()) }
     }
 
-    fn check_signature(&self, auth: &Authorization, parts: &Parts, body: &[u8], now: Timestamp) -> Result<(), String> {
+    fn check_signature(
+        &self,
+        auth: &Authorization,
+        signers: &KeySigners,
+        parts: &Parts,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<(), String> {
         let fail = |why: &str| {
             if why.is_empty() {
                 SIGNATURE_FAIL.to_owned()
             } else {
                 format!("{SIGNATURE_FAIL}, {why}")
             }
-        };
-        let Some(signers) = self.keys.get(&auth.access_key) else {
-            return Err(AK_NOT_EXIST.to_owned());
         };
         let headers = &parts.headers;
         let Some(date) = single(headers, &HeaderName::from_static(X_SDK_DATE)).and_then(parse_sdk_date) else {

@@ -84,6 +84,7 @@ pub struct EmulatorConfig {
     pub(crate) header_read_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) admin_endpoint: bool,
+    pub(crate) identity: crate::identity::IdentityConfig,
 }
 
 impl Default for EmulatorConfig {
@@ -100,6 +101,7 @@ impl Default for EmulatorConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             admin_endpoint: false,
+            identity: crate::identity::IdentityConfig::default(),
         }
     }
 }
@@ -119,6 +121,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_connections", &self.max_connections)
             .field("admin_endpoint", &self.admin_endpoint)
+            .field("identity", &self.identity)
             .finish()
     }
 }
@@ -214,6 +217,28 @@ impl EmulatorConfig {
     /// listen address is loopback.
     pub fn admin_endpoint(mut self, enabled: bool) -> Self {
         self.admin_endpoint = enabled;
+        self
+    }
+
+    /// Serves an ECS host's metadata (`PUT /meta-data/latest/api/token`,
+    /// `GET /openstack/latest/securitykey`): each fetch issues new temporary
+    /// credentials valid for `lifetime` (by the credential clock, see
+    /// [`Service::advance_credential_clock`](crate::Service::advance_credential_clock)),
+    /// accepted with their security token until then and refused
+    /// `401 APIGW.0301` after. Point a client at it with
+    /// `IOTDA_METADATA_ENDPOINT`.
+    pub fn temporary_credentials(mut self, lifetime: Duration) -> Self {
+        self.identity.temporary_lifetime = Some(lifetime);
+        self
+    }
+
+    /// Lists a project for IAM's `GET /v3/projects?name=` (signature
+    /// checked, plain or derived): a project `name` (a region ID) with `id`.
+    /// Without any, every project ID of the seed is listed under
+    /// [`EmulatorConfig::region`]'s name. Point a client at it with
+    /// `HUAWEICLOUD_SDK_IAM_ENDPOINT`.
+    pub fn iam_project(mut self, name: impl Into<String>, id: impl Into<String>) -> Self {
+        self.identity.projects.push((name.into(), id.into()));
         self
     }
 

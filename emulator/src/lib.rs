@@ -99,6 +99,7 @@ mod auth;
 mod config;
 mod demo;
 mod fault;
+mod identity;
 mod journal;
 mod reply;
 mod request_id;

@@ -55,6 +55,7 @@ pub struct Service {
     faults: Mutex<Faults>,
     started: Instant,
     expired: AtomicBool,
+    identity: crate::identity::Identity,
 }
 
 impl std::fmt::Debug for Service {
@@ -136,6 +137,11 @@ impl Service {
             faults: Mutex::new(Faults::default()),
             started: Instant::now(),
             expired: AtomicBool::new(false),
+            identity: crate::identity::Identity::new(
+                &config.identity,
+                &config.region,
+                config.seed.tasks().iter().map(|t| t.project_id.clone()).collect(),
+            ),
         })
     }
 
@@ -165,6 +171,18 @@ impl Service {
     /// is answered as IoTDA would.
     pub fn decide_at(&self, request: Request<Bytes>, now: Timestamp) -> Decision {
         let (parts, body) = request.into_parts();
+        // An ECS host's metadata and IAM: outside IoTDA, its faults and its journal.
+        if self.identity.is_metadata(parts.uri.path()) {
+            return Decision::Respond(self.identity.metadata(&parts, now));
+        }
+        if crate::identity::Identity::is_iam(parts.uri.path()) {
+            let reply = match self.authenticate(&parts, &body, now) {
+                Ok(()) => self.identity.projects(&parts),
+                Err(reply) => reply,
+            };
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            return Decision::Respond(reply.into_response(&self.ids.next()));
+        }
         let route = Route::parse(&parts.method, parts.uri.path());
         let (operation, project_id, task_id) = match &route {
             Some(Route::Stop { project_id, task_id }) => (Operation::StopBatchTask, Some(project_id), Some(task_id)),
@@ -328,6 +346,25 @@ impl Service {
         self.expired.store(false, Ordering::Relaxed);
     }
 
+    /// Moves the clock that temporary credentials from
+    /// [`EmulatorConfig::temporary_credentials`] are issued and expire by
+    /// (not the one `X-Sdk-Date` is checked against): credentials issued
+    /// before are refused once their lifetime has passed on it.
+    pub fn advance_credential_clock(&self, by: std::time::Duration) {
+        self.identity.advance(by);
+    }
+
+    /// The gateway's authentication: expired credentials, then the signature or token.
+    fn authenticate(&self, parts: &Parts, body: &[u8], now: Timestamp) -> Result<(), Reply> {
+        if self.expired.load(Ordering::Relaxed) {
+            return Err(Reply::unauthorized(CREDENTIALS_EXPIRED));
+        }
+        self.auth.learn(self.identity.take_issued());
+        self.auth
+            .check(parts, body, now, self.identity.now(now))
+            .map_err(|detail| Reply::unauthorized(&detail))
+    }
+
     /// Sets a task's own status; its sub-tasks are not changed.
     pub fn set_task_status(&self, project_id: &str, task_id: &str, status: TaskStatus) -> Result<(), StateError> {
         self.lock().set_task_status(project_id, task_id, status)
@@ -410,11 +447,8 @@ impl Service {
         let Some(route) = route else {
             return Reply::no_such_api();
         };
-        if self.expired.load(Ordering::Relaxed) {
-            return Reply::unauthorized(CREDENTIALS_EXPIRED);
-        }
-        if let Err(detail) = self.auth.check(parts, body, now) {
-            return Reply::unauthorized(&detail);
+        if let Err(reply) = self.authenticate(parts, body, now) {
+            return reply;
         }
         match route {
             Route::Stop { project_id, task_id } => self.stop(parts, body, &project_id, &task_id),

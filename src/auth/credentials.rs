@@ -48,6 +48,11 @@ impl AkSk {
         &self.ak
     }
 
+    /// Whether these are temporary credentials (with a security token).
+    pub fn is_temporary(&self) -> bool {
+        self.security_token.is_some()
+    }
+
     pub(crate) fn secret_key(&self) -> &SecretString {
         &self.sk
     }
@@ -110,7 +115,10 @@ impl Credentials {
         self
     }
 
-    /// Reads credentials from the environment, like the official SDKs:
+    /// Reads credentials from the environment, like the official SDKs (see
+    /// [`EnvironmentProvider`](crate::config::EnvironmentProvider), which
+    /// this is, with "none set" an error; the whole chain of the SDKs is
+    /// [`CredentialChain`](crate::config::CredentialChain)):
     ///
     /// - `HUAWEICLOUD_SDK_AK` and `HUAWEICLOUD_SDK_SK`, else `CLOUD_SDK_AK` and
     ///   `CLOUD_SDK_SK` (the variables Huawei's documentation samples use);
@@ -136,46 +144,17 @@ impl Credentials {
     /// [`std::env::var_os`] returns them. Empty values count as unset; a
     /// value that is not valid UTF-8 is an error naming the variable.
     pub fn from_os_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, InvalidInput> {
-        let get = |name: &'static str| match lookup(name) {
-            None => Ok(None),
-            Some(value) => match value.into_string() {
-                Ok(value) => Ok(Some(value).filter(|v| !v.is_empty())),
-                Err(_) => Err(InvalidInput::new(name, "is set but is not valid UTF-8")),
-            },
-        };
-        let pair = |ak_var: &'static str, sk_var: &'static str| match (get(ak_var)?, get(sk_var)?) {
-            (Some(ak), Some(sk)) => Ok(Some((ak, sk))),
-            (Some(_), None) => Err(InvalidInput::new(sk_var, format!("is not set, but {ak_var} is"))),
-            (None, Some(_)) => Err(InvalidInput::new(ak_var, format!("is not set, but {sk_var} is"))),
-            (None, None) => Ok(None),
-        };
-        let keys = match pair("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK")? {
-            Some(keys) => Some(keys),
-            None => pair("CLOUD_SDK_AK", "CLOUD_SDK_SK")?,
-        };
-        let credentials = match (keys, get("HUAWEICLOUD_SDK_SECURITY_TOKEN")?) {
-            (Some((ak, sk)), None) => Self::ak_sk(ak, sk),
-            (Some((ak, sk)), Some(token)) => Self::temporary(ak, sk, token),
-            (None, Some(_)) => {
-                return Err(InvalidInput::new(
-                    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-                    "is set without HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK",
-                ));
-            }
-            (None, None) => match get("IOTDA_AUTH_TOKEN")? {
-                Some(token) => Self::token(token),
-                None => {
-                    return Err(InvalidInput::new(
-                        "credentials",
-                        "none in the environment: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
-                         (or CLOUD_SDK_AK and CLOUD_SDK_SK), or IOTDA_AUTH_TOKEN",
-                    ));
-                }
-            },
-        };
-        Ok(match get("HUAWEICLOUD_SDK_PROJECT_ID")? {
-            Some(project_id) => credentials.with_project_id(project_id),
-            None => credentials,
+        // Env wants a 'static lookup: read the few variables once.
+        let vars: Vec<(&str, OsString)> = crate::config::VARIABLES
+            .iter()
+            .filter_map(|name| lookup(name).map(|value| (*name, value)))
+            .collect();
+        crate::config::environment::read(&crate::config::Env::from_vars(vars))?.ok_or_else(|| {
+            InvalidInput::new(
+                "credentials",
+                "none in the environment: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
+                 (or CLOUD_SDK_AK and CLOUD_SDK_SK), or IOTDA_AUTH_TOKEN",
+            )
         })
     }
 

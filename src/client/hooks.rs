@@ -54,6 +54,8 @@ pub(crate) struct Record {
     /// A failure the hooks detected that progenitor cannot express (a body
     /// over the cap, a request that could not be signed). Takes precedence.
     pub(crate) failure: Option<Error>,
+    /// Every endpoint's connect failure, when a failover ran out of them.
+    pub(crate) endpoint_failures: Option<String>,
 }
 
 impl CallContext {
@@ -78,18 +80,35 @@ impl CallContext {
     }
 
     /// Final touches and authentication, after progenitor built the request.
-    fn prepare(&self, request: &mut reqwest::Request) -> Result<(), Error> {
+    async fn prepare(&self, request: &mut reqwest::Request) -> Result<(), Error> {
         let headers = request.headers_mut();
         headers.remove(HeaderName::from_static("api-version"));
         headers.remove(ACCEPT);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, HeaderValue::from_static(crate::USER_AGENT));
-        self.authenticate(request)
+        self.authenticate(request).await
     }
 
     /// Sets `X-Auth-Token`, or signs the finished request (again, for a retry).
-    fn authenticate(&self, request: &mut reqwest::Request) -> Result<(), Error> {
-        match &self.shared.auth {
+    async fn authenticate(&self, request: &mut reqwest::Request) -> Result<(), Error> {
+        let current;
+        let auth = match &self.shared.auth {
+            // What is current now: a retry or a later request of a long call
+            // signs with refreshed credentials.
+            Auth::Provided(cache) => {
+                current = cache.get().await?;
+                &*current
+            }
+            auth => auth,
+        };
+        match auth {
+            Auth::Provided(_) => {
+                return Err(crate::validation::InvalidInput::new(
+                    "credentials",
+                    "a provider cannot provide a provider",
+                )
+                .into());
+            }
             Auth::Token(token) => {
                 request
                     .headers_mut()
@@ -116,6 +135,8 @@ impl CallContext {
         let deadline = self.started.checked_add(self.shared.deadline);
         let mut request = request;
         let mut attempt = 0;
+        // Connect failures of this round over the endpoints, in order.
+        let mut failures: Vec<String> = Vec::new();
         loop {
             attempt += 1;
             {
@@ -124,6 +145,7 @@ impl CallContext {
                 record.attempts = attempt;
                 record.status = None;
                 record.request_id = None;
+                record.endpoint_failures = None;
             }
             // Bodies here are in memory, so the clone for a retry is cheap.
             let spare = (attempt < self.shared.retry.max_attempts())
@@ -135,15 +157,33 @@ impl CallContext {
                     .min(deadline.saturating_duration_since(Instant::now()))
             });
             *request.timeout_mut() = Some(limit);
+            let failover = has_fallbacks(&self.shared).then(|| request.try_clone()).flatten();
             let mut response = match client.execute(request).await {
                 Ok(response) => response,
                 Err(e) => {
+                    if e.is_connect()
+                        && let Some(next) = failover
+                    {
+                        match self.fail_over(next, &e, &mut failures).await {
+                            Some(next) => {
+                                request = next;
+                                continue;
+                            }
+                            // Every endpoint failed: the error says how each did
+                            // (the next attempt, if the policy allows one, clears it).
+                            None => {
+                                self.lock().endpoint_failures =
+                                    Some(format!("no endpoint could be reached: {}", failures.join("; ")));
+                                failures.clear();
+                            }
+                        }
+                    }
                     let outcome = if e.is_connect() {
                         Outcome::ConnectFailed
                     } else {
                         Outcome::Other
                     };
-                    if let Some((wait, next)) = self.retry_with(attempt, outcome, deadline, spare) {
+                    if let Some((wait, next)) = self.retry_with(attempt, outcome, deadline, spare).await {
                         tracing::info!(attempt, error = %chain(&e), wait_ms = wait.as_millis() as u64, "retrying: no connection was made, nothing was sent");
                         tokio::time::sleep(wait).await;
                         request = next;
@@ -164,8 +204,9 @@ impl CallContext {
                     record.request_ids.push(id);
                 }
             }
-            if let Some((wait, next)) =
-                self.retry_with(attempt, Outcome::Status(status, response.headers()), deadline, spare)
+            if let Some((wait, next)) = self
+                .retry_with(attempt, Outcome::Status(status, response.headers()), deadline, spare)
+                .await
             {
                 tracing::info!(
                     attempt,
@@ -210,7 +251,7 @@ impl CallContext {
 
     /// The wait and the re-signed request for another attempt, when the
     /// policy allows one and it can start before the deadline.
-    fn retry_with(
+    async fn retry_with(
         &self,
         attempt: u32,
         outcome: Outcome<'_>,
@@ -226,12 +267,64 @@ impl CallContext {
             return None;
         }
         let mut next = spare?;
+        // On the endpoint in use now (a failover may have moved it).
+        let _ = self.move_to_current(&mut next);
         // A fresh X-Sdk-Date and signature; the old one may be near expiry.
-        if let Err(e) = self.authenticate(&mut next) {
+        if let Err(e) = self.authenticate(&mut next).await {
             tracing::debug!(attempt, error = %e, "not retrying: the request could not be signed again");
             return None;
         }
         Some((wait, next))
+    }
+}
+
+/// Whether the client has endpoints to fail over to.
+fn has_fallbacks(shared: &super::Shared) -> bool {
+    shared.endpoints.len() > 1
+}
+
+impl CallContext {
+    /// After `error` (a connect failure) on the endpoint in use: moves the
+    /// client to the next endpoint not yet tried in this round and returns
+    /// `request` re-signed for it, or `None` when every endpoint has failed.
+    /// Nothing was sent, so this is safe for any method.
+    async fn fail_over(
+        &self,
+        mut request: reqwest::Request,
+        error: &reqwest::Error,
+        failures: &mut Vec<String>,
+    ) -> Option<reqwest::Request> {
+        let shared = &self.shared;
+        let failed = shared.current_endpoint.load(std::sync::atomic::Ordering::Relaxed);
+        failures.push(format!("{}: {}", shared.endpoints.get(failed)?, chain(error)));
+        if failures.len() >= shared.endpoints.len() {
+            return None;
+        }
+        let next = (failed + 1) % shared.endpoints.len();
+        // Sticky: later calls start here. A concurrent call's move wins if it came first.
+        let _ = shared.current_endpoint.compare_exchange(
+            failed,
+            next,
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        tracing::info!(from = %shared.endpoints[failed], to = %shared.endpoint(), error = %chain(error), "endpoint unreachable, failing over");
+        self.move_to_current(&mut request)?;
+        self.authenticate(&mut request).await.ok()?;
+        Some(request)
+    }
+
+    /// Points `request` at the endpoint in use, keeping path and query.
+    fn move_to_current(&self, request: &mut reqwest::Request) -> Option<()> {
+        let url = request.url().as_str().to_owned();
+        let base = self.shared.endpoints.iter().find(|base| {
+            url.strip_prefix(base.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+        })?;
+        let rest = &url[base.len()..];
+        let moved = reqwest::Url::parse(&format!("{}{rest}", self.shared.endpoint())).ok()?;
+        *request.url_mut() = moved;
+        Some(())
     }
 }
 
@@ -307,7 +400,7 @@ impl ClientHooks<CallContext> for generated::Client {
         );
         // One call, one request span: a second `pre` (none today) keeps the first.
         let _ = self.inner.span.set(span);
-        self.inner.prepare(request).map_err(|e| {
+        self.inner.prepare(request).await.map_err(|e| {
             let message = e.to_string();
             self.inner.lock().failure = Some(e);
             progenitor_client::Error::Custom(message)

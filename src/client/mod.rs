@@ -1,9 +1,9 @@
 //! The client: a thin, validating, authenticating wrapper over the
 //! progenitor-generated code.
 
-use std::ffi::OsString;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
@@ -11,6 +11,7 @@ use secrecy::ExposeSecret as _;
 
 use crate::auth::credentials::Secret;
 use crate::auth::{Credentials, Signer, Signing};
+use crate::config::{ConfigError, CredentialCache, Env, ProvideCredentials, ProvidedCredentials};
 use crate::error::{Error, chain};
 use crate::retry::RetryPolicy;
 use crate::types;
@@ -85,6 +86,11 @@ pub struct Client {
 /// Configuration shared by every call of a [`Client`].
 pub(crate) struct Shared {
     pub(crate) base_url: String,
+    /// Every endpoint, in failover order (the first is `base_url`), and the
+    /// one in use: a connect failure moves on, and the next call starts
+    /// where the last one succeeded.
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) current_endpoint: AtomicUsize,
     pub(crate) http: reqwest::Client,
     pub(crate) project_id: types::ProjectId,
     pub(crate) instance_id: Option<types::InstanceId>,
@@ -100,6 +106,9 @@ pub(crate) enum Auth {
     /// The `X-Auth-Token` value, marked sensitive, built once.
     Token(HeaderValue),
     Signed(Box<Signer>),
+    /// Credentials from a provider, refreshed before they expire; each
+    /// request signs with what is current.
+    Provided(Arc<CredentialCache<Auth>>),
 }
 
 impl fmt::Debug for Client {
@@ -108,6 +117,7 @@ impl fmt::Debug for Client {
         let auth = match &s.auth {
             Auth::Token(_) => "X-Auth-Token".to_owned(),
             Auth::Signed(signer) => format!("{} (AK {})", signer.algorithm().name(), signer.access_key()),
+            Auth::Provided(_) => "credentials provider".to_owned(),
         };
         f.debug_struct("Client")
             .field("endpoint", &s.base_url)
@@ -125,9 +135,19 @@ impl Client {
         ClientBuilder::new(endpoint.into())
     }
 
-    /// The endpoint requests go to (without a trailing `/`).
+    /// Starts configuring a client for the basic edition's endpoint of
+    /// `region` (e.g. `cn-north-4`), found as the SDKs find it: see
+    /// [`crate::region`]. Several endpoints (from an override) fail over.
+    pub fn for_region(region: impl Into<String>) -> ClientBuilder {
+        let mut builder = ClientBuilder::new(String::new()).region(region);
+        builder.config.from_region = true;
+        builder
+    }
+
+    /// The endpoint requests go to now (without a trailing `/`): the first,
+    /// or the one a failover moved to.
     pub fn endpoint(&self) -> &str {
-        &self.shared.base_url
+        self.shared.endpoint()
     }
 
     /// The project ID every request is made in.
@@ -138,10 +158,18 @@ impl Client {
     /// A generated client for one call, with its own record of the wire.
     pub(crate) fn call(&self) -> generated::Client {
         generated::Client::new_with_client(
-            &self.shared.base_url,
+            self.shared.endpoint(),
             self.shared.http.clone(),
             hooks::CallContext::new(self.shared.clone()),
         )
+    }
+}
+
+impl Shared {
+    /// The endpoint in use.
+    pub(crate) fn endpoint(&self) -> &str {
+        let i = self.current_endpoint.load(Ordering::Relaxed);
+        self.endpoints.get(i).unwrap_or(&self.base_url)
     }
 }
 
@@ -181,6 +209,19 @@ pub struct ClientBuilder {
     deadline: Duration,
     retry: RetryPolicy,
     max_response_bytes: usize,
+    config: Configuration,
+}
+
+/// The builder's options from [`crate::config`] and [`crate::region`].
+#[derive(Default)]
+struct Configuration {
+    provider: Option<Arc<dyn ProvideCredentials>>,
+    env: Option<Env>,
+    more_endpoints: Vec<String>,
+    ca_certs: Vec<Vec<u8>>,
+    read_timeout: Option<Duration>,
+    /// [`Client::for_region`]: the endpoints are the region's.
+    from_region: bool,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -212,6 +253,7 @@ impl ClientBuilder {
             deadline: DEFAULT_DEADLINE,
             retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            config: Configuration::default(),
         }
     }
 
@@ -322,31 +364,145 @@ impl ClientBuilder {
         self
     }
 
+    /// Credentials from a provider, asked again before temporary ones
+    /// expire: [`CredentialChain`](crate::config::CredentialChain) for the
+    /// official SDKs' chain, or any [`ProvideCredentials`]. Replaces
+    /// [`ClientBuilder::credentials`].
+    pub fn credentials_provider(mut self, provider: impl ProvideCredentials + 'static) -> Self {
+        self.credentials = None;
+        self.config.provider = Some(Arc::new(provider));
+        self
+    }
+
+    /// Where the builder reads variables (proxies, region overrides, the IAM
+    /// endpoint) and the clock: [`Env::process`] unless given.
+    pub fn env(mut self, env: Env) -> Self {
+        self.config.env = Some(env);
+        self
+    }
+
+    /// More endpoints to fail over to, after the first (or the region's):
+    /// a request moves to the next only when it cannot connect (nothing
+    /// was sent, so even a stop is safe), and later calls stay on the one
+    /// that worked. When all fail, the error names each one's failure.
+    pub fn endpoints<I: IntoIterator<Item = S>, S: Into<String>>(mut self, more: I) -> Self {
+        self.config.more_endpoints.extend(more.into_iter().map(Into::into));
+        self
+    }
+
+    /// Trusts the certificates of this PEM bundle too (a corporate TLS
+    /// proxy's CA, say), besides the platform's. Checked by
+    /// [`ClientBuilder::build`], which names the field `ca_cert`.
+    pub fn ca_cert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.config.ca_certs.push(pem.into());
+        self
+    }
+
+    /// Time allowed between two reads of an answer (default: only the
+    /// request timeout applies).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.read_timeout = Some(timeout);
+        self
+    }
+
     /// Checks everything and builds the client. Errors are
     /// [`Error::InvalidInput`] naming the field (or the environment variable:
     /// `HTTPS_PROXY` set to something unusable, say), or
     /// [`Error::Transport`] when the HTTP stack cannot start (no TLS
     /// backend, say).
+    ///
+    /// With a [credentials provider](ClientBuilder::credentials_provider),
+    /// the credentials are fetched at the first request, so the project ID
+    /// must be given; [`ClientBuilder::build_async`] fetches them now and
+    /// can discover it.
     pub fn build(self) -> Result<Client, Error> {
-        self.build_with_env(|name| std::env::var_os(name))
+        let env = self.config.env.clone().unwrap_or_else(Env::process);
+        self.build_with(&env, None)
     }
 
-    /// [`ClientBuilder::build`] with the environment read through `env`.
-    fn build_with_env(self, env: impl Fn(&str) -> Option<OsString>) -> Result<Client, Error> {
-        let endpoint = validation::endpoint(&self.endpoint)?;
-        let credentials = self.credentials.ok_or_else(|| {
-            InvalidInput::new(
-                "credentials",
-                "not set: use Credentials::ak_sk, ::temporary, ::token or ::from_env",
-            )
-        })?;
-        credentials.validate()?;
+    /// [`ClientBuilder::build`], after fetching the provider's credentials
+    /// (so a configuration mistake shows now, not at the first request) and,
+    /// when no project ID is given or carried by the credentials, finding it
+    /// with IAM ([`crate::config::ProjectDiscovery`]; needs the region).
+    pub async fn build_async(mut self) -> Result<Client, Error> {
+        let env = self.config.env.clone().unwrap_or_else(Env::process);
+        let provided = match (&self.credentials, &self.config.provider) {
+            (Some(credentials), None) => ProvidedCredentials::new(credentials.clone(), "given"),
+            (None, Some(provider)) => provider.provide().await?,
+            _ => return self.build_with(&env, None),
+        };
+        if self.project_id.is_none() && provided.credentials.project_id().is_none() {
+            let region = self.region.clone().or_else(|| self.inferred_region()).ok_or_else(|| {
+                InvalidInput::new(
+                    "project_id",
+                    "not set, and no region to discover it with: set the project ID or the region",
+                )
+            })?;
+            let iam = crate::config::iam_endpoint(&env, Some(&provided), &region)?;
+            let iam_endpoint = validation::endpoint(&iam)?;
+            // One request: the call's deadline bounds it.
+            let http = self.http_builder(&iam_endpoint, &env)?.timeout(self.deadline);
+            let http = http.build().map_err(transport_error)?;
+            let discovery = crate::config::ProjectDiscovery::new(http);
+            self.project_id = Some(discovery.project_id(&iam, &region, &provided.credentials).await?);
+        }
+        let seed = self.config.provider.is_some().then_some(provided);
+        self.build_with(&env, seed)
+    }
+
+    /// The region of an instance endpoint's host, when the builder has one.
+    fn inferred_region(&self) -> Option<String> {
+        let url = reqwest::Url::parse(&self.endpoint).ok()?;
+        crate::region::region_of_host(url.host_str()?).map(str::to_owned)
+    }
+
+    /// Checks everything and builds the client over `env`; a provider's
+    /// cache starts with `seed` when given.
+    fn build_with(mut self, env: &Env, seed: Option<ProvidedCredentials>) -> Result<Client, Error> {
+        if self.region.is_none() {
+            self.region = self.inferred_region();
+        }
+        let mut urls = if self.config.from_region {
+            let region = self
+                .region
+                .as_deref()
+                .ok_or_else(|| InvalidInput::new("endpoint", "not set"))?;
+            crate::region::iotda_endpoints(region, env)?.0
+        } else {
+            vec![self.endpoint.clone()]
+        };
+        urls.extend(self.config.more_endpoints.iter().cloned());
+        let endpoints = urls
+            .iter()
+            .map(|url| validation::endpoint(url))
+            .collect::<Result<Vec<_>, _>>()?;
+        let endpoint = endpoints
+            .first()
+            .cloned()
+            .ok_or_else(|| InvalidInput::new("endpoint", "not set"))?;
+        if endpoints.iter().any(|e| e.is_loopback != endpoint.is_loopback) {
+            return Err(InvalidInput::new("endpoints", "mix loopback and remote hosts").into());
+        }
         let project_id = self
             .project_id
-            .as_deref()
-            .or(credentials.project_id())
-            .ok_or_else(|| InvalidInput::new("project_id", "not set"))?;
-        let project_id = validation::project_id(project_id)?;
+            .clone()
+            .or_else(|| {
+                self.credentials
+                    .as_ref()
+                    .and_then(|c| c.project_id().map(str::to_owned))
+            })
+            .or_else(|| {
+                seed.as_ref()
+                    .and_then(|p| p.credentials.project_id().map(str::to_owned))
+            })
+            .ok_or_else(|| {
+                InvalidInput::new(
+                    "project_id",
+                    "not set (--project-id, HUAWEICLOUD_SDK_PROJECT_ID, or the credentials file's project_id); \
+                     build_async() discovers it from the region",
+                )
+            })?;
+        let project_id = validation::project_id(&project_id)?;
         let instance_id = self.instance_id.as_deref().map(validation::instance_id).transpose()?;
         if let Some(region) = &self.region {
             validation::region(region)?;
@@ -361,22 +517,41 @@ impl ClientBuilder {
         if self.max_response_bytes == 0 {
             return Err(InvalidInput::new("max_response_bytes", "must be greater than zero").into());
         }
-        let auth = match credentials.secret() {
-            Secret::Token(token) => {
-                // `validate` allowed only visible ASCII, a legal header value.
-                let mut value = HeaderValue::from_str(token.expose_secret())
-                    .map_err(|_| InvalidInput::new("credentials.token", "is not a legal header value"))?;
-                value.set_sensitive(true);
-                Auth::Token(value)
+        let (signing, authority, region, id) = (
+            self.signing,
+            endpoint.authority.clone(),
+            self.region.clone(),
+            project_id.as_str().to_owned(),
+        );
+        let auth_of =
+            move |credentials: &Credentials| fixed_auth(credentials, signing, &authority, region.as_deref(), &id);
+        let auth = match (self.credentials.take(), self.config.provider.take()) {
+            (Some(credentials), None) => auth_of(&credentials)?,
+            (None, Some(provider)) => {
+                let cache = CredentialCache::new(provider, env.clone(), move |provided: &ProvidedCredentials| {
+                    auth_of(&provided.credentials).map_err(ConfigError::from)
+                });
+                if let Some(seed) = &seed {
+                    cache.seed(seed)?;
+                }
+                Auth::Provided(Arc::new(cache))
             }
-            Secret::AkSk(pair) => {
-                let algorithm = self.signing.resolve(&endpoint.authority, self.region.as_deref())?;
-                Auth::Signed(Box::new(
-                    Signer::from_pair(pair, algorithm)?.with_project_id(project_id.as_str()),
-                ))
+            (Some(_), Some(_)) => {
+                return Err(InvalidInput::new(
+                    "credentials",
+                    "given twice: use credentials or credentials_provider, not both",
+                )
+                .into());
+            }
+            (None, None) => {
+                return Err(InvalidInput::new(
+                    "credentials",
+                    "not set: use Credentials::ak_sk, ::temporary, ::token or ::from_env, or a credentials_provider",
+                )
+                .into());
             }
         };
-        let http = match self.http_client {
+        let http = match self.http_client.take() {
             Some(client) => {
                 if !matches!(self.proxy, ProxySetting::Environment) {
                     return Err(InvalidInput::new(
@@ -388,31 +563,19 @@ impl ClientBuilder {
                 client
             }
             None => {
-                tls::ensure_crypto_provider();
-                let builder = reqwest::Client::builder()
-                    .connect_timeout(self.connect_timeout)
-                    // A redirect would carry X-Auth-Token or X-Security-Token to wherever it points.
-                    .redirect(reqwest::redirect::Policy::none());
-                // Either no proxy at all or exactly the one chosen: reqwest's own
-                // environment lookup (HTTP_PROXY even for loopback) stays off.
-                let builder = match proxy::route(&endpoint, &self.proxy, env)? {
-                    Route::Direct => builder.no_proxy(),
-                    Route::Proxy(url) => builder.proxy(
-                        reqwest::Proxy::https(url)
-                            // reqwest's message may quote the URL and its password.
-                            .map_err(|_| InvalidInput::new("proxy", "is not a usable proxy URL"))?,
-                    ),
-                };
-                builder.build().map_err(|e| Error::Transport {
-                    message: format!("cannot start the HTTP client: {}", chain(&e)),
-                    attempts: 0,
-                    request_id: None,
-                    source: Some(e),
-                })?
+                let route = self.route(&endpoint, env)?;
+                for other in &endpoints[1..] {
+                    if self.route(other, env)? != route {
+                        return Err(InvalidInput::new("endpoints", "would not all use the same proxy route").into());
+                    }
+                }
+                self.http_builder(&endpoint, env)?.build().map_err(transport_error)?
             }
         };
         Ok(Client {
             shared: Arc::new(Shared {
+                endpoints: endpoints.iter().map(|e| e.base_url.clone()).collect(),
+                current_endpoint: AtomicUsize::new(0),
                 base_url: endpoint.base_url,
                 http,
                 project_id,
@@ -424,5 +587,103 @@ impl ClientBuilder {
                 max_response_bytes: self.max_response_bytes,
             }),
         })
+    }
+}
+
+impl ClientBuilder {
+    /// The proxy route to `endpoint`.
+    fn route(&self, endpoint: &validation::Endpoint, env: &Env) -> Result<Route, InvalidInput> {
+        proxy::route(endpoint, &self.proxy, |name| env.var_os(name))
+    }
+
+    /// An HTTP client builder for `endpoint`: timeouts, no redirects, the
+    /// proxy route, extra CAs.
+    fn http_builder(&self, endpoint: &validation::Endpoint, env: &Env) -> Result<reqwest::ClientBuilder, Error> {
+        tls::ensure_crypto_provider();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            // A redirect would carry X-Auth-Token or X-Security-Token to wherever it points.
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(timeout) = self.config.read_timeout {
+            validation::duration("read_timeout", timeout)?;
+            builder = builder.read_timeout(timeout);
+        }
+        // Either no proxy at all or exactly the one chosen: reqwest's own
+        // environment lookup (HTTP_PROXY even for loopback) stays off.
+        builder = match self.route(endpoint, env)? {
+            Route::Direct => builder.no_proxy(),
+            Route::Proxy(url) => builder.proxy(
+                reqwest::Proxy::https(url)
+                    // reqwest's message may quote the URL and its password.
+                    .map_err(|_| InvalidInput::new("proxy", "is not a usable proxy URL"))?,
+            ),
+        };
+        for pem in &self.config.ca_certs {
+            builder = add_ca_certs(builder, pem)?;
+        }
+        Ok(builder)
+    }
+
+    /// [`ClientBuilder::build`] with the environment read through `env`.
+    #[cfg(test)]
+    fn build_with_env(
+        self,
+        env: impl Fn(&str) -> Option<std::ffi::OsString> + Send + Sync + 'static,
+    ) -> Result<Client, Error> {
+        self.build_with(&Env::from_lookup(env), None)
+    }
+}
+
+/// Adds a PEM bundle's certificates to the trusted roots.
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
+fn add_ca_certs(mut builder: reqwest::ClientBuilder, pem: &[u8]) -> Result<reqwest::ClientBuilder, InvalidInput> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem)
+        .ok()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| InvalidInput::new("ca_cert", "holds no PEM certificate"))?;
+    for cert in certs {
+        builder = builder.add_root_certificate(cert);
+    }
+    Ok(builder)
+}
+
+/// Without a TLS backend there is nothing to trust a CA for.
+#[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+fn add_ca_certs(_: reqwest::ClientBuilder, _: &[u8]) -> Result<reqwest::ClientBuilder, InvalidInput> {
+    Err(InvalidInput::new("ca_cert", "needs the rustls or native-tls feature"))
+}
+
+/// The auth of fixed credentials: a token header, or a signer.
+fn fixed_auth(
+    credentials: &Credentials,
+    signing: Signing,
+    authority: &str,
+    region: Option<&str>,
+    project_id: &str,
+) -> Result<Auth, InvalidInput> {
+    credentials.validate()?;
+    Ok(match credentials.secret() {
+        Secret::Token(token) => {
+            // `validate` allowed only visible ASCII, a legal header value.
+            let mut value = HeaderValue::from_str(token.expose_secret())
+                .map_err(|_| InvalidInput::new("credentials.token", "is not a legal header value"))?;
+            value.set_sensitive(true);
+            Auth::Token(value)
+        }
+        Secret::AkSk(pair) => {
+            let algorithm = signing.resolve(authority, region)?;
+            Auth::Signed(Box::new(
+                Signer::from_pair(pair, algorithm)?.with_project_id(project_id),
+            ))
+        }
+    })
+}
+
+fn transport_error(e: reqwest::Error) -> Error {
+    Error::Transport {
+        message: format!("cannot start the HTTP client: {}", chain(&e)),
+        attempts: 0,
+        request_id: None,
+        source: Some(e),
     }
 }

@@ -121,13 +121,14 @@ fn finish<T>(
                 Err(api_error_from_raw(status, &record.body, request_id, attempts))
             }
         }
-        Err(G::CommunicationError(e) | G::ResponseBodyError(e) | G::InvalidUpgrade(e)) => Err(transport_error(
-            e,
-            attempts,
-            request_id,
-            started,
-            call.inner.shared.deadline,
-        )),
+        Err(G::CommunicationError(e) | G::ResponseBodyError(e) | G::InvalidUpgrade(e)) => {
+            let mut error = transport_error(e, attempts, request_id, started, call.inner.shared.deadline);
+            // After a failover through every endpoint: each one's failure.
+            if let (Error::Transport { message, .. }, Some(all)) = (&mut error, record.endpoint_failures.take()) {
+                *message = all;
+            }
+            Err(error)
+        }
         Err(G::InvalidRequest(message) | G::Custom(message)) => Err(InvalidInput::new("request", message).into()),
     }
 }

@@ -8,6 +8,7 @@ mod common;
 mod bounds;
 mod bulk;
 mod client;
+mod config;
 mod conformance;
 mod downstream;
 mod fault_proxy;

@@ -9,5 +9,6 @@ mod fault_proxy;
 
 mod admin;
 mod commands;
+mod configuration;
 mod robust;
 mod secrets;

@@ -23,7 +23,9 @@ const TERMINATED: i32 = 143;
 /// The binary with a clean environment and nothing on stdin.
 fn bin() -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("iotda-batchtask"));
-    cmd.env_clear().stdin(Stdio::null());
+    cmd.env_clear()
+        .env("IOTDA_METADATA_ENDPOINT", "http://127.0.0.1:9")
+        .stdin(Stdio::null());
     cmd
 }
 
@@ -371,6 +373,10 @@ fn help_tells_the_truth() {
     assert!(!show.contains("\"targets\""), "stop's JSON shape: {show}");
     let stop = help(&["stop", "--help"]);
     for text in [&show, &stop] {
-        assert!(text.contains("Four options also come from the environment"), "{text}");
+        assert!(text.contains("Options also come from the environment"), "{text}");
+        assert!(
+            text.contains("~/.huaweicloud/credentials") && text.contains("ECS metadata"),
+            "{text}"
+        );
     }
 }

@@ -26,7 +26,11 @@ fn cli_output_never_contains_a_secret() {
     let closed = format!("http://{closed}");
     let run = |env: &[(&str, &str)], args: &[&str]| {
         let mut cmd = assert_cmd::Command::cargo_bin("iotda-batchtask").unwrap();
-        cmd.env_clear().env("RUST_LOG", "trace").arg("-v").args(args);
+        cmd.env_clear()
+            .env("IOTDA_METADATA_ENDPOINT", "http://127.0.0.1:9")
+            .env("RUST_LOG", "trace")
+            .arg("-v")
+            .args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }

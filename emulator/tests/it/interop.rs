@@ -199,3 +199,84 @@ async fn official_python_sdk_stops_tasks_on_the_emulator() {
     println!("interop: {} cases by the official SDK, all as expected", lines.len());
     emulator.shutdown().await;
 }
+
+/// The official SDK and this crate, given the same configuration (a
+/// credentials file, an IAM endpoint and a region endpoint override, all
+/// through variables), find the same project and are both accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Huawei's official Python SDK: run `bash scripts/test.sh`, which installs it"]
+async fn official_python_sdk_and_this_crate_share_a_configuration() {
+    use iotda_batchtask::Client;
+    use iotda_batchtask::config::{CredentialChain, Env};
+
+    let python = std::env::var("IOTDA_INTEROP_PYTHON")
+        .expect("IOTDA_INTEROP_PYTHON must name the venv's python (bash emulator/tests/interop/setup.sh prints it)");
+    let emulator = Emulator::start(EmulatorConfig::new().ak_sk(AK, SK).region("cn-north-4"))
+        .await
+        .unwrap();
+    let url = emulator.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("credentials");
+    std::fs::write(&file, format!("[basic]\nak = {AK}\nsk = {SK}\n")).unwrap();
+    let file = file.to_str().unwrap().to_owned();
+    let vars = [
+        ("HUAWEICLOUD_SDK_CREDENTIALS_FILE", file.as_str()),
+        ("HUAWEICLOUD_SDK_IAM_ENDPOINT", url.as_str()),
+        ("HUAWEICLOUD_SDK_REGION_IOTDA_CN_NORTH_4", url.as_str()),
+    ];
+
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/official_sdk_config.py"
+    ))
+    .env_clear()
+    .env("PATH", std::env::var("PATH").unwrap_or_default())
+    .env("HOME", dir.path())
+    .env("IOTDA_REGION", "cn-north-4")
+    .env("IOTDA_TASK", iotda_batchtask_emulator::DEMO_TASK_ID)
+    .env("IOTDA_TARGET", "dev-0001")
+    .envs(vars);
+    let output = tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
+        .await
+        .expect("the SDK script finished in time")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the script failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let python: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        python["project_id"],
+        iotda_batchtask_emulator::DEMO_PROJECT_ID,
+        "{python}"
+    );
+    assert_eq!(python["status"], 200, "{python}");
+    assert_eq!(python["targets"][0]["status"], "success", "{python}");
+
+    // This crate, the same variables and nothing else.
+    let env = Env::from_vars(vars);
+    let client = Client::for_region("cn-north-4")
+        .credentials_provider(CredentialChain::new(&env).unwrap())
+        .env(env)
+        .build_async()
+        .await
+        .unwrap();
+    assert_eq!(client.project_id(), python["project_id"]);
+    let report = client
+        .stop_batch_task(iotda_batchtask_emulator::DEMO_TASK_ID)
+        .targets(["dev-0002"])
+        .send()
+        .await
+        .unwrap();
+    assert!(report.all_succeeded(), "{report:?}");
+
+    // Both asked IAM and both stopped, each request accepted.
+    let journal = emulator.journal();
+    let stops: Vec<_> = journal.stops_of(iotda_batchtask_emulator::DEMO_TASK_ID).collect();
+    assert_eq!(stops.len(), 2);
+    assert!(stops.iter().all(|s| s.status_code() == Some(200)), "{stops:?}");
+}

@@ -7,5 +7,6 @@ mod common;
 mod attacks;
 mod double;
 mod emulator;
+mod identity;
 mod interop;
 mod service;
