@@ -88,6 +88,7 @@ fn json_schemas_of_generated_types() {
         }};
     }
     let schemas = schemas!(
+        AppId,
         BatchTargetResult,
         BatchTargets,
         BatchTargetsResponse,
@@ -107,6 +108,7 @@ fn json_schemas_of_generated_types() {
         TaskProgress,
         TaskStatus,
         TaskType,
+        Tasks,
     );
 
     // The list above must name every public struct and enum generated, so a
