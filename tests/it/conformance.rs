@@ -30,11 +30,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 const SPEC: &str = include_str!("../../openapi/iotda-batchtask.yaml");
-const UPSTREAM: [(&str, &str); 4] = [
+const UPSTREAM: [(&str, &str); 5] = [
     ("StopBatchTask", include_str!("../upstream/StopBatchTask.json")),
     ("ShowBatchTask", include_str!("../upstream/ShowBatchTask.json")),
     ("ListBatchTasks", include_str!("../upstream/ListBatchTasks.json")),
     ("RetryBatchTask", include_str!("../upstream/RetryBatchTask.json")),
+    ("ConfirmBatchTask", include_str!("../upstream/ConfirmBatchTask.json")),
 ];
 
 fn spec() -> Value {
