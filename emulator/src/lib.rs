@@ -97,27 +97,34 @@
 mod admin;
 mod auth;
 mod config;
+mod confirm;
+mod create;
+mod delete;
 mod demo;
 mod fault;
 mod journal;
+mod list;
+mod page;
 mod reply;
 mod request_id;
+mod retry;
 mod seed;
 mod server;
 mod service;
 mod show;
 mod state;
 mod stop;
+mod targets;
 
 use std::net::SocketAddr;
 
 pub use config::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_CONNECTIONS, DEFAULT_REGION,
-    EmulatorConfig, MAX_BODY_BYTES, MAX_CONNECTION_BUFFER_BYTES,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RUNNING_TASKS, DEFAULT_REGION, EmulatorConfig, MAX_BODY_BYTES, MAX_CONNECTION_BUFFER_BYTES,
 };
 pub use demo::{
-    DEMO_CREATE_DEVICES_TASK_ID, DEMO_DEVICE_COUNT, DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID,
-    demo_device_id, demo_subtask_status,
+    DEMO_CONFIRM_TASK_ID, DEMO_CREATE_DEVICES_TASK_ID, DEMO_DEVICE_COUNT, DEMO_FINISHED_TASK_ID, DEMO_PARTIAL_TASK_ID,
+    DEMO_PROJECT_ID, DEMO_TASK_ID, demo_device_id, demo_subtask_status,
 };
 pub use fault::{Decision, Fault, FaultAction, MAX_FAULT_RULES};
 pub use journal::{AuthMode, Journal, JournalEntry, MAX_JOURNAL_ENTRIES, Operation};
