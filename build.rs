@@ -128,7 +128,11 @@ pub fn generate(text: &str, origin: &str) -> Result<Generated, GenerateError> {
         path: origin.to_owned(),
         message: e.to_string(),
     })?;
-    let limits = limits(&spec).map_err(|message| GenerateError::Generate {
+    let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| GenerateError::Parse {
+        path: origin.to_owned(),
+        message: e.to_string(),
+    })?;
+    let limits = limits(&spec, &raw).map_err(|message| GenerateError::Generate {
         path: origin.to_owned(),
         message,
     })?;
@@ -433,11 +437,12 @@ fn shouty(name: &str) -> String {
 
 /// The spec's limits as Rust constants (the `limits` module): for every
 /// integer query parameter its bounds and default, for every array property
-/// its item bounds, for every string schema its pattern and length bounds
+/// its item bounds, for every integer property its bounds, for every object
+/// property with a `maxLength` that length, for every string schema its pattern and length bounds
 /// (and, where the pattern is one character class with a length, a byte
 /// predicate), and for every string enumeration its values. Each constant's
 /// doc names where in the spec it comes from.
-fn limits(spec: &openapiv3::OpenAPI) -> Result<String, String> {
+fn limits(spec: &openapiv3::OpenAPI, raw: &serde_yaml_ng::Value) -> Result<String, String> {
     use openapiv3::{Parameter, ReferenceOr, SchemaKind, Type};
     use std::fmt::Write as _;
 
@@ -500,10 +505,35 @@ fn limits(spec: &openapiv3::OpenAPI) -> Result<String, String> {
         match &schema.schema_kind {
             SchemaKind::Type(Type::Object(object)) => {
                 for (field, property) in &object.properties {
-                    let Some(SchemaKind::Type(Type::Array(array))) = property.as_item().map(|p| &p.schema_kind) else {
+                    let prefix = format!("{}_{}", shouty(name), shouty(field));
+                    let kind = property.as_item().map(|p| &p.schema_kind);
+                    if let Some(SchemaKind::Type(Type::Integer(integer))) = kind {
+                        if let Some(min) = integer.minimum {
+                            let doc = format!("The least `{name}.{field}`.");
+                            constant(&mut out, &doc, &format!("{prefix}_MIN"), "u32", &min.to_string());
+                        }
+                        if let Some(max) = integer.maximum {
+                            let doc = format!("The greatest `{name}.{field}`.");
+                            constant(&mut out, &doc, &format!("{prefix}_MAX"), "u32", &max.to_string());
+                        }
+                        continue;
+                    }
+                    // `maxLength` on an object (Huawei's `task_ext_info`): the
+                    // length of its JSON text.
+                    // openapiv3 drops it from an object schema, so it is read
+                    // from the document itself.
+                    let raw_property = &raw["components"]["schemas"][name.as_str()]["properties"][field.as_str()];
+                    let object_max_length = (raw_property["type"].as_str() == Some("object"))
+                        .then(|| raw_property["maxLength"].as_u64())
+                        .flatten();
+                    if let Some(max) = object_max_length {
+                        let doc = format!("The longest `{name}.{field}`, in characters of its JSON text.");
+                        constant(&mut out, &doc, &format!("{prefix}_MAX_LEN"), "usize", &max.to_string());
+                        continue;
+                    }
+                    let Some(SchemaKind::Type(Type::Array(array))) = kind else {
                         continue;
                     };
-                    let prefix = format!("{}_{}", shouty(name), shouty(field));
                     if let Some(min) = array.min_items {
                         let doc = format!("The fewest items of `{name}.{field}`.");
                         constant(
@@ -549,10 +579,13 @@ fn limits(spec: &openapiv3::OpenAPI) -> Result<String, String> {
                 let class = byte_class(pattern);
                 let min = string.min_length.or(class.as_ref().map(|c| c.min));
                 let max = string.max_length.or(class.as_ref().and_then(|c| c.max));
+                // A one-class ASCII pattern makes characters bytes; otherwise
+                // (`TaskName` admits Chinese) the lengths count characters.
+                let unit = if class.is_some() { "bytes" } else { "characters" };
                 if let Some(min) = min {
                     constant(
                         &mut out,
-                        &format!("The shortest `{name}`, in bytes."),
+                        &format!("The shortest `{name}`, in {unit}."),
                         &format!("{prefix}_MIN_LEN"),
                         "usize",
                         &min.to_string(),
@@ -561,7 +594,7 @@ fn limits(spec: &openapiv3::OpenAPI) -> Result<String, String> {
                 if let Some(max) = max {
                     constant(
                         &mut out,
-                        &format!("The longest `{name}`, in bytes."),
+                        &format!("The longest `{name}`, in {unit}."),
                         &format!("{prefix}_MAX_LEN"),
                         "usize",
                         &max.to_string(),

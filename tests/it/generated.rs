@@ -88,6 +88,7 @@ fn json_schemas_of_generated_types() {
         }};
     }
     let schemas = schemas!(
+        AppId,
         BatchTargetResult,
         BatchTargets,
         BatchTargetsResponse,
@@ -97,16 +98,22 @@ fn json_schemas_of_generated_types() {
         ErrorInfo,
         InstanceId,
         Marker,
+        NewBatchTask,
+        NewTaskPolicy,
         Page,
         ProjectId,
+        ScheduleTime,
         Task,
         TaskDetail,
         TaskDetailStatus,
         TaskId,
+        TaskMode,
+        TaskName,
         TaskPolicy,
         TaskProgress,
         TaskStatus,
         TaskType,
+        Tasks,
     );
 
     // The list above must name every public struct and enum generated, so a

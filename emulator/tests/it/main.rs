@@ -8,5 +8,6 @@ mod attacks;
 mod double;
 mod emulator;
 mod identity;
+mod family;
 mod interop;
 mod service;
