@@ -115,20 +115,20 @@ pub mod test_util;
 pub use auth::{Credentials, Signing};
 #[cfg(feature = "client")]
 pub use client::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES,
+    BatchTargetsCall, Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_REQUEST_TIMEOUT, MAX_OFFSET, MAX_PAGE_SIZE, ShowBatchTask, ShowOutput, StopBatchTask, USER_AGENT,
 };
 #[cfg(feature = "client")]
 pub use error::{ApiError, Error, HuaweiCode, TimeoutKind};
 #[cfg(feature = "client")]
-pub use outcome::{StopReport, TargetOutcome, TargetResult};
+pub use outcome::{StopReport, TargetOutcome, TargetResult, TargetsReport};
 pub use output::Status;
 pub use output::TargetStatus;
 #[cfg(feature = "client")]
 pub use retry::RetryPolicy;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
-pub use test_util::{ApiErrorBuilder, StopReportBuilder};
+pub use test_util::{ApiErrorBuilder, StopReportBuilder, TargetsReportBuilder};
 pub use validation::InvalidInput;
 // Bounds a caller may want to check against (the CLI's --timeout, say).
 #[cfg(feature = "client")]
