@@ -115,8 +115,9 @@ pub mod test_util;
 pub use auth::{Credentials, Signing};
 #[cfg(feature = "client")]
 pub use client::{
-    BatchTargetsCall, Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_REQUEST_TIMEOUT, MAX_OFFSET, MAX_PAGE_SIZE, ShowBatchTask, ShowOutput, StopBatchTask, USER_AGENT,
+    BatchTargetsCall, Client, ClientBuilder, CreateBatchTask, CreateOutcome, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_REQUEST_TIMEOUT, DeleteBatchTask, DeleteOutcome, ListBatchTasks, ListOutput, MAX_OFFSET, MAX_PAGE_SIZE, ShowBatchTask, ShowOutput,
+    StopBatchTask, USER_AGENT,
 };
 #[cfg(feature = "client")]
 pub use error::{ApiError, Error, HuaweiCode, TimeoutKind};
@@ -132,7 +133,7 @@ pub use test_util::{ApiErrorBuilder, StopReportBuilder, TargetsReportBuilder};
 pub use validation::InvalidInput;
 // Bounds a caller may want to check against (the CLI's --timeout, say).
 #[cfg(feature = "client")]
-pub use client::{MAX_WALK_PAGES, MAX_WALK_SUB_TASKS};
+pub use client::{MAX_WALK_PAGES, MAX_WALK_SUB_TASKS, MAX_WALK_TASKS};
 pub use validation::MAX_DEADLINE;
 
 /// The `Stream` trait, for [`ShowBatchTask::sub_tasks`] (with
