@@ -115,9 +115,9 @@ pub mod test_util;
 pub use auth::{Credentials, Signing};
 #[cfg(feature = "client")]
 pub use client::{
-    BatchTargetsCall, Client, ClientBuilder, CreateBatchTask, CreateOutcome, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_REQUEST_TIMEOUT, DeleteBatchTask, DeleteOutcome, ListBatchTasks, ListOutput, MAX_OFFSET, MAX_PAGE_SIZE, ShowBatchTask, ShowOutput,
-    StopBatchTask, USER_AGENT,
+    BatchTargetsCall, Client, ClientBuilder, CreateBatchTask, CreateOutcome, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT, DeleteBatchTask, DeleteOutcome, ListBatchTasks, ListOutput,
+    MAX_OFFSET, MAX_PAGE_SIZE, ShowBatchTask, ShowOutput, StopBatchTask, USER_AGENT,
 };
 #[cfg(feature = "client")]
 pub use error::{ApiError, Error, HuaweiCode, TimeoutKind};

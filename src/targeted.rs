@@ -475,14 +475,23 @@ mod tests {
         use TaskDetailStatus as S;
         let (retry, confirm) = (Operation::Retry, Operation::Confirm);
         for done in [S::Waitting, S::Processing, S::Success] {
-            assert!(retry.is_done(done.as_str()) && !retry.is_pending(done.as_str()), "{done:?}");
+            assert!(
+                retry.is_done(done.as_str()) && !retry.is_pending(done.as_str()),
+                "{done:?}"
+            );
         }
         for pending in [S::Fail, S::FailWaitRetry, S::Stopped] {
-            assert!(retry.is_pending(pending.as_str()) && !retry.is_done(pending.as_str()), "{pending:?}");
+            assert!(
+                retry.is_pending(pending.as_str()) && !retry.is_done(pending.as_str()),
+                "{pending:?}"
+            );
         }
         assert!(confirm.is_pending(S::Waitting.as_str()) && !confirm.is_done(S::Waitting.as_str()));
         for done in [S::Processing, S::Success, S::Fail, S::FailWaitRetry] {
-            assert!(confirm.is_done(done.as_str()) && !confirm.is_pending(done.as_str()), "{done:?}");
+            assert!(
+                confirm.is_done(done.as_str()) && !confirm.is_pending(done.as_str()),
+                "{done:?}"
+            );
         }
         for neither in [S::Removed.as_str(), ""] {
             for op in [retry, confirm] {
@@ -518,14 +527,38 @@ mod tests {
             (Operation::Stop, task("Stopped", None), Some(Applied)),
             (Operation::Stop, task("Processing", None), Some(Pending)),
             (Operation::Stop, task("Success", None), Some(NotApplied)),
-            (Operation::Retry, task("Processing", progress(0, 0, 0, 3)), Some(Applied)),
+            (
+                Operation::Retry,
+                task("Processing", progress(0, 0, 0, 3)),
+                Some(Applied),
+            ),
             (Operation::Retry, task("Fail", progress(2, 0, 1, 0)), Some(Pending)),
-            (Operation::Retry, task("PartialSuccess", progress(0, 0, 1, 0)), Some(Pending)),
-            (Operation::Retry, task("Stopped", progress(0, 0, 4, 0)), Some(NotApplied)),
+            (
+                Operation::Retry,
+                task("PartialSuccess", progress(0, 0, 1, 0)),
+                Some(Pending),
+            ),
+            (
+                Operation::Retry,
+                task("Stopped", progress(0, 0, 4, 0)),
+                Some(NotApplied),
+            ),
             (Operation::Retry, task("Processing", None), None),
-            (Operation::Confirm, task("Processing", progress(0, 0, 0, 0)), Some(Applied)),
-            (Operation::Confirm, task("Waitting", progress(0, 0, 0, 5)), Some(Pending)),
-            (Operation::Confirm, task("Stopping", progress(0, 0, 0, 5)), Some(NotApplied)),
+            (
+                Operation::Confirm,
+                task("Processing", progress(0, 0, 0, 0)),
+                Some(Applied),
+            ),
+            (
+                Operation::Confirm,
+                task("Waitting", progress(0, 0, 0, 5)),
+                Some(Pending),
+            ),
+            (
+                Operation::Confirm,
+                task("Stopping", progress(0, 0, 0, 5)),
+                Some(NotApplied),
+            ),
         ];
         for (op, task, expected) in cases {
             assert_eq!(op.task_verdict(&task), expected, "{op:?} {task:?}");

@@ -277,7 +277,11 @@ impl CreateBatchTask {
     pub async fn send(self) -> Result<CreateOutcome, Error> {
         let body = self.validated()?;
         let targets = body.targets.len();
-        let mark = if self.reconcile { Some(self.newest_task_id().await?) } else { None };
+        let mark = if self.reconcile {
+            Some(self.newest_task_id().await?)
+        } else {
+            None
+        };
         let span = tracing::info_span!(
             target: "iotda_batchtask::client",
             "iotda.create_batch_task",
@@ -287,7 +291,10 @@ impl CreateBatchTask {
         let result = async {
             let shared = &self.client.shared;
             let call = self.client.call();
-            let mut op = call.create_batch_task().project_id(shared.project_id.clone()).body(body);
+            let mut op = call
+                .create_batch_task()
+                .project_id(shared.project_id.clone())
+                .body(body);
             if let Some(instance_id) = &shared.instance_id {
                 op = op.instance_id(instance_id.clone());
             }
@@ -319,7 +326,10 @@ impl CreateBatchTask {
             }),
             Ok(found) if found.is_empty() => Ok(CreateOutcome::NotCreated { error }),
             Ok(found) => {
-                tracing::info!(tasks = found.len(), "several new tasks have this name: which is this call's is unknown");
+                tracing::info!(
+                    tasks = found.len(),
+                    "several new tasks have this name: which is this call's is unknown"
+                );
                 Ok(CreateOutcome::Unknown { error })
             }
             Err(read) => {
@@ -372,7 +382,10 @@ impl CreateBatchTask {
         let app_id = self
             .app_id
             .as_deref()
-            .map(|a| a.parse::<types::AppId>().map_err(|e| InvalidInput::new("app_id", e.to_string())))
+            .map(|a| {
+                a.parse::<types::AppId>()
+                    .map_err(|e| InvalidInput::new("app_id", e.to_string()))
+            })
             .transpose()?;
         let given = [
             self.targets.is_some(),
@@ -439,9 +452,15 @@ impl CreateBatchTask {
             .transpose()?;
         let (retry_count, retry_interval) = match self.retry {
             Some((count, interval)) => {
-                let (lo, hi) = (limits::NEW_TASK_POLICY_RETRY_COUNT_MIN, limits::NEW_TASK_POLICY_RETRY_COUNT_MAX);
+                let (lo, hi) = (
+                    limits::NEW_TASK_POLICY_RETRY_COUNT_MIN,
+                    limits::NEW_TASK_POLICY_RETRY_COUNT_MAX,
+                );
                 if !(lo..=hi).contains(&count) {
-                    return Err(InvalidInput::new("task_policy.retry_count", format!("must be {lo} to {hi}")));
+                    return Err(InvalidInput::new(
+                        "task_policy.retry_count",
+                        format!("must be {lo} to {hi}"),
+                    ));
                 }
                 let (lo, hi) = (
                     limits::NEW_TASK_POLICY_RETRY_INTERVAL_MIN,
@@ -453,10 +472,7 @@ impl CreateBatchTask {
                         format!("must be {lo} to {hi} minutes"),
                     ));
                 }
-                (
-                    std::num::NonZeroU64::new(u64::from(count)),
-                    Some(i64::from(interval)),
-                )
+                (std::num::NonZeroU64::new(u64::from(count)), Some(i64::from(interval)))
             }
             None => (None, None),
         };
@@ -470,7 +486,11 @@ impl CreateBatchTask {
                 ));
             }
         }
-        let upgrade = [TaskType::FirmwareUpgrade, TaskType::SoftwareUpgrade, TaskType::ModuleUpgrade];
+        let upgrade = [
+            TaskType::FirmwareUpgrade,
+            TaskType::SoftwareUpgrade,
+            TaskType::ModuleUpgrade,
+        ];
         if self.need_confirm == Some(true) && !upgrade.contains(&self.task_type) {
             return Err(InvalidInput::new(
                 "need_confirm",

@@ -220,7 +220,10 @@ impl ListBatchTasks {
         let app_id = self
             .app_id
             .as_deref()
-            .map(|a| a.parse::<types::AppId>().map_err(|e| InvalidInput::new("app_id", e.to_string())))
+            .map(|a| {
+                a.parse::<types::AppId>()
+                    .map_err(|e| InvalidInput::new("app_id", e.to_string()))
+            })
             .transpose()?;
         let (min, max) = (limits::LIST_BATCH_TASKS_LIMIT_MIN, limits::LIST_BATCH_TASKS_LIMIT_MAX);
         if let Some(n) = self.limit

@@ -102,12 +102,14 @@ where
             // The builder caps the deadline, so `checked_add` cannot fail;
             // without a representable instant the per-request limits still hold.
             let page = match started.checked_add(client.shared.deadline) {
-                Some(at) => tokio::time::timeout_at(at, request).await.map_err(|_| Error::Timeout {
-                    limit: crate::error::TimeoutKind::Deadline,
-                    elapsed: started.elapsed(),
-                    attempts: u32::try_from(walk.pages).unwrap_or(u32::MAX),
-                    request_id: None,
-                })??,
+                Some(at) => tokio::time::timeout_at(at, request)
+                    .await
+                    .map_err(|_| Error::Timeout {
+                        limit: crate::error::TimeoutKind::Deadline,
+                        elapsed: started.elapsed(),
+                        attempts: u32::try_from(walk.pages).unwrap_or(u32::MAX),
+                        request_id: None,
+                    })??,
                 None => request.await?,
             };
             walk.request_id = page.request_id;

@@ -109,7 +109,11 @@ fn models(upstreams: &[Value]) -> BTreeMap<String, BTreeSet<String>> {
     let mut models: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for upstream in upstreams {
         for (name, model) in upstream["definitions"].as_object().into_iter().flatten() {
-            let fields = model["properties"].as_object().into_iter().flatten().map(|(f, _)| f.clone());
+            let fields = model["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(f, _)| f.clone());
             models.entry(name.clone()).or_default().extend(fields);
         }
     }

@@ -10,6 +10,7 @@ mod bulk;
 mod client;
 mod conformance;
 mod downstream;
+mod family;
 mod fault_proxy;
 mod faults;
 mod generated;
