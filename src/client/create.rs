@@ -497,7 +497,7 @@ impl CreateBatchTask {
                 "applies only to firmwareUpgrade, softwareUpgrade and moduleUpgrade tasks",
             ));
         }
-        let task_policy = (schedule_time.is_some() || retry_count.is_some()).then(|| types::NewTaskPolicy {
+        let task_policy = (schedule_time.is_some() || retry_count.is_some()).then_some(types::NewTaskPolicy {
             schedule_time,
             retry_count,
             retry_interval,
