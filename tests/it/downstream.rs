@@ -54,13 +54,17 @@ fn the_family_futures_are_send_and_static() {
     let client = crate::common::client("http://127.0.0.1:9", crate::common::Mode::Token);
     let task = crate::common::TASK;
     let task_type = iotda_batchtask::types::TaskType::FirmwareUpgrade;
-    let _ = spawnable(client.retry_batch_task(task).all().send());
-    let _ = spawnable(client.confirm_batch_task(task).all().send());
-    let _ = spawnable(client.retry_batch_task_bulk(task).targets(["d"]).send());
-    let _ = spawnable(client.list_batch_tasks(task_type).send());
-    let _ = spawnable(client.list_batch_tasks(task_type).tasks().try_collect::<Vec<_>>());
-    let _ = spawnable(client.create_batch_task("n", task_type).targets(["d"]).send());
-    let _ = spawnable(client.delete_batch_task(task).send());
+    drop(spawnable(client.retry_batch_task(task).all().send()));
+    drop(spawnable(client.confirm_batch_task(task).all().send()));
+    drop(spawnable(client.retry_batch_task_bulk(task).targets(["d"]).send()));
+    drop(spawnable(client.list_batch_tasks(task_type).send()));
+    drop(spawnable(
+        client.list_batch_tasks(task_type).tasks().try_collect::<Vec<_>>(),
+    ));
+    drop(spawnable(
+        client.create_batch_task("n", task_type).targets(["d"]).send(),
+    ));
+    drop(spawnable(client.delete_batch_task(task).send()));
 }
 
 #[tokio::test]
