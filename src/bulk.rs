@@ -1,11 +1,13 @@
-//! Stopping any number of devices: de-duplicate, split into requests of at
-//! most 100 targets, send them with bounded concurrency, settle each request
-//! as a single call does, and report every target once, in input order.
+//! Stopping, retrying or confirming any number of devices: de-duplicate,
+//! split into requests of at most 100 targets, send them with bounded
+//! concurrency, settle each request as a single call does, and report every
+//! target once, in input order. The three operations share this one
+//! scheduler ([`BulkCall`]).
 //!
-//! Cancelling (see [`BulkStop::cancel_on`]) stops issuing requests; those in
-//! flight get [`BulkStop::cancel_grace`] to finish, after which (or at once,
-//! on [`BulkStop::abort_on`]) their targets are reported
-//! [`Unknown::Interrupted`]: they may or may not have been stopped.
+//! Cancelling (see [`BulkCall::cancel_on`]) stops issuing requests; those in
+//! flight get [`BulkCall::cancel_grace`] to finish, after which (or at once,
+//! on [`BulkCall::abort_on`]) their targets are reported
+//! [`Unknown::Interrupted`]: the operation may or may not have applied.
 
 use std::fmt;
 use std::future::Future;
@@ -18,7 +20,7 @@ use tracing::Instrument as _;
 
 use crate::Client;
 use crate::error::Error;
-use crate::outcome::{StopReport, TargetOutcome, TargetResult, Unknown};
+use crate::outcome::{TargetOutcome, TargetResult, TargetsReport, Unknown};
 use crate::targeted::{self, ChunkReport, Operation};
 use crate::validation::{self, InvalidInput, MAX_TARGETS_PER_REQUEST};
 
@@ -30,7 +32,7 @@ pub const MAX_CONCURRENCY: usize = 64;
 /// otherwise.
 pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(5);
 
-/// How far a bulk call has got; passed to [`BulkStop::on_progress`].
+/// How far a bulk call has got; passed to [`BulkCall::on_progress`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BulkProgress {
     /// Requests settled so far.
@@ -42,19 +44,22 @@ pub struct BulkProgress {
     pub targets_done: usize,
     /// Distinct targets in the call.
     pub targets_total: usize,
-    /// Targets stopped so far.
+    /// Targets the operation applied to so far (stopped, re-run, confirmed).
     pub succeeded: usize,
 }
 
 type ProgressFn<'a> = Box<dyn Fn(&BulkProgress) + Send + Sync + 'a>;
 type Signal<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
-/// A bulk stop being prepared; see [`Client::stop_batch_task_bulk`]. It holds
-/// its own handle to the client; `'a` is the lifetime of the callbacks and
-/// signals given to it (`'static` unless they borrow).
+/// A bulk stop, retry or confirm being prepared; see
+/// [`Client::stop_batch_task_bulk`], [`Client::retry_batch_task_bulk`] and
+/// [`Client::confirm_batch_task_bulk`]. It holds its own handle to the
+/// client; `'a` is the lifetime of the callbacks and signals given to it
+/// (`'static` unless they borrow).
 #[must_use = "nothing is sent until .send().await"]
-pub struct BulkStop<'a> {
+pub struct BulkCall<'a> {
     client: Client,
+    operation: Operation,
     task_id: String,
     targets: Vec<String>,
     concurrency: usize,
@@ -65,9 +70,13 @@ pub struct BulkStop<'a> {
     abort: Option<Signal<'a>>,
 }
 
-impl fmt::Debug for BulkStop<'_> {
+/// A bulk stop: [`BulkCall`], its name before retry and confirm shared it.
+pub type BulkStop<'a> = BulkCall<'a>;
+
+impl fmt::Debug for BulkCall<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BulkStop")
+        f.debug_struct("BulkCall")
+            .field("operation", &self.operation.name())
             .field("task_id", &self.task_id)
             .field("targets", &self.targets.len())
             .field("concurrency", &self.concurrency)
@@ -95,10 +104,38 @@ impl Client {
     /// );
     /// # Ok(()) }
     /// ```
-    pub fn stop_batch_task_bulk<'a>(&self, task_id: impl Into<String>) -> BulkStop<'a> {
-        BulkStop {
-            client: self.clone(),
-            task_id: task_id.into(),
+    pub fn stop_batch_task_bulk<'a>(&self, task_id: impl Into<String>) -> BulkCall<'a> {
+        BulkCall::new(self, Operation::Stop, task_id.into())
+    }
+
+    /// Starts a bulk retry of any number of devices of `task_id`, as
+    /// [`Client::stop_batch_task_bulk`] does for a stop; each request is
+    /// settled like [`Client::retry_batch_task`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: iotda_batchtask::Client, stopped: Vec<String>) -> Result<(), iotda_batchtask::Error> {
+    /// let report = client.retry_batch_task_bulk("61a5f4cbd86b7a1d1c2f3e4a").targets(stopped).send().await?;
+    /// println!("{} re-run, {} unknown", report.succeeded().count(), report.unknown().count());
+    /// # Ok(()) }
+    /// ```
+    pub fn retry_batch_task_bulk<'a>(&self, task_id: impl Into<String>) -> BulkCall<'a> {
+        BulkCall::new(self, Operation::Retry, task_id.into())
+    }
+
+    /// Starts a bulk confirm of any number of devices of `task_id`, as
+    /// [`Client::stop_batch_task_bulk`] does for a stop; each request is
+    /// settled like [`Client::confirm_batch_task`].
+    pub fn confirm_batch_task_bulk<'a>(&self, task_id: impl Into<String>) -> BulkCall<'a> {
+        BulkCall::new(self, Operation::Confirm, task_id.into())
+    }
+}
+
+impl<'a> BulkCall<'a> {
+    fn new(client: &Client, operation: Operation, task_id: String) -> Self {
+        BulkCall {
+            client: client.clone(),
+            operation,
+            task_id,
             targets: Vec::new(),
             concurrency: DEFAULT_CONCURRENCY,
             reconcile: true,
@@ -108,9 +145,7 @@ impl Client {
             abort: None,
         }
     }
-}
 
-impl<'a> BulkStop<'a> {
     /// Adds targets (any number; repeats are dropped, first occurrence kept).
     pub fn targets<I, S>(mut self, targets: I) -> Self
     where
@@ -128,7 +163,7 @@ impl<'a> BulkStop<'a> {
     }
 
     /// Whether to settle ambiguous attempts by reading (default `true`); see
-    /// [`StopBatchTask::reconcile`](crate::StopBatchTask::reconcile).
+    /// [`BatchTargetsCall::reconcile`](crate::BatchTargetsCall::reconcile).
     pub fn reconcile(mut self, reconcile: bool) -> Self {
         self.reconcile = reconcile;
         self
@@ -168,7 +203,7 @@ impl<'a> BulkStop<'a> {
     /// Validates everything, then sends. The only errors are
     /// [`Error::InvalidInput`], before anything is sent: a request that fails
     /// gives its own targets their outcome and does not stop the others.
-    pub async fn send(self) -> Result<StopReport, Error> {
+    pub async fn send(self) -> Result<TargetsReport, Error> {
         let task_id = validation::task_id(&self.task_id)?;
         if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
             return Err(InvalidInput::new("concurrency", format!("must be 1 to {MAX_CONCURRENCY}")).into());
@@ -192,22 +227,41 @@ impl<'a> BulkStop<'a> {
             targets_total: chunks.iter().map(Vec::len).sum(),
             succeeded: 0,
         };
-        let span = tracing::info_span!(
-            target: "iotda_batchtask::client",
-            "iotda.stop_batch_task_bulk",
-            task_id = task_id.as_str(),
-            targets = progress.targets_total,
-            requests = chunks.len(),
-            concurrency = self.concurrency,
-        );
+        let (targets, requests, concurrency) = (progress.targets_total, chunks.len(), self.concurrency);
+        let span = match self.operation {
+            Operation::Stop => tracing::info_span!(
+                target: "iotda_batchtask::client",
+                "iotda.stop_batch_task_bulk",
+                task_id = task_id.as_str(),
+                targets,
+                requests,
+                concurrency,
+            ),
+            Operation::Retry => tracing::info_span!(
+                target: "iotda_batchtask::client",
+                "iotda.retry_batch_task_bulk",
+                task_id = task_id.as_str(),
+                targets,
+                requests,
+                concurrency,
+            ),
+            Operation::Confirm => tracing::info_span!(
+                target: "iotda_batchtask::client",
+                "iotda.confirm_batch_task_bulk",
+                task_id = task_id.as_str(),
+                targets,
+                requests,
+                concurrency,
+            ),
+        };
 
         let client = &self.client;
         let task_id = &task_id;
-        let reconcile = self.reconcile;
+        let (reconcile, operation) = (self.reconcile, self.operation);
         let run = |index: usize, chunk: Vec<String>| async move {
             (
                 index,
-                targeted::run_chunk(client, Operation::Stop, task_id, chunk, reconcile).await,
+                targeted::run_chunk(client, operation, task_id, chunk, reconcile).await,
             )
         };
         // Per-chunk reports, by chunk index; `None` = not settled.
@@ -265,11 +319,11 @@ impl<'a> BulkStop<'a> {
             tracing::info!("interrupted: requests still in flight were abandoned; their targets are unknown");
         }
 
-        let mut report = StopReport {
+        let mut report = TargetsReport {
             duplicates_dropped,
             // A signal after the last request went out cancelled nothing.
             cancelled: cancelled && (next < chunks.len() || abandoned),
-            ..StopReport::default()
+            ..TargetsReport::default()
         };
         for (index, (chunk, settled)) in chunks.into_iter().zip(done).enumerate() {
             match settled {

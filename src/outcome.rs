@@ -1,26 +1,35 @@
-//! What is known about each target of a stop: the outcome model.
+//! What is known about each target of a stop, retry or confirm: the outcome
+//! model.
 //!
-//! Every target a call names ends in exactly one [`TargetOutcome`]:
+//! Every target a call names ends in exactly one [`TargetOutcome`]
+//! ("applied" is stopped, re-run or confirmed, by operation):
 //!
 //! | outcome | meaning | evidence |
 //! |---|---|---|
-//! | [`Succeeded`](TargetOutcome::Succeeded) | its sub-task was stopped | the server's `success` for it, or a read showing it `Stopped` |
-//! | [`Failed`](TargetOutcome::Failed) | it was not stopped | the server's `failure` for it, a refusal of its whole request before processing (4xx, no connection), or a read showing another state |
+//! | [`Succeeded`](TargetOutcome::Succeeded) | the operation applied to its sub-task | the server's `success` for it, or a read showing its sub-task where the operation takes it |
+//! | [`Failed`](TargetOutcome::Failed) | it did not | the server's `failure` for it, a refusal of its whole request before processing (4xx, no connection), or a read showing another state |
 //! | [`Unknown`](TargetOutcome::Unknown) | its request may have been processed | a timeout or reset after sending, a 5xx, an unreadable answer, and no read settled it |
 //! | [`NotAttempted`](TargetOutcome::NotAttempted) | never sent | the call was cancelled first |
 //!
 //! A request whose fate is ambiguous is never sent again blind. By default
 //! the call reads the task (ShowBatchTask with a `target` filter, one read per
 //! target in doubt) and settles each target from its sub-task's status:
-//! `Stopped` is success; still `Processing`, `Waitting` or `FailWaitRetry`
-//! means the stop did not happen, so it is sent again for those targets only
-//! (once, within the call's deadline); any other status, or no sub-task, is a
-//! failure. See [`StopBatchTask::reconcile`](crate::StopBatchTask::reconcile).
+//!
+//! | operation | read shows it applied | read shows it still to do (sent again, once, within the deadline) |
+//! |---|---|---|
+//! | stop | `Stopped` | `Processing`, `Waitting`, `FailWaitRetry` |
+//! | retry | `Waitting`, `Processing`, `Success` | `Fail`, `FailWaitRetry`, `Stopped` |
+//! | confirm | `Processing`, `Success`, `Fail`, `FailWaitRetry` | `Waitting` |
+//!
+//! Any other status, or no sub-task, is a failure. Huawei does not document
+//! the status a retried or confirmed sub-task takes; the table is this
+//! crate's reading of the documented states (see `docs/library.md`). See
+//! [`BatchTargetsCall::reconcile`](crate::BatchTargetsCall::reconcile).
 
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::types::{BatchTargetResult, TaskStatus};
+use crate::types::BatchTargetResult;
 
 /// What happened to one target.
 #[derive(Debug, Clone)]
@@ -129,11 +138,11 @@ impl TargetResult {
     }
 }
 
-/// The report of a stop: one result per distinct target named, in the order
-/// named (for [`all`](crate::StopBatchTask::all), one per target the server
-/// answered for), and every request ID received.
+/// The report of a stop, retry or confirm: one result per distinct target
+/// named, in the order named (for [`all`](crate::BatchTargetsCall::all), one
+/// per target the server answered for), and every request ID received.
 #[derive(Debug, Clone, Default)]
-pub struct StopReport {
+pub struct TargetsReport {
     pub(crate) results: Vec<TargetResult>,
     pub(crate) request_ids: Vec<String>,
     pub(crate) requests_sent: usize,
@@ -142,9 +151,16 @@ pub struct StopReport {
     pub(crate) cancelled: bool,
     pub(crate) unexpected: Vec<BatchTargetResult>,
     pub(crate) task_status: Option<String>,
+    /// For a lost `all()` answer: whether the read of the task showed the
+    /// call applied.
+    pub(crate) applied: Option<bool>,
 }
 
-impl StopReport {
+/// The report of a stop: [`TargetsReport`], its name before retry and
+/// confirm shared it.
+pub type StopReport = TargetsReport;
+
+impl TargetsReport {
     /// Every target's result.
     pub fn results(&self) -> &[TargetResult] {
         &self.results
@@ -155,14 +171,14 @@ impl StopReport {
         self.results
     }
 
-    /// Targets whose sub-task was stopped.
+    /// Targets the operation applied to (stopped, re-run or confirmed).
     pub fn succeeded(&self) -> impl Iterator<Item = &TargetResult> {
         self.results
             .iter()
             .filter(|r| matches!(r.outcome, TargetOutcome::Succeeded(_)))
     }
 
-    /// Targets whose sub-task was not stopped.
+    /// Targets the operation did not apply to.
     pub fn failed(&self) -> impl Iterator<Item = &TargetResult> {
         self.results
             .iter()
@@ -183,13 +199,13 @@ impl StopReport {
             .filter(|r| matches!(r.outcome, TargetOutcome::NotAttempted))
     }
 
-    /// Every `X-Request-Id` received, stops and reads, in the order received;
+    /// Every `X-Request-Id` received, operations and reads, in the order received;
     /// quote them to Huawei support.
     pub fn request_ids(&self) -> &[String] {
         &self.request_ids
     }
 
-    /// Stop requests sent (resends after a read included).
+    /// Stop, retry or confirm requests sent (resends after a read included).
     pub fn requests_sent(&self) -> usize {
         self.requests_sent
     }
@@ -215,25 +231,25 @@ impl StopReport {
         &self.unexpected
     }
 
-    /// For an [`all`](crate::StopBatchTask::all) call whose answer was lost:
-    /// the task's status as read afterwards (`Stopping` or `Stopped` means
-    /// the stop took effect).
+    /// For an [`all`](crate::BatchTargetsCall::all) call whose answer was
+    /// lost: the task's status as read afterwards (for a stop, `Stopping` or
+    /// `Stopped` means it took effect; see [`applied`](Self::applied)).
     pub fn task_status(&self) -> Option<&str> {
         self.task_status.as_deref()
     }
 
-    /// `true` when every target was stopped, no answer was unexpected, and a
-    /// task status read after a lost `all()` answer shows the stop applied.
-    pub fn all_succeeded(&self) -> bool {
-        self.results.iter().all(TargetResult::is_success)
-            && self.unexpected.is_empty()
-            && self.task_status.as_deref().is_none_or(is_stopped_task)
+    /// For an [`all`](crate::BatchTargetsCall::all) call whose answer was
+    /// lost: whether the read of the task afterwards showed the call applied
+    /// (stop: the task `Stopping` or `Stopped`; retry: no sub-task left
+    /// failed or stopped; confirm: none left waiting). `None` when no such
+    /// read was made.
+    pub fn applied(&self) -> Option<bool> {
+        self.applied
     }
-}
 
-/// A task status that shows a stop of the whole task took effect.
-pub(crate) fn is_stopped_task(status: &str) -> bool {
-    [TaskStatus::Stopping, TaskStatus::Stopped]
-        .iter()
-        .any(|s| s.as_str() == status)
+    /// `true` when every target succeeded, no answer was unexpected, and a
+    /// read after a lost `all()` answer shows the call applied.
+    pub fn all_succeeded(&self) -> bool {
+        self.results.iter().all(TargetResult::is_success) && self.unexpected.is_empty() && self.applied != Some(false)
+    }
 }

@@ -1,10 +1,12 @@
-//! The one path of an operation that acts on named targets (StopBatchTask):
-//! send a request, turn its answer or error into per-target outcomes, and
-//! settle ambiguous ones by reading, never by resending blind.
+//! The one path of an operation that acts on named targets (StopBatchTask,
+//! RetryBatchTask, ConfirmBatchTask): send a request, turn its answer or
+//! error into per-target outcomes, and settle ambiguous ones by reading,
+//! never by resending blind.
 //!
 //! A single call and a bulk call both run [`run_chunk`] for each request of
 //! at most 100 targets; the bulk scheduler only adds chunking, concurrency
-//! and cancellation (see `bulk.rs`).
+//! and cancellation (see `bulk.rs`). The three operations differ only in
+//! their request and in what a read shows ([`Operation`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use crate::Client;
 use crate::error::Error;
 use crate::outcome::{Failed, Succeeded, TargetOutcome, TargetResult, Unknown};
 use crate::output::{STATUS_FAILURE, STATUS_SUCCESS};
-use crate::types::{self, BatchTargetResult, TaskDetailStatus};
+use crate::types::{self, BatchTargetResult, TaskDetailStatus, TaskStatus};
 
 /// Attempts of one chunk's targets: the first send, and at most one resend
 /// of targets a read showed still running after an ambiguous attempt.
@@ -27,31 +29,118 @@ const MAX_SENDS: usize = 2;
 const READ_CONCURRENCY: usize = 4;
 
 /// The operation a call performs on its targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Operation {
     /// StopBatchTask.
+    #[default]
     Stop,
+    /// RetryBatchTask.
+    Retry,
+    /// ConfirmBatchTask.
+    Confirm,
+}
+
+/// What a read of the whole task says about a `{}` (every sub-task) call
+/// whose answer was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TaskVerdict {
+    /// The call took effect.
+    Applied,
+    /// The call has not taken effect and the task still accepts it, so
+    /// sending `{}` again is safe (it acts only on sub-tasks still waiting
+    /// for it) and needed.
+    Pending,
+    /// The call has not taken effect and the task no longer accepts it.
+    NotApplied,
 }
 
 impl Operation {
-    /// Whether a sub-task in `status` shows the operation took effect.
-    fn is_done(self, status: &str) -> bool {
+    /// The operation's name in the API, for messages.
+    pub(crate) fn name(self) -> &'static str {
         match self {
-            Self::Stop => status == TaskDetailStatus::Stopped.as_str(),
+            Self::Stop => "StopBatchTask",
+            Self::Retry => "RetryBatchTask",
+            Self::Confirm => "ConfirmBatchTask",
         }
+    }
+
+    /// Whether a sub-task in `status` shows the operation took effect.
+    ///
+    /// - Stop: `Stopped`.
+    /// - Retry: `Waitting`, `Processing` or `Success`: the sub-task is
+    ///   running again (or has since succeeded). Huawei does not say which
+    ///   status a retried sub-task takes; these are the states a re-run
+    ///   passes through. A sub-task that was never failed or stopped is not
+    ///   retried, and a read cannot tell it apart; the request's own answer
+    ///   would have said `failure` for it.
+    /// - Confirm: `Processing`, `Success`, `Fail` or `FailWaitRetry`: the
+    ///   sub-task has left `Waitting`, so it was dispatched.
+    pub(crate) fn is_done(self, status: &str) -> bool {
+        use TaskDetailStatus as S;
+        let done: &[S] = match self {
+            Self::Stop => &[S::Stopped],
+            Self::Retry => &[S::Waitting, S::Processing, S::Success],
+            Self::Confirm => &[S::Processing, S::Success, S::Fail, S::FailWaitRetry],
+        };
+        done.iter().any(|s| s.as_str() == status)
     }
 
     /// Whether a sub-task in `status` is one the operation still acts on, so
     /// sending it again is both safe and needed.
-    fn is_pending(self, status: &str) -> bool {
+    ///
+    /// - Stop: `Processing`, `Waitting`, `FailWaitRetry` (what `{}` stops).
+    /// - Retry: `Fail`, `FailWaitRetry`, `Stopped` (what `{}` re-runs).
+    /// - Confirm: `Waitting` (what `{}` confirms).
+    pub(crate) fn is_pending(self, status: &str) -> bool {
+        use TaskDetailStatus as S;
+        let pending: &[S] = match self {
+            Self::Stop => &[S::Processing, S::Waitting, S::FailWaitRetry],
+            Self::Retry => &[S::Fail, S::FailWaitRetry, S::Stopped],
+            Self::Confirm => &[S::Waitting],
+        };
+        pending.iter().any(|s| s.as_str() == status)
+    }
+
+    /// What a read of the task says about a lost `{}` call; `None` when the
+    /// read does not say (no status, or no counters where they are needed).
+    ///
+    /// - Stop: `Stopping` or `Stopped` is applied; `Initializing`,
+    ///   `Waitting` or `Processing` is pending; any other status is not.
+    /// - Retry: no sub-task left `Fail`, `FailWaitRetry` or `Stopped` (by
+    ///   `task_progress`) is applied; otherwise pending while the task is
+    ///   `Processing`, `Fail` or `PartialSuccess` (the statuses Huawei allows
+    ///   a retry in), not applied in any other.
+    /// - Confirm: no sub-task left `Waitting` is applied; otherwise pending
+    ///   while the task is `Initializing`, `Waitting` or `Processing` (not
+    ///   finished, not `Stopping`), not applied in any other.
+    pub(crate) fn task_verdict(self, task: &types::Task) -> Option<TaskVerdict> {
+        use TaskStatus as T;
+        let status = task.status.as_deref()?;
+        let is = |list: &[T]| list.iter().any(|s| s.as_str() == status);
+        let verdict = |left: Option<i64>, accepting: &[T]| {
+            Some(match left? {
+                0 => TaskVerdict::Applied,
+                _ if is(accepting) => TaskVerdict::Pending,
+                _ => TaskVerdict::NotApplied,
+            })
+        };
+        let progress = task.task_progress.as_ref();
         match self {
-            Self::Stop => [
-                TaskDetailStatus::Processing,
-                TaskDetailStatus::Waitting,
-                TaskDetailStatus::FailWaitRetry,
-            ]
-            .iter()
-            .any(|s| s.as_str() == status),
+            Self::Stop => Some(if is(&[T::Stopping, T::Stopped]) {
+                TaskVerdict::Applied
+            } else if is(&[T::Initializing, T::Waitting, T::Processing]) {
+                TaskVerdict::Pending
+            } else {
+                TaskVerdict::NotApplied
+            }),
+            Self::Retry => verdict(
+                progress.and_then(|p| Some(p.fail? + p.fail_wait_retry? + p.stopped?)),
+                &[T::Processing, T::Fail, T::PartialSuccess],
+            ),
+            Self::Confirm => verdict(
+                progress.and_then(|p| p.waitting),
+                &[T::Initializing, T::Waitting, T::Processing],
+            ),
         }
     }
 }
@@ -158,7 +247,7 @@ pub(crate) async fn run_chunk(
     report
 }
 
-/// One StopBatchTask request (`targets` empty: `{}`, stop everything), and
+/// One request of `operation` (`targets` empty: `{}`, every sub-task), and
 /// every request ID its attempts received.
 pub(crate) async fn send_targets(
     client: &Client,
@@ -166,30 +255,47 @@ pub(crate) async fn send_targets(
     task_id: &types::TaskId,
     targets: Vec<String>,
 ) -> (Result<(Vec<BatchTargetResult>, Option<String>), Error>, Vec<String>) {
-    let Operation::Stop = operation;
-    let shared = &client.shared;
-    let span = tracing::info_span!(
-        target: "iotda_batchtask::client",
-        "iotda.stop_batch_task",
-        task_id = task_id.as_str(),
-        targets = targets.len(),
-        // Named targets are never empty, so an empty body is `all()`.
-        all = targets.is_empty(),
-    );
-    async move {
-        let call = client.call();
-        let mut op = call
-            .stop_batch_task()
-            .project_id(shared.project_id.clone())
-            .task_id(task_id.clone())
-            .body(types::BatchTargets { targets });
-        if let Some(instance_id) = &shared.instance_id {
-            op = op.instance_id(instance_id.clone());
+    // Named targets are never empty, so an empty body is `all()`.
+    let (count, all) = (targets.len(), targets.is_empty());
+    let span = match operation {
+        Operation::Stop => {
+            tracing::info_span!(target: "iotda_batchtask::client", "iotda.stop_batch_task", task_id = task_id.as_str(), targets = count, all)
         }
-        let (result, ids) = crate::client::complete_with_ids(&call, op.send()).await;
+        Operation::Retry => {
+            tracing::info_span!(target: "iotda_batchtask::client", "iotda.retry_batch_task", task_id = task_id.as_str(), targets = count, all)
+        }
+        Operation::Confirm => {
+            tracing::info_span!(target: "iotda_batchtask::client", "iotda.confirm_batch_task", task_id = task_id.as_str(), targets = count, all)
+        }
+    };
+    async move {
+        let shared = &client.shared;
+        let call = client.call();
+        let body = types::BatchTargets { targets };
+        let instance_id = shared.instance_id.clone();
+        // The three generated builders are distinct types with the same methods.
+        macro_rules! send {
+            ($method:ident) => {{
+                let mut op = call
+                    .$method()
+                    .project_id(shared.project_id.clone())
+                    .task_id(task_id.clone())
+                    .body(body);
+                if let Some(instance_id) = instance_id {
+                    op = op.instance_id(instance_id);
+                }
+                crate::client::complete_with_ids(&call, op.send()).await
+            }};
+        }
+        let (result, ids) = match operation {
+            Operation::Stop => send!(stop_batch_task),
+            Operation::Retry => send!(retry_batch_task),
+            Operation::Confirm => send!(confirm_batch_task),
+        };
+        let name = operation.name();
         match &result {
-            Ok((answer, _)) => tracing::debug!(answers = answer.targets.len(), "stop answered"),
-            Err(e) => tracing::debug!(error = %e, ambiguous = e.may_have_been_processed(), "stop failed"),
+            Ok((answer, _)) => tracing::debug!(answers = answer.targets.len(), "{name} answered"),
+            Err(e) => tracing::debug!(error = %e, ambiguous = e.may_have_been_processed(), "{name} failed"),
         }
         (result.map(|(answer, request_id)| (answer.targets, request_id)), ids)
     }
@@ -362,6 +468,102 @@ mod tests {
             assert!(matches!(slot_of_answer(Some(a), &rid), Slot::Doubtful(_)), "{status:?}");
         }
         assert!(matches!(slot_of_answer(None, &rid), Slot::Doubtful(_)));
+    }
+
+    #[test]
+    fn retry_and_confirm_settle_by_the_sub_task_status() {
+        use TaskDetailStatus as S;
+        let (retry, confirm) = (Operation::Retry, Operation::Confirm);
+        for done in [S::Waitting, S::Processing, S::Success] {
+            assert!(
+                retry.is_done(done.as_str()) && !retry.is_pending(done.as_str()),
+                "{done:?}"
+            );
+        }
+        for pending in [S::Fail, S::FailWaitRetry, S::Stopped] {
+            assert!(
+                retry.is_pending(pending.as_str()) && !retry.is_done(pending.as_str()),
+                "{pending:?}"
+            );
+        }
+        assert!(confirm.is_pending(S::Waitting.as_str()) && !confirm.is_done(S::Waitting.as_str()));
+        for done in [S::Processing, S::Success, S::Fail, S::FailWaitRetry] {
+            assert!(
+                confirm.is_done(done.as_str()) && !confirm.is_pending(done.as_str()),
+                "{done:?}"
+            );
+        }
+        for neither in [S::Removed.as_str(), ""] {
+            for op in [retry, confirm] {
+                assert!(!op.is_done(neither) && !op.is_pending(neither), "{op:?} {neither:?}");
+            }
+        }
+        assert!(!confirm.is_done(S::Stopped.as_str()) && !confirm.is_pending(S::Stopped.as_str()));
+    }
+
+    fn task(status: &str, progress: Option<types::TaskProgress>) -> types::Task {
+        types::Task {
+            status: Some(status.to_owned()),
+            task_progress: progress,
+            ..Default::default()
+        }
+    }
+
+    fn progress(fail: i64, fail_wait_retry: i64, stopped: i64, waitting: i64) -> Option<types::TaskProgress> {
+        Some(types::TaskProgress {
+            fail: Some(fail),
+            fail_wait_retry: Some(fail_wait_retry),
+            stopped: Some(stopped),
+            waitting: Some(waitting),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_read_of_the_task_settles_a_lost_call_on_every_sub_task() {
+        use TaskVerdict::{Applied, NotApplied, Pending};
+        let cases = [
+            (Operation::Stop, task("Stopping", None), Some(Applied)),
+            (Operation::Stop, task("Stopped", None), Some(Applied)),
+            (Operation::Stop, task("Processing", None), Some(Pending)),
+            (Operation::Stop, task("Success", None), Some(NotApplied)),
+            (
+                Operation::Retry,
+                task("Processing", progress(0, 0, 0, 3)),
+                Some(Applied),
+            ),
+            (Operation::Retry, task("Fail", progress(2, 0, 1, 0)), Some(Pending)),
+            (
+                Operation::Retry,
+                task("PartialSuccess", progress(0, 0, 1, 0)),
+                Some(Pending),
+            ),
+            (
+                Operation::Retry,
+                task("Stopped", progress(0, 0, 4, 0)),
+                Some(NotApplied),
+            ),
+            (Operation::Retry, task("Processing", None), None),
+            (
+                Operation::Confirm,
+                task("Processing", progress(0, 0, 0, 0)),
+                Some(Applied),
+            ),
+            (
+                Operation::Confirm,
+                task("Waitting", progress(0, 0, 0, 5)),
+                Some(Pending),
+            ),
+            (
+                Operation::Confirm,
+                task("Stopping", progress(0, 0, 0, 5)),
+                Some(NotApplied),
+            ),
+        ];
+        for (op, task, expected) in cases {
+            assert_eq!(op.task_verdict(&task), expected, "{op:?} {task:?}");
+        }
+        assert_eq!(Operation::Stop.task_verdict(&types::Task::default()), None);
     }
 
     #[test]

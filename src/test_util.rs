@@ -1,9 +1,13 @@
 //! Constructors for downstream tests (feature `test-util`, not default).
 //!
 //! A crate that calls this one can test its own handling of every result
-//! without a server: a [`StopReport`] with any mix of outcomes, a
-//! [`ShowOutput`](crate::ShowOutput) from a generated
-//! [`BatchTask`](crate::types::BatchTask), and each kind of [`Error`]. Enable
+//! without a server: a [`TargetsReport`] (stop, retry, confirm) with any mix
+//! of outcomes, a [`ShowOutput`](crate::ShowOutput) from a generated
+//! [`BatchTask`](crate::types::BatchTask), a [`ListOutput`](crate::ListOutput)
+//! from generated [`Tasks`](crate::types::Tasks), and each kind of [`Error`].
+//! [`CreateOutcome`](crate::CreateOutcome) and
+//! [`DeleteOutcome`](crate::DeleteOutcome) are public enums and need no
+//! constructor. Enable
 //! the feature in `[dev-dependencies]` only:
 //!
 //! ```toml
@@ -39,19 +43,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{ApiError, Error, TimeoutKind};
-use crate::outcome::{Failed, StopReport, Succeeded, TargetOutcome, TargetResult, Unknown};
-use crate::types::BatchTargetResult;
+use crate::outcome::{Failed, Succeeded, TargetOutcome, TargetResult, TargetsReport, Unknown};
+use crate::types::{BatchTargetResult, TaskStatus};
 
-impl StopReport {
-    /// Starts a report for a test (feature `test-util`); see [`StopReportBuilder`].
+impl TargetsReport {
+    /// Starts a report for a test (feature `test-util`); see [`TargetsReportBuilder`].
     #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
-    pub fn builder() -> StopReportBuilder {
-        StopReportBuilder::default()
+    pub fn builder() -> TargetsReportBuilder {
+        TargetsReportBuilder::default()
     }
 }
 
-/// Builds a [`StopReport`] for a test (feature `test-util`); from
-/// [`StopReport::builder`].
+/// The builder of a [`StopReport`](crate::StopReport): [`TargetsReportBuilder`],
+/// its name before retry and confirm shared the report.
+pub type StopReportBuilder = TargetsReportBuilder;
+
+/// Builds a [`TargetsReport`] for a test (feature `test-util`); from
+/// [`TargetsReport::builder`].
 ///
 /// Results keep the order they are added in, as a real report keeps the
 /// order the targets were named. [`requests_sent`](Self::requests_sent)
@@ -60,12 +68,12 @@ impl StopReport {
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 #[derive(Debug, Clone, Default)]
 #[must_use = "call .build() to get the report"]
-pub struct StopReportBuilder {
-    report: StopReport,
+pub struct TargetsReportBuilder {
+    report: TargetsReport,
     requests_sent: Option<usize>,
 }
 
-impl StopReportBuilder {
+impl TargetsReportBuilder {
     /// Adds one target's result.
     pub fn result(mut self, target: impl Into<String>, outcome: TargetOutcome) -> Self {
         self.report.results.push(TargetResult {
@@ -122,52 +130,64 @@ impl StopReportBuilder {
         self.result(target, TargetOutcome::NotAttempted)
     }
 
-    /// Adds a request ID received ([`StopReport::request_ids`]).
+    /// Adds a request ID received ([`TargetsReport::request_ids`]).
     pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
         self.report.request_ids.push(request_id.into());
         self
     }
 
-    /// Sets [`StopReport::requests_sent`].
+    /// Sets [`TargetsReport::requests_sent`].
     pub fn requests_sent(mut self, requests: usize) -> Self {
         self.requests_sent = Some(requests);
         self
     }
 
-    /// Sets [`StopReport::reads`].
+    /// Sets [`TargetsReport::reads`].
     pub fn reads(mut self, reads: usize) -> Self {
         self.report.reads = reads;
         self
     }
 
-    /// Sets [`StopReport::duplicates_dropped`].
+    /// Sets [`TargetsReport::duplicates_dropped`].
     pub fn duplicates_dropped(mut self, dropped: usize) -> Self {
         self.report.duplicates_dropped = dropped;
         self
     }
 
-    /// Sets [`StopReport::cancelled`].
+    /// Sets [`TargetsReport::cancelled`].
     pub fn cancelled(mut self, cancelled: bool) -> Self {
         self.report.cancelled = cancelled;
         self
     }
 
     /// Adds an answer for a target that was not asked for
-    /// ([`StopReport::unexpected`]).
+    /// ([`TargetsReport::unexpected`]).
     pub fn unexpected(mut self, answer: BatchTargetResult) -> Self {
         self.report.unexpected.push(answer);
         self
     }
 
-    /// Sets [`StopReport::task_status`] (the task's status read after a lost
-    /// `all()` answer).
+    /// Sets [`TargetsReport::task_status`] (the task's status read after a
+    /// lost `all()` answer) and, as a stop's read judges it,
+    /// [`TargetsReport::applied`] (`Stopping` or `Stopped`); for a retry or
+    /// confirm, set [`applied`](Self::applied) after this.
     pub fn task_status(mut self, status: impl Into<String>) -> Self {
-        self.report.task_status = Some(status.into());
+        let status = status.into();
+        let stopped = [TaskStatus::Stopping, TaskStatus::Stopped].map(TaskStatus::as_str);
+        self.report.applied = Some(stopped.contains(&status.as_str()));
+        self.report.task_status = Some(status);
+        self
+    }
+
+    /// Sets [`TargetsReport::applied`] (whether a read after a lost `all()`
+    /// answer showed the call applied).
+    pub fn applied(mut self, applied: bool) -> Self {
+        self.report.applied = Some(applied);
         self
     }
 
     /// The report.
-    pub fn build(self) -> StopReport {
+    pub fn build(self) -> TargetsReport {
         let mut report = self.report;
         report.requests_sent = self.requests_sent.unwrap_or(usize::from(!report.results.is_empty()));
         report

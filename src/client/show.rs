@@ -2,10 +2,11 @@
 
 use std::fmt;
 
-use futures_util::stream::{self, Stream, StreamExt as _, TryStreamExt as _};
+use futures_util::stream::{Stream, StreamExt as _};
 use tracing::Instrument as _;
 
 use super::Client;
+use super::paging::{self, ItemBound, Paged};
 use super::response::complete;
 use crate::error::Error;
 use crate::types;
@@ -16,12 +17,6 @@ pub const MAX_PAGE_SIZE: u32 = crate::limits::SHOW_BATCH_TASK_LIMIT_MAX;
 /// The furthest `offset` the API accepts (the spec's maximum); beyond it,
 /// page by `marker`.
 pub const MAX_OFFSET: u32 = crate::limits::SHOW_BATCH_TASK_OFFSET_MAX;
-
-/// The most pages one [`ShowBatchTask::sub_tasks`] walk requests: 50,000
-/// sub-tasks at the default 50 per page. A walk that needs more ends with
-/// [`Error::Decode`] naming this bound (with a smaller
-/// [`ShowBatchTask::limit`], raise it).
-pub const MAX_WALK_PAGES: usize = 1_000;
 
 /// The most sub-tasks one [`ShowBatchTask::sub_tasks`] walk yields. Huawei
 /// allows at most 30,000 sub-tasks per task, so a server paging past this is
@@ -202,7 +197,7 @@ impl ShowBatchTask {
     ///   counted from the first request; past it the stream ends with
     ///   [`Error::Timeout`] ([`TimeoutKind::Deadline`](crate::error::TimeoutKind),
     ///   `attempts` counting the pages requested);
-    /// - at most [`MAX_WALK_PAGES`] requests and [`MAX_WALK_SUB_TASKS`]
+    /// - at most [`MAX_WALK_PAGES`](crate::MAX_WALK_PAGES) requests and [`MAX_WALK_SUB_TASKS`]
     ///   sub-tasks, and each marker must sort below the one before it (record
     ///   IDs descend, newest first), so none repeats; otherwise the stream
     ///   ends with [`Error::Decode`] naming the rule, after yielding what the
@@ -212,77 +207,25 @@ impl ShowBatchTask {
             query.limit = query.limit.or(Some(MAX_PAGE_SIZE));
             query
         });
-        stream::try_unfold(Some((self, first, Walk::default())), |state| async move {
-            let Some((call, query, mut walk)) = state else {
-                return Ok::<_, Error>(None);
-            };
-            let query = query?;
-            if walk.pages >= MAX_WALK_PAGES {
-                return Err(paging_error(
-                    format!(
-                        "paging stopped after {MAX_WALK_PAGES} pages (MAX_WALK_PAGES) with more announced; \
-                         use a larger limit or narrower filters"
-                    ),
-                    walk.request_id,
-                ));
+        let bound = ItemBound {
+            max: MAX_WALK_SUB_TASKS,
+            name: "MAX_WALK_SUB_TASKS; Huawei allows 30,000 per task",
+            what: "sub-tasks",
+        };
+        let client = self.client.clone();
+        paging::walk(client, first, bound, move |query: Query| {
+            let call = self.clone();
+            async move {
+                let page = call.fetch(query).await?;
+                let marker = page.page().and_then(|p| p.marker.clone());
+                let request_id = page.request_id.clone();
+                Ok(paging::Page {
+                    items: page.into_inner().task_details,
+                    marker,
+                    request_id,
+                })
             }
-            let limit = query.limit.unwrap_or(MAX_PAGE_SIZE) as usize;
-            let previous = query.marker.clone();
-            let started = *walk.started.get_or_insert_with(tokio::time::Instant::now);
-            let fetch = call.clone().fetch(query.clone());
-            walk.pages += 1;
-            // One deadline for the whole walk; each request also keeps its own.
-            // The builder caps the deadline, so `checked_add` cannot fail;
-            // without a representable instant the per-request limits still hold.
-            let page = match started.checked_add(call.client.shared.deadline) {
-                Some(at) => tokio::time::timeout_at(at, fetch).await.map_err(|_| Error::Timeout {
-                    limit: crate::error::TimeoutKind::Deadline,
-                    elapsed: started.elapsed(),
-                    attempts: u32::try_from(walk.pages).unwrap_or(u32::MAX),
-                    request_id: None,
-                })??,
-                None => fetch.await?,
-            };
-            walk.request_id = page.request_id.clone();
-            let next_marker = page.page().and_then(|p| p.marker.clone());
-            let response = page.into_inner();
-            walk.sub_tasks = walk.sub_tasks.saturating_add(response.task_details.len());
-            if walk.sub_tasks > MAX_WALK_SUB_TASKS {
-                return Err(paging_error(
-                    format!(
-                        "paging stopped: more than {MAX_WALK_SUB_TASKS} sub-tasks (MAX_WALK_SUB_TASKS; \
-                         Huawei allows 30,000 per task)"
-                    ),
-                    walk.request_id,
-                ));
-            }
-            let full = response.task_details.len() >= limit && !response.task_details.is_empty();
-            let next = match (full, next_marker) {
-                (true, Some(marker)) => {
-                    let advanced = previous
-                        .as_deref()
-                        .is_none_or(|p| marker.to_ascii_lowercase() < p.to_ascii_lowercase());
-                    let marker = validation::marker(&marker).ok().filter(|_| advanced).ok_or_else(|| {
-                        paging_error(
-                            format!("paging did not advance: page.marker {marker:?} after {previous:?}"),
-                            walk.request_id.clone(),
-                        )
-                    })?;
-                    Some((
-                        call,
-                        Ok(Query {
-                            marker: Some(marker),
-                            offset: None,
-                            ..query
-                        }),
-                        walk,
-                    ))
-                }
-                _ => None,
-            };
-            Ok(Some((stream::iter(response.task_details.into_iter().map(Ok)), next)))
         })
-        .try_flatten()
         .boxed()
     }
 
@@ -361,29 +304,6 @@ impl ShowBatchTask {
     }
 }
 
-/// How far a [`ShowBatchTask::sub_tasks`] walk has gone.
-#[derive(Debug, Default)]
-struct Walk {
-    /// When the first request started; the walk's deadline counts from here.
-    started: Option<tokio::time::Instant>,
-    /// Requests started.
-    pages: usize,
-    /// Sub-tasks received.
-    sub_tasks: usize,
-    /// The last page's request ID, for the error that ends a walk.
-    request_id: Option<String>,
-}
-
-/// A walk that a server's paging would not let end.
-fn paging_error(message: String, request_id: Option<String>) -> Error {
-    Error::Decode {
-        status: 200,
-        message,
-        request_id,
-        body: String::new(),
-    }
-}
-
 /// A validated query.
 #[derive(Debug, Clone)]
 struct Query {
@@ -393,4 +313,22 @@ struct Query {
     limit: Option<u32>,
     marker: Option<types::Marker>,
     offset: Option<u32>,
+}
+
+impl Paged for Query {
+    fn marker(&self) -> Option<&str> {
+        self.marker.as_deref().map(String::as_str)
+    }
+
+    fn limit(&self) -> u32 {
+        self.limit.unwrap_or(MAX_PAGE_SIZE)
+    }
+
+    fn continue_from(self, marker: types::Marker) -> Self {
+        Query {
+            marker: Some(marker),
+            offset: None,
+            ..self
+        }
+    }
 }

@@ -109,7 +109,11 @@ fn models(upstreams: &[Value]) -> BTreeMap<String, BTreeSet<String>> {
     let mut models: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for upstream in upstreams {
         for (name, model) in upstream["definitions"].as_object().into_iter().flatten() {
-            let fields = model["properties"].as_object().into_iter().flatten().map(|(f, _)| f.clone());
+            let fields = model["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(f, _)| f.clone());
             models.entry(name.clone()).or_default().extend(fields);
         }
     }
@@ -584,6 +588,8 @@ fn no_limit_is_restated_outside_the_spec() {
         limits::DEVICE_ID_PATTERN,
         limits::MARKER_PATTERN,
         limits::APP_ID_PATTERN,
+        limits::TASK_NAME_PATTERN,
+        limits::SCHEDULE_TIME_PATTERN,
     ];
     let value_lists: [&[&str]; 3] = [
         &limits::TASK_DETAIL_STATUS_VALUES,
@@ -595,6 +601,9 @@ fn no_limit_is_restated_outside_the_spec() {
         limits::SHOW_BATCH_TASK_LIMIT_MAX.to_string(),
         limits::SHOW_BATCH_TASK_OFFSET_MAX.to_string(),
         limits::DEVICE_ID_MAX_LEN.to_string(),
+        limits::NEW_BATCH_TASK_TARGETS_MAX_ITEMS.to_string(),
+        limits::NEW_BATCH_TASK_TASK_EXT_INFO_MAX_LEN.to_string(),
+        limits::NEW_TASK_POLICY_RETRY_INTERVAL_MAX.to_string(),
     ];
     let mut found = Vec::new();
     let mut stack: Vec<std::path::PathBuf> = ["src", "emulator/src", "cli/src"]

@@ -46,6 +46,27 @@ async fn show_futures_and_streams_are_send_and_static() {
     assert_eq!(all.len(), iotda_batchtask_emulator::DEMO_DEVICE_COUNT);
 }
 
+/// Every new operation's future (and the task stream) can be spawned:
+/// `'static + Send`, holding its own client. Checked at compile time; the
+/// futures are dropped unpolled, so nothing is sent.
+#[test]
+fn the_family_futures_are_send_and_static() {
+    let client = crate::common::client("http://127.0.0.1:9", crate::common::Mode::Token);
+    let task = crate::common::TASK;
+    let task_type = iotda_batchtask::types::TaskType::FirmwareUpgrade;
+    drop(spawnable(client.retry_batch_task(task).all().send()));
+    drop(spawnable(client.confirm_batch_task(task).all().send()));
+    drop(spawnable(client.retry_batch_task_bulk(task).targets(["d"]).send()));
+    drop(spawnable(client.list_batch_tasks(task_type).send()));
+    drop(spawnable(
+        client.list_batch_tasks(task_type).tasks().try_collect::<Vec<_>>(),
+    ));
+    drop(spawnable(
+        client.create_batch_task("n", task_type).targets(["d"]).send(),
+    ));
+    drop(spawnable(client.delete_batch_task(task).send()));
+}
+
 #[tokio::test]
 async fn statuses_read_typed_from_the_emulator() {
     let (_emulator, client) = demo().await;
@@ -151,6 +172,26 @@ mod test_util {
         let lost_all = StopReport::builder().task_status("Processing").build();
         assert_eq!(lost_all.task_status(), Some("Processing"));
         assert!(!lost_all.all_succeeded());
+        // A retry's lost `all()` read as applied, whatever the task's status.
+        let retried = iotda_batchtask::TargetsReport::builder()
+            .task_status("Processing")
+            .applied(true)
+            .build();
+        assert_eq!(retried.applied(), Some(true));
+        assert!(retried.all_succeeded());
+    }
+
+    #[test]
+    fn list_pages_build_from_the_generated_type() {
+        let body: types::Tasks = serde_json::from_str(
+            r#"{"batchtasks":[{"task_id":"61a5f4cbd86b7a1d1c2f3e4a","status":"Stopping","need_confirm":true}],
+                "page":{"count":1,"marker":"61a5f4cbd86b7a1d1c2f3e4a"}}"#,
+        )
+        .unwrap();
+        let page = iotda_batchtask::ListOutput::new(body.clone(), Some("rid-1"));
+        assert_eq!(page.request_id(), Some("rid-1"));
+        assert_eq!(page.tasks()[0].need_confirm, Some(true));
+        assert_eq!(page.into_inner(), body);
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod client;
 mod config;
 mod conformance;
 mod downstream;
+mod family;
 mod fault_proxy;
 mod faults;
 mod generated;

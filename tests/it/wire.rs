@@ -154,3 +154,77 @@ async fn seed_response_example_parsed() {
         assert_eq!(answer.status.as_deref() == Some("success"), result.is_success());
     }
 }
+
+/// Every other operation's request, signed (plain AK/SK) and verified as
+/// IoTDA would: retry, confirm, list (a signed query string), create (the
+/// pre-read and the POST) and delete.
+#[tokio::test]
+async fn the_family_on_the_wire() {
+    use iotda_batchtask::types::{TaskStatus, TaskType};
+    use serde_json::json;
+
+    let server = MockServer::start().await;
+    let tasks = "/v5/iot/0123456789abcdef0123456789abcdef/batchtasks";
+    let task = format!("{tasks}/{TASK}");
+    let answer = ResponseTemplate::new(200)
+        .set_body_json(json!({"targets": [{"target": "e495cf17-ff79-4294-8f64-4d367919d665", "status": "success"}]}));
+    for op in ["retry", "confirm"] {
+        Mock::given(method("POST"))
+            .and(path(format!("{task}/{op}")))
+            .respond_with(answer.clone())
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(tasks))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"batchtasks": [], "page": {"count": 0}})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(tasks))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"task_id": TASK})))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(&task))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+
+    let client = client(&server.uri(), Mode::Plain);
+    client
+        .retry_batch_task(TASK)
+        .target("e495cf17-ff79-4294-8f64-4d367919d665")
+        .send()
+        .await
+        .unwrap();
+    client.confirm_batch_task(TASK).all().send().await.unwrap();
+    client
+        .list_batch_tasks(TaskType::FirmwareUpgrade)
+        .status(TaskStatus::Stopping)
+        .app_id("app_1")
+        .limit(50)
+        .send()
+        .await
+        .unwrap();
+    let mut document = serde_json::Map::new();
+    document.insert("package_id".into(), "32822e5744a45ede319d2c50".into());
+    client
+        .create_batch_task("BatchSoftwareUpgradeTask", TaskType::SoftwareUpgrade)
+        .targets(["e495cf17-ff79-4294-8f64-4d367919d665"])
+        .document(document)
+        .retry(5, 60)
+        .send()
+        .await
+        .unwrap();
+    client.delete_batch_task(TASK).send().await.unwrap();
+
+    let received = server.received_requests().await.unwrap();
+    let mut described = Vec::new();
+    for request in &received {
+        assert_signature_verifies(request, Mode::Plain);
+        let query = request.url.query().map(|q| format!("?{q}")).unwrap_or_default();
+        described.push(format!("{query}\n{}", describe(request)));
+    }
+    insta::assert_snapshot!("wire_plain_family", described.join("\n----\n"));
+}

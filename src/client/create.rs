@@ -1,0 +1,519 @@
+//! CreateBatchTask: create a batch task (a firmware or software upgrade, or
+//! another bulk operation). Never sent twice: a lost answer is settled by
+//! listing the tasks of that type and finding the new one by name.
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_util::TryStreamExt as _;
+use serde_json::{Map, Value};
+use tracing::Instrument as _;
+
+use super::Client;
+use super::response::complete;
+use crate::error::Error;
+use crate::limits;
+use crate::types::{self, TaskType};
+use crate::validation::{self, InvalidInput};
+
+impl Client {
+    /// Starts a CreateBatchTask call: a task named `task_name` (1 to 128
+    /// Chinese characters, letters, digits and `_`) of `task_type`. Say what
+    /// it targets with exactly one of [`CreateBatchTask::targets`] (device
+    /// IDs), [`CreateBatchTask::group_ids`] / [`CreateBatchTask::targets_filter`]
+    /// or [`CreateBatchTask::document_source`] (an uploaded file), and what it
+    /// does with [`CreateBatchTask::document`] (for upgrades, the package).
+    ///
+    /// ```no_run
+    /// use iotda_batchtask::CreateOutcome;
+    /// use iotda_batchtask::types::TaskType;
+    ///
+    /// # async fn demo(client: iotda_batchtask::Client) -> Result<(), iotda_batchtask::Error> {
+    /// let mut package = serde_json::Map::new();
+    /// package.insert("package_id".into(), "32822e5744a45ede319d2c50".into());
+    /// let outcome = client
+    ///     .create_batch_task("Firmware_2_1_rollout", TaskType::FirmwareUpgrade)
+    ///     .targets(["dev-1", "dev-2"])
+    ///     .document(package)
+    ///     .retry(3, 30)
+    ///     .need_confirm(true)
+    ///     .send()
+    ///     .await?;
+    /// match outcome {
+    ///     CreateOutcome::Created { task, .. } | CreateOutcome::CreatedByRead { task } => {
+    ///         println!("created {:?}", task.task_id)
+    ///     }
+    ///     CreateOutcome::NotCreated { .. } => println!("not created; safe to try again"),
+    ///     CreateOutcome::Unknown { error } => println!("may have been created: {error}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn create_batch_task(&self, task_name: impl Into<String>, task_type: TaskType) -> CreateBatchTask {
+        CreateBatchTask {
+            client: self.clone(),
+            task_name: task_name.into(),
+            task_type,
+            app_id: None,
+            targets: None,
+            targets_filter: None,
+            document: None,
+            document_source: None,
+            schedule_time: None,
+            retry: None,
+            task_ext_info: None,
+            gateway_mode: false,
+            need_confirm: None,
+            reconcile: true,
+        }
+    }
+}
+
+/// A CreateBatchTask call being prepared; see [`Client::create_batch_task`].
+/// It holds its own handle to the client, so its future is `'static + Send`.
+#[must_use = "nothing is sent until .send().await"]
+#[derive(Clone)]
+pub struct CreateBatchTask {
+    client: Client,
+    task_name: String,
+    task_type: TaskType,
+    app_id: Option<String>,
+    targets: Option<Vec<String>>,
+    targets_filter: Option<Map<String, Value>>,
+    document: Option<Map<String, Value>>,
+    document_source: Option<String>,
+    schedule_time: Option<String>,
+    retry: Option<(u32, u32)>,
+    task_ext_info: Option<Map<String, Value>>,
+    gateway_mode: bool,
+    need_confirm: Option<bool>,
+    reconcile: bool,
+}
+
+impl fmt::Debug for CreateBatchTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateBatchTask")
+            .field("task_name", &self.task_name)
+            .field("task_type", &self.task_type)
+            .field("app_id", &self.app_id)
+            .field("targets", &self.targets.as_ref().map(Vec::len))
+            .field("targets_filter", &self.targets_filter)
+            .field("document_source", &self.document_source)
+            .field("need_confirm", &self.need_confirm)
+            .field("reconcile", &self.reconcile)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a CreateBatchTask call did, as far as is known.
+#[derive(Debug, Clone)]
+pub enum CreateOutcome {
+    /// The server answered 201 with the new task.
+    Created {
+        /// The task as the server returned it (`task_id` names it from now on).
+        task: Box<types::Task>,
+        /// The `X-Request-Id` of the answer.
+        request_id: Option<String>,
+    },
+    /// The answer was lost; listing the tasks of this type found exactly one
+    /// with this name created since the call began.
+    CreatedByRead {
+        /// The task as listed.
+        task: Box<types::Task>,
+    },
+    /// The answer was lost; listing the tasks of this type found none with
+    /// this name created since the call began: nothing was created, and
+    /// sending the call again is safe.
+    NotCreated {
+        /// The error of the attempt.
+        error: Arc<Error>,
+    },
+    /// The request may have been processed and nothing settled it: reading
+    /// was off, the listing failed, or it found more than one new task with
+    /// this name (which is this call's cannot be told). Look before creating
+    /// again.
+    Unknown {
+        /// The error of the attempt ([`Error::may_have_been_processed`] is `true`).
+        error: Arc<Error>,
+    },
+}
+
+impl CreateOutcome {
+    /// The new task's ID, when the task is known to be created.
+    pub fn task_id(&self) -> Option<&str> {
+        match self {
+            Self::Created { task, .. } | Self::CreatedByRead { task } => task.task_id.as_deref(),
+            Self::NotCreated { .. } | Self::Unknown { .. } => None,
+        }
+    }
+
+    /// Whether the task is known to be created.
+    pub fn is_created(&self) -> bool {
+        matches!(self, Self::Created { .. } | Self::CreatedByRead { .. })
+    }
+}
+
+impl CreateBatchTask {
+    /// The resource space (application) the task belongs to; absent, the
+    /// default one.
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = Some(app_id.into());
+        self
+    }
+
+    /// Targets these devices (device IDs; at most
+    /// [`limits::NEW_BATCH_TASK_TARGETS_MAX_ITEMS`], 30,000; repeats are
+    /// dropped). May be called more than once to add more. For
+    /// firmwareUpgrade, softwareUpgrade, deleteDevices, freezeDevices,
+    /// unfreezeDevices, createCommands, createAsyncCommands, createMessages
+    /// and updateDeviceShadows tasks.
+    pub fn targets<I, S>(mut self, targets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.targets
+            .get_or_insert_with(Vec::new)
+            .extend(targets.into_iter().map(Into::into));
+        self
+    }
+
+    /// Targets the devices of these device groups: the filter
+    /// `{"group_ids": [...]}`, the one key Huawei documents.
+    pub fn group_ids<I, S>(self, group_ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let ids: Vec<Value> = group_ids.into_iter().map(|id| Value::String(id.into())).collect();
+        let mut filter = Map::new();
+        filter.insert("group_ids".to_owned(), Value::Array(ids));
+        self.targets_filter(filter)
+    }
+
+    /// Targets the devices this filter selects (`targets_filter`), as
+    /// Huawei defines it; see [`group_ids`](Self::group_ids).
+    pub fn targets_filter(mut self, filter: Map<String, Value>) -> Self {
+        self.targets_filter = Some(filter);
+        self
+    }
+
+    /// Targets what an uploaded batch-task file lists (`document_source`, the
+    /// file's ID), for createDevices, updateDevices, deleteDevices,
+    /// freezeDevices and unfreezeDevices tasks.
+    pub fn document_source(mut self, file_id: impl Into<String>) -> Self {
+        self.document_source = Some(file_id.into());
+        self
+    }
+
+    /// The task's document. Upgrades name the package: Huawei's text says
+    /// `{"package_ids": ["..."]}`, its examples `{"package_id": "..."}`;
+    /// commands, messages and shadow updates take that operation's
+    /// parameters. Sent as given.
+    pub fn document(mut self, document: Map<String, Value>) -> Self {
+        self.document = Some(document);
+        self
+    }
+
+    /// When the task runs, `yyyyMMdd'T'HHmmss'Z'` in UTC (e.g.
+    /// `20251212T121212Z`), within 7 days; absent, at once.
+    pub fn schedule_time(mut self, time: impl Into<String>) -> Self {
+        self.schedule_time = Some(time.into());
+        self
+    }
+
+    /// Retries a failed sub-task automatically up to `count` times (1 to 5),
+    /// `interval_minutes` apart (0 to 1440). Huawei requires the two
+    /// together; absent, no automatic retry.
+    pub fn retry(mut self, count: u32, interval_minutes: u32) -> Self {
+        self.retry = Some((count, interval_minutes));
+        self
+    }
+
+    /// Extra information sent to devices with upgrade notices (at most
+    /// [`limits::NEW_BATCH_TASK_TASK_EXT_INFO_MAX_LEN`] characters of JSON).
+    pub fn task_ext_info(mut self, info: Map<String, Value>) -> Self {
+        self.task_ext_info = Some(info);
+        self
+    }
+
+    /// Gateway mode (`task_mode: GATEWAY`, upgrade tasks): a gateway's
+    /// upgrade notices carry the task ID and its sub-device count.
+    pub fn gateway_mode(mut self) -> Self {
+        self.gateway_mode = true;
+        self
+    }
+
+    /// With `true`, every sub-task waits (`Waitting`) until
+    /// [`Client::confirm_batch_task`] dispatches it. For firmwareUpgrade,
+    /// softwareUpgrade and moduleUpgrade tasks only.
+    pub fn need_confirm(mut self, need_confirm: bool) -> Self {
+        self.need_confirm = Some(need_confirm);
+        self
+    }
+
+    /// Whether a lost answer can be settled by reading (default `true`).
+    ///
+    /// CreateBatchTask is not idempotent, so it is never sent twice. With
+    /// `true` the call first reads the newest task of its type
+    /// (ListBatchTasks, one task); if the answer is then lost (a timeout or
+    /// reset after sending, a 5xx), it lists the tasks created since (record
+    /// IDs grow: newer tasks sort above that one) and looks for this name:
+    /// [`CreateOutcome::CreatedByRead`], [`NotCreated`](CreateOutcome::NotCreated)
+    /// or, when the list does not settle it, [`Unknown`](CreateOutcome::Unknown).
+    /// If the first read fails, nothing is sent and the call ends with its
+    /// error. With `false`, no read is made and a lost answer is
+    /// [`Unknown`](CreateOutcome::Unknown).
+    pub fn reconcile(mut self, reconcile: bool) -> Self {
+        self.reconcile = reconcile;
+        self
+    }
+
+    /// Validates everything, sends once, and settles a lost answer by
+    /// reading.
+    ///
+    /// `Err` for invalid input (nothing sent), a refusal before processing
+    /// (bad input by the server's rules, too many tasks, bad credentials, no
+    /// connection): nothing was created. `Ok` says what is known.
+    pub async fn send(self) -> Result<CreateOutcome, Error> {
+        let body = self.validated()?;
+        let targets = body.targets.len();
+        let mark = if self.reconcile {
+            Some(self.newest_task_id().await?)
+        } else {
+            None
+        };
+        let span = tracing::info_span!(
+            target: "iotda_batchtask::client",
+            "iotda.create_batch_task",
+            task_type = self.task_type.as_str(),
+            targets,
+        );
+        let result = async {
+            let shared = &self.client.shared;
+            let call = self.client.call();
+            let mut op = call
+                .create_batch_task()
+                .project_id(shared.project_id.clone())
+                .body(body);
+            if let Some(instance_id) = &shared.instance_id {
+                op = op.instance_id(instance_id.clone());
+            }
+            let out = complete(&call, op.send()).await;
+            match &out {
+                Ok((task, _)) => tracing::debug!(task_id = task.task_id.as_deref(), "create answered"),
+                Err(e) => tracing::debug!(error = %e, ambiguous = e.may_have_been_processed(), "create failed"),
+            }
+            out
+        }
+        .instrument(span)
+        .await;
+        let error = match result {
+            Ok((task, request_id)) => {
+                return Ok(CreateOutcome::Created {
+                    task: Box::new(task),
+                    request_id,
+                });
+            }
+            Err(error) if !error.may_have_been_processed() => return Err(error),
+            Err(error) => Arc::new(error),
+        };
+        let Some(mark) = mark else {
+            return Ok(CreateOutcome::Unknown { error });
+        };
+        match self.created_since(mark).await {
+            Ok(mut found) if found.len() == 1 => Ok(CreateOutcome::CreatedByRead {
+                task: Box::new(found.remove(0)),
+            }),
+            Ok(found) if found.is_empty() => Ok(CreateOutcome::NotCreated { error }),
+            Ok(found) => {
+                tracing::info!(
+                    tasks = found.len(),
+                    "several new tasks have this name: which is this call's is unknown"
+                );
+                Ok(CreateOutcome::Unknown { error })
+            }
+            Err(read) => {
+                tracing::debug!(error = %read, "the listing did not settle the create");
+                Ok(CreateOutcome::Unknown { error })
+            }
+        }
+    }
+
+    /// The listing this task would appear in.
+    fn listing(&self) -> super::ListBatchTasks {
+        let list = self.client.list_batch_tasks(self.task_type);
+        match &self.app_id {
+            Some(app_id) => list.app_id(app_id.clone()),
+            None => list,
+        }
+    }
+
+    /// The ID of the newest task of this type before sending (`None`: none).
+    async fn newest_task_id(&self) -> Result<Option<String>, Error> {
+        let page = self.listing().limit(1).send().await?;
+        Ok(page.tasks().first().and_then(|t| t.task_id.clone()))
+    }
+
+    /// The tasks named like this one with an ID above `mark` (created after
+    /// it), walking from the newest down to `mark`.
+    async fn created_since(&self, mark: Option<String>) -> Result<Vec<types::Task>, Error> {
+        let newer = |task: &types::Task| {
+            let (Some(id), Some(mark)) = (task.task_id.as_deref(), mark.as_deref()) else {
+                // No task before the call: every task is new.
+                return mark.is_none();
+            };
+            (id.len(), id.to_ascii_lowercase()) > (mark.len(), mark.to_ascii_lowercase())
+        };
+        let name = self.task_name.as_str();
+        self.listing()
+            .tasks()
+            .try_take_while(|task| std::future::ready(Ok(newer(task))))
+            .try_filter(|task| std::future::ready(task.task_name.as_deref() == Some(name)))
+            .try_collect()
+            .await
+    }
+
+    /// The request body, or the first field that breaks a rule.
+    fn validated(&self) -> Result<types::NewBatchTask, InvalidInput> {
+        let task_name: types::TaskName = self
+            .task_name
+            .parse()
+            .map_err(|e: types::error::ConversionError| InvalidInput::new("task_name", e.to_string()))?;
+        let app_id = self
+            .app_id
+            .as_deref()
+            .map(|a| {
+                a.parse::<types::AppId>()
+                    .map_err(|e| InvalidInput::new("app_id", e.to_string()))
+            })
+            .transpose()?;
+        let given = [
+            self.targets.is_some(),
+            self.targets_filter.is_some(),
+            self.document_source.is_some(),
+        ];
+        match given.iter().filter(|g| **g).count() {
+            0 => {
+                return Err(InvalidInput::new(
+                    "targets",
+                    "not given: name the devices with targets(...), a filter with group_ids(...) or \
+                     targets_filter(...), or an uploaded file with document_source(...)",
+                ));
+            }
+            1 => {}
+            _ => {
+                return Err(InvalidInput::new(
+                    "targets",
+                    "give one of targets, targets_filter and document_source; Huawei would use only the \
+                     first of them",
+                ));
+            }
+        }
+        let targets = match &self.targets {
+            Some(list) => {
+                let unique = validation::unique_targets(list.iter().map(String::as_str))?;
+                let max = limits::NEW_BATCH_TASK_TARGETS_MAX_ITEMS;
+                if unique.is_empty() {
+                    return Err(InvalidInput::new("targets", "is empty; name at least one device"));
+                }
+                if unique.len() > max {
+                    return Err(InvalidInput::new(
+                        "targets",
+                        format!("has {} distinct devices; a task takes at most {max}", unique.len()),
+                    ));
+                }
+                unique
+                    .iter()
+                    .map(|t| validation::device_id(t))
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            None => Vec::new(),
+        };
+        if let Some(filter) = &self.targets_filter
+            && filter.is_empty()
+        {
+            return Err(InvalidInput::new("targets_filter", "is empty"));
+        }
+        if let Some(source) = &self.document_source
+            && (source.is_empty() || source.chars().any(char::is_control))
+        {
+            return Err(InvalidInput::new(
+                "document_source",
+                "must be a file ID: not empty, no control characters",
+            ));
+        }
+        let schedule_time = self
+            .schedule_time
+            .as_deref()
+            .map(|t| {
+                t.parse::<types::ScheduleTime>()
+                    .map_err(|e| InvalidInput::new("task_policy.schedule_time", e.to_string()))
+            })
+            .transpose()?;
+        let (retry_count, retry_interval) = match self.retry {
+            Some((count, interval)) => {
+                let (lo, hi) = (
+                    limits::NEW_TASK_POLICY_RETRY_COUNT_MIN,
+                    limits::NEW_TASK_POLICY_RETRY_COUNT_MAX,
+                );
+                if !(lo..=hi).contains(&count) {
+                    return Err(InvalidInput::new(
+                        "task_policy.retry_count",
+                        format!("must be {lo} to {hi}"),
+                    ));
+                }
+                let (lo, hi) = (
+                    limits::NEW_TASK_POLICY_RETRY_INTERVAL_MIN,
+                    limits::NEW_TASK_POLICY_RETRY_INTERVAL_MAX,
+                );
+                if !(lo..=hi).contains(&interval) {
+                    return Err(InvalidInput::new(
+                        "task_policy.retry_interval",
+                        format!("must be {lo} to {hi} minutes"),
+                    ));
+                }
+                (std::num::NonZeroU64::new(u64::from(count)), Some(i64::from(interval)))
+            }
+            None => (None, None),
+        };
+        if let Some(info) = &self.task_ext_info {
+            let max = limits::NEW_BATCH_TASK_TASK_EXT_INFO_MAX_LEN;
+            let len = Value::Object(info.clone()).to_string().chars().count();
+            if len > max {
+                return Err(InvalidInput::new(
+                    "task_ext_info",
+                    format!("is {len} characters as JSON; at most {max}"),
+                ));
+            }
+        }
+        let upgrade = [
+            TaskType::FirmwareUpgrade,
+            TaskType::SoftwareUpgrade,
+            TaskType::ModuleUpgrade,
+        ];
+        if self.need_confirm == Some(true) && !upgrade.contains(&self.task_type) {
+            return Err(InvalidInput::new(
+                "need_confirm",
+                "applies only to firmwareUpgrade, softwareUpgrade and moduleUpgrade tasks",
+            ));
+        }
+        let task_policy = (schedule_time.is_some() || retry_count.is_some()).then_some(types::NewTaskPolicy {
+            schedule_time,
+            retry_count,
+            retry_interval,
+        });
+        Ok(types::NewBatchTask {
+            app_id,
+            task_name,
+            task_type: self.task_type,
+            targets,
+            targets_filter: self.targets_filter.clone().unwrap_or_default(),
+            document: self.document.clone().unwrap_or_default(),
+            document_source: self.document_source.clone(),
+            task_policy,
+            task_ext_info: self.task_ext_info.clone().unwrap_or_default(),
+            task_mode: self.gateway_mode.then_some(types::TaskMode::Gateway),
+            need_confirm: self.need_confirm,
+        })
+    }
+}

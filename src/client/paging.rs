@@ -1,0 +1,154 @@
+//! The bounded walk over pages that ShowBatchTask's sub-tasks and
+//! ListBatchTasks' tasks share: follow `page.marker` while pages come back
+//! full, with one deadline for the whole walk, a cap on pages and on items,
+//! and a marker that must sort below the one before it (record IDs descend,
+//! newest first), so a server that keeps handing out markers cannot keep a
+//! walk going.
+
+use std::future::Future;
+
+use futures_util::stream::{self, Stream, TryStreamExt as _};
+
+use super::Client;
+use crate::error::Error;
+use crate::types;
+use crate::validation;
+
+/// The most pages one walk requests: 50,000 records at the default 50 per
+/// page. A walk that needs more ends with [`Error::Decode`] naming this bound
+/// (with a smaller page `limit`, raise it).
+pub const MAX_WALK_PAGES: usize = 1_000;
+
+/// A query a walk can continue page after page.
+pub(super) trait Paged: Clone + Send + 'static {
+    /// The marker this query starts below, if any.
+    fn marker(&self) -> Option<&str>;
+    /// Records per page (the walk's page size).
+    fn limit(&self) -> u32;
+    /// The same query continuing below `marker` (and with no offset).
+    fn continue_from(self, marker: types::Marker) -> Self;
+}
+
+/// One page as a walk sees it.
+pub(super) struct Page<T> {
+    pub(super) items: Vec<T>,
+    pub(super) marker: Option<String>,
+    pub(super) request_id: Option<String>,
+}
+
+/// The bound on the records a walk yields, and how an error names it.
+pub(super) struct ItemBound {
+    /// The most records.
+    pub(super) max: usize,
+    /// The constant's name and why it is enough, e.g.
+    /// `"MAX_WALK_SUB_TASKS; Huawei allows 30,000 per task"`.
+    pub(super) name: &'static str,
+    /// The records, plural (`"sub-tasks"`, `"tasks"`).
+    pub(super) what: &'static str,
+}
+
+/// How far a walk has gone.
+#[derive(Debug, Default)]
+struct Walk {
+    /// When the first request started; the walk's deadline counts from here.
+    started: Option<tokio::time::Instant>,
+    /// Requests started.
+    pages: usize,
+    /// Records received.
+    items: usize,
+    /// The last page's request ID, for the error that ends a walk.
+    request_id: Option<String>,
+}
+
+/// Every record of every page from `first` on. Invalid input (`first` an
+/// error) is the stream's first and only item; a failed request ends the
+/// stream with its error, after what the pages before brought.
+pub(super) fn walk<Q, T, F, Fut>(
+    client: Client,
+    first: Result<Q, Error>,
+    bound: ItemBound,
+    fetch: F,
+) -> impl Stream<Item = Result<T, Error>> + Send + 'static
+where
+    Q: Paged,
+    T: Send + 'static,
+    F: Fn(Q) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Page<T>, Error>> + Send + 'static,
+{
+    let fetch = std::sync::Arc::new(fetch);
+    stream::try_unfold(Some((first, Walk::default())), move |state| {
+        let (client, fetch) = (client.clone(), fetch.clone());
+        let bound = (bound.max, bound.name, bound.what);
+        async move {
+            let Some((query, mut walk)) = state else {
+                return Ok::<_, Error>(None);
+            };
+            let query = query?;
+            if walk.pages >= MAX_WALK_PAGES {
+                return Err(paging_error(
+                    format!(
+                        "paging stopped after {MAX_WALK_PAGES} pages (MAX_WALK_PAGES) with more announced; \
+                         use a larger limit or narrower filters"
+                    ),
+                    walk.request_id,
+                ));
+            }
+            let limit = query.limit() as usize;
+            let previous = query.marker().map(str::to_owned);
+            let started = *walk.started.get_or_insert_with(tokio::time::Instant::now);
+            let request = fetch(query.clone());
+            walk.pages += 1;
+            // One deadline for the whole walk; each request also keeps its own.
+            // The builder caps the deadline, so `checked_add` cannot fail;
+            // without a representable instant the per-request limits still hold.
+            let page = match started.checked_add(client.shared.deadline) {
+                Some(at) => tokio::time::timeout_at(at, request)
+                    .await
+                    .map_err(|_| Error::Timeout {
+                        limit: crate::error::TimeoutKind::Deadline,
+                        elapsed: started.elapsed(),
+                        attempts: u32::try_from(walk.pages).unwrap_or(u32::MAX),
+                        request_id: None,
+                    })??,
+                None => request.await?,
+            };
+            walk.request_id = page.request_id;
+            walk.items = walk.items.saturating_add(page.items.len());
+            let (max, name, what) = bound;
+            if walk.items > max {
+                return Err(paging_error(
+                    format!("paging stopped: more than {max} {what} ({name})"),
+                    walk.request_id,
+                ));
+            }
+            let full = page.items.len() >= limit && !page.items.is_empty();
+            let next = match (full, page.marker) {
+                (true, Some(marker)) => {
+                    let advanced = previous
+                        .as_deref()
+                        .is_none_or(|p| marker.to_ascii_lowercase() < p.to_ascii_lowercase());
+                    let marker = validation::marker(&marker).ok().filter(|_| advanced).ok_or_else(|| {
+                        paging_error(
+                            format!("paging did not advance: page.marker {marker:?} after {previous:?}"),
+                            walk.request_id.clone(),
+                        )
+                    })?;
+                    Some((Ok(query.continue_from(marker)), walk))
+                }
+                _ => None,
+            };
+            Ok(Some((stream::iter(page.items.into_iter().map(Ok)), next)))
+        }
+    })
+    .try_flatten()
+}
+
+/// A walk that a server's paging would not let end.
+fn paging_error(message: String, request_id: Option<String>) -> Error {
+    Error::Decode {
+        status: 200,
+        message,
+        request_id,
+        body: String::new(),
+    }
+}
