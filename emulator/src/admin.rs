@@ -19,7 +19,8 @@ pub(crate) const PREFIX: &str = "/__emulator/";
 
 /// A fault as posted: `{"action": "status"|"process_then_fail"|"delay"|
 /// "reset"|"malformed_body", "status", "code", "msg", "delay_ms",
-/// "operation": "StopBatchTask"|"ShowBatchTask"|"Unknown", "task_id",
+/// "operation": "StopBatchTask"|"ShowBatchTask"|"ListBatchTasks"|"RetryBatchTask"|
+/// "ConfirmBatchTask"|"CreateBatchTask"|"DeleteBatchTask"|"Unknown", "task_id",
 /// "times", "nth"}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,12 +54,7 @@ impl FaultSpec {
             other => return Err(format!("unknown action {other:?}")),
         };
         if let Some(op) = &self.operation {
-            fault = fault.on(match op.as_str() {
-                "StopBatchTask" => Operation::StopBatchTask,
-                "ShowBatchTask" => Operation::ShowBatchTask,
-                "Unknown" => Operation::Unknown,
-                other => return Err(format!("unknown operation {other:?}")),
-            });
+            fault = fault.on(Operation::from_name(op).ok_or_else(|| format!("unknown operation {op:?}"))?);
         }
         if let Some(task) = self.task_id {
             fault = fault.for_task(task);
@@ -119,11 +115,7 @@ fn entry_json(e: &JournalEntry) -> Value {
         AuthMode::Malformed => json!({ "mode": "malformed" }),
         _ => json!({ "mode": "none" }),
     };
-    let operation = match e.operation {
-        Operation::StopBatchTask => "StopBatchTask",
-        Operation::ShowBatchTask => "ShowBatchTask",
-        _ => "Unknown",
-    };
+    let operation = e.operation.name();
     json!({
         "method": e.method.as_str(),
         "path": e.path,

@@ -84,7 +84,15 @@ pub struct EmulatorConfig {
     pub(crate) header_read_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) admin_endpoint: bool,
+    pub(crate) max_running_tasks: usize,
+    pub(crate) stopping_reads: u32,
 }
+
+/// How many batch tasks of one project may be running at once by default
+/// (Huawei's account limit, stated in prose on CreateBatchTask: "at most 10
+/// batch tasks are processed at once"); see
+/// [`EmulatorConfig::max_running_tasks`].
+pub const DEFAULT_MAX_RUNNING_TASKS: usize = 10;
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -100,6 +108,8 @@ impl Default for EmulatorConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             admin_endpoint: false,
+            max_running_tasks: DEFAULT_MAX_RUNNING_TASKS,
+            stopping_reads: 0,
         }
     }
 }
@@ -119,6 +129,8 @@ impl fmt::Debug for EmulatorConfig {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_connections", &self.max_connections)
             .field("admin_endpoint", &self.admin_endpoint)
+            .field("max_running_tasks", &self.max_running_tasks)
+            .field("stopping_reads", &self.stopping_reads)
             .finish()
     }
 }
@@ -214,6 +226,29 @@ impl EmulatorConfig {
     /// listen address is loopback.
     pub fn admin_endpoint(mut self, enabled: bool) -> Self {
         self.admin_endpoint = enabled;
+        self
+    }
+
+    /// How many tasks of one project may be running (Initializing,
+    /// Waitting, Processing or Stopping) when CreateBatchTask adds one more
+    /// (default [`DEFAULT_MAX_RUNNING_TASKS`], 10); a create over it is
+    /// refused `403 IOTDA.014206`. The emulator treats a project as the
+    /// account.
+    pub fn max_running_tasks(mut self, max: usize) -> Self {
+        self.max_running_tasks = max;
+        self
+    }
+
+    /// How many reads a stopped task stays `Stopping` for (default 0).
+    ///
+    /// With 0, a stop that leaves no sub-task running, waiting or awaiting
+    /// retry makes the task `Stopped` at once. With `n` > 0, such a task
+    /// becomes `Stopping` instead and is reported so by the next `n` reads
+    /// of it (each ShowBatchTask of the task, and each ListBatchTasks page
+    /// listing it), then becomes `Stopped`: deterministic, so a client
+    /// waiting for a task to leave `Stopping` can be tested without timing.
+    pub fn stopping_reads(mut self, reads: u32) -> Self {
+        self.stopping_reads = reads;
         self
     }
 

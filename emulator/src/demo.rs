@@ -16,6 +16,15 @@ pub const DEMO_FINISHED_TASK_ID: &str = "61a5f4cbd86b7a1d1c2f3e4b";
 /// A bulk device creation (Processing): its type cannot be stopped.
 pub const DEMO_CREATE_DEVICES_TASK_ID: &str = "61a5f4cbd86b7a1d1c2f3e4c";
 
+/// A firmware upgrade created with `need_confirm` (Processing): `dev-0001` to
+/// `dev-0010` wait (Waitting) for ConfirmBatchTask.
+pub const DEMO_CONFIRM_TASK_ID: &str = "61a5f4cbd86b7a1d1c2f3e4d";
+
+/// A firmware upgrade that ended PartialSuccess on `dev-0001` to `dev-0010`
+/// (6 Success, 2 Fail, 2 Stopped): its failed and stopped devices can be
+/// retried, and it can be deleted.
+pub const DEMO_PARTIAL_TASK_ID: &str = "61a5f4cbd86b7a1d1c2f3e4e";
+
 /// How many devices the demo firmware upgrade targets: `dev-0001` to `dev-0300`.
 pub const DEMO_DEVICE_COUNT: usize = 300;
 
@@ -45,7 +54,15 @@ impl Seed {
     /// - [`DEMO_FINISHED_TASK_ID`]: a softwareUpgrade that finished (Success)
     ///   on `dev-0001` to `dev-0010`;
     /// - [`DEMO_CREATE_DEVICES_TASK_ID`]: a createDevices task, Processing,
-    ///   over `new-0001` to `new-0005`.
+    ///   over `new-0001` to `new-0005`;
+    /// - [`DEMO_CONFIRM_TASK_ID`]: a firmwareUpgrade created with
+    ///   `need_confirm`, Processing, its ten devices Waitting for a confirm;
+    /// - [`DEMO_PARTIAL_TASK_ID`]: a firmwareUpgrade that ended PartialSuccess
+    ///   (6 Success, 2 Fail, 2 Stopped), to retry or delete.
+    ///
+    /// So the operator's loop works on it: list the firmware upgrades, stop
+    /// some devices of [`DEMO_TASK_ID`] and retry them, confirm
+    /// [`DEMO_CONFIRM_TASK_ID`], delete [`DEMO_FINISHED_TASK_ID`].
     ///
     /// ```
     /// use iotda_batchtask_emulator::{DEMO_TASK_ID, Seed};
@@ -89,8 +106,33 @@ impl Seed {
                 })
                 .collect::<BTreeMap<_, _>>(),
         };
-        Self {
-            tasks: vec![upgrade, finished, create_devices],
-        }
+        let confirm = SeedTask {
+            project_id: DEMO_PROJECT_ID.to_owned(),
+            task_id: DEMO_CONFIRM_TASK_ID.to_owned(),
+            task_type: TaskType::FirmwareUpgrade,
+            status: TaskStatus::Processing,
+            subtasks: (1..=10)
+                .map(|n| (demo_device_id(n), TaskDetailStatus::Waitting))
+                .collect(),
+        };
+        let partial = SeedTask {
+            project_id: DEMO_PROJECT_ID.to_owned(),
+            task_id: DEMO_PARTIAL_TASK_ID.to_owned(),
+            task_type: TaskType::FirmwareUpgrade,
+            status: TaskStatus::PartialSuccess,
+            subtasks: (1..=10)
+                .map(|n| {
+                    let status = match n {
+                        1..=6 => TaskDetailStatus::Success,
+                        7 | 8 => TaskDetailStatus::Fail,
+                        _ => TaskDetailStatus::Stopped,
+                    };
+                    (demo_device_id(n), status)
+                })
+                .collect(),
+        };
+        Self::new(vec![upgrade, finished, create_devices, confirm, partial])
+            .and_then(|seed| seed.with_need_confirm(DEMO_PROJECT_ID, DEMO_CONFIRM_TASK_ID))
+            .expect("the demo data is valid")
     }
 }

@@ -155,7 +155,9 @@ impl Fault {
         self
     }
 
-    /// Matches only requests for this task ID.
+    /// Matches only requests for this task ID. ListBatchTasks and
+    /// CreateBatchTask name no task in their path, so such a rule never
+    /// matches them.
     #[must_use]
     pub fn for_task(mut self, task_id: impl Into<String>) -> Self {
         self.task_id = Some(task_id.into());

@@ -23,8 +23,66 @@ pub enum Operation {
     StopBatchTask,
     /// `GET /v5/iot/{project_id}/batchtasks/{task_id}`.
     ShowBatchTask,
+    /// `GET /v5/iot/{project_id}/batchtasks`.
+    ListBatchTasks,
+    /// `POST /v5/iot/{project_id}/batchtasks/{task_id}/retry`.
+    RetryBatchTask,
+    /// `POST /v5/iot/{project_id}/batchtasks/{task_id}/confirm`.
+    ConfirmBatchTask,
+    /// `POST /v5/iot/{project_id}/batchtasks`.
+    CreateBatchTask,
+    /// `DELETE /v5/iot/{project_id}/batchtasks/{task_id}`.
+    DeleteBatchTask,
     /// Any other method or path (answered `404 APIGW.0101`).
     Unknown,
+}
+
+impl Operation {
+    /// Every operation, [`Operation::Unknown`] last.
+    pub const ALL: [Self; 8] = [
+        Self::StopBatchTask,
+        Self::ShowBatchTask,
+        Self::ListBatchTasks,
+        Self::RetryBatchTask,
+        Self::ConfirmBatchTask,
+        Self::CreateBatchTask,
+        Self::DeleteBatchTask,
+        Self::Unknown,
+    ];
+
+    /// Huawei's operation name (`StopBatchTask`, ...), or `Unknown`: the
+    /// name the admin endpoint reads and writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::StopBatchTask => "StopBatchTask",
+            Self::ShowBatchTask => "ShowBatchTask",
+            Self::ListBatchTasks => "ListBatchTasks",
+            Self::RetryBatchTask => "RetryBatchTask",
+            Self::ConfirmBatchTask => "ConfirmBatchTask",
+            Self::CreateBatchTask => "CreateBatchTask",
+            Self::DeleteBatchTask => "DeleteBatchTask",
+            Self::Unknown => "Unknown",
+        }
+    }
+
+    /// The operation of this [`name`](Operation::name), exactly as spelt.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.name() == name)
+    }
+
+    /// Whether the request body is Stop's `BatchTargets` (Stop, Retry, Confirm).
+    pub fn is_targeted(self) -> bool {
+        matches!(
+            self,
+            Self::StopBatchTask | Self::RetryBatchTask | Self::ConfirmBatchTask
+        )
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The credentials a request presented, without their secret parts: what
@@ -105,20 +163,43 @@ pub struct JournalEntry {
 }
 
 impl JournalEntry {
+    /// Whether this is `operation` on `task_id` (in any project). List and
+    /// Create name no task in their path, so they never match.
+    pub fn is_of(&self, operation: Operation, task_id: &str) -> bool {
+        self.operation == operation && self.task_id.as_deref() == Some(task_id)
+    }
+
     /// Whether this is a StopBatchTask of `task_id` (in any project).
     pub fn is_stop_of(&self, task_id: &str) -> bool {
-        self.operation == Operation::StopBatchTask && self.task_id.as_deref() == Some(task_id)
+        self.is_of(Operation::StopBatchTask, task_id)
     }
 
     /// Whether this is a ShowBatchTask of `task_id` (in any project).
     pub fn is_show_of(&self, task_id: &str) -> bool {
-        self.operation == Operation::ShowBatchTask && self.task_id.as_deref() == Some(task_id)
+        self.is_of(Operation::ShowBatchTask, task_id)
     }
 
-    /// The device IDs a stop targeted, in request order; `None` for a stop of
-    /// everything (`{}`, no body, `"targets": null`) and for other requests.
+    /// Whether this is a RetryBatchTask of `task_id` (in any project).
+    pub fn is_retry_of(&self, task_id: &str) -> bool {
+        self.is_of(Operation::RetryBatchTask, task_id)
+    }
+
+    /// Whether this is a ConfirmBatchTask of `task_id` (in any project).
+    pub fn is_confirm_of(&self, task_id: &str) -> bool {
+        self.is_of(Operation::ConfirmBatchTask, task_id)
+    }
+
+    /// Whether this is a DeleteBatchTask of `task_id` (in any project).
+    pub fn is_delete_of(&self, task_id: &str) -> bool {
+        self.is_of(Operation::DeleteBatchTask, task_id)
+    }
+
+    /// The device IDs a Stop, Retry or Confirm targeted, or a Create listed,
+    /// in request order; `None` for a Stop, Retry or Confirm of everything
+    /// (`{}`, no body, `"targets": null`), a Create without `targets`, and
+    /// other requests.
     pub fn targets(&self) -> Option<Vec<String>> {
-        if self.operation != Operation::StopBatchTask {
+        if !self.operation.is_targeted() && self.operation != Operation::CreateBatchTask {
             return None;
         }
         let targets = self.body.as_ref()?.get("targets")?.as_array()?;
@@ -153,7 +234,12 @@ impl Journal {
 
     /// The stops of `task_id`, oldest first.
     pub fn stops_of<'a>(&'a self, task_id: &'a str) -> impl Iterator<Item = &'a JournalEntry> {
-        self.entries.iter().filter(move |e| e.is_stop_of(task_id))
+        self.of(Operation::StopBatchTask, task_id)
+    }
+
+    /// The entries of `operation` on `task_id`, oldest first.
+    pub fn of<'a>(&'a self, operation: Operation, task_id: &'a str) -> impl Iterator<Item = &'a JournalEntry> {
+        self.entries.iter().filter(move |e| e.is_of(operation, task_id))
     }
 
     /// How many older entries were dropped to stay within

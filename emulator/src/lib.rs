@@ -1,14 +1,27 @@
 //! A loopback Huawei Cloud IoTDA emulator for the batch-task API, for
 //! integration tests and demos: LocalStack for `iotda-batchtask`.
 //!
-//! It serves
+//! It serves, with Huawei's documented state rules,
 //!
-//! - `POST /v5/iot/{project_id}/batchtasks/{task_id}/stop` (StopBatchTask),
-//!   with Huawei's documented semantics: `{}` stops every Processing,
-//!   Waitting and FailWaitRetry sub-task; a target list is answered per
-//!   target; once nothing is left to run, the task is Stopped;
+//! - `POST /v5/iot/{project_id}/batchtasks/{task_id}/stop` (StopBatchTask):
+//!   `{}` stops every Processing, Waitting and FailWaitRetry sub-task; a
+//!   target list is answered per target; once nothing is left to run, the
+//!   task is Stopped (or first Stopping, see
+//!   [`EmulatorConfig::stopping_reads`]);
+//! - `POST .../retry` (RetryBatchTask): Fail, FailWaitRetry and Stopped
+//!   sub-tasks run again (Processing); refused while the task is Success,
+//!   Stopped, Stopping, Waitting or Initializing;
+//! - `POST .../confirm` (ConfirmBatchTask): the Waitting sub-tasks of a task
+//!   created with `need_confirm` are dispatched (Processing);
 //! - `GET /v5/iot/{project_id}/batchtasks/{task_id}` (ShowBatchTask), with
-//!   its filters and marker/offset paging,
+//!   its filters and marker/offset paging;
+//! - `GET /v5/iot/{project_id}/batchtasks` (ListBatchTasks): `task_type`
+//!   (required), `status`, `app_id`, marker/offset paging, newest first;
+//! - `POST /v5/iot/{project_id}/batchtasks` (CreateBatchTask): the body
+//!   checked against the spec, at most [`DEFAULT_MAX_RUNNING_TASKS`] (10)
+//!   running tasks per project and 30,000 sub-tasks per task;
+//! - `DELETE /v5/iot/{project_id}/batchtasks/{task_id}` (DeleteBatchTask):
+//!   finished tasks only,
 //!
 //! over tasks from a [`Seed`] (JSON, or [`Seed::demo`]), behind the API
 //! gateway's authentication: AK/SK signatures (plain and derived, verified
@@ -75,16 +88,23 @@
 //! [`EmulatorConfig::max_connections`] change the defaults.
 //!
 //! # Assumptions where Huawei documents nothing
-//! - Task-level refusals (a type other than firmwareUpgrade/softwareUpgrade;
-//!   a task that is Success, Fail, PartialSuccess, Stopped or Stopping), more
-//!   than 100 or zero targets, and a target that is not a device ID: `400
-//!   IOTDA.000006` with a message naming the reason.
-//! - A target whose sub-task is already Success, Fail or Stopped: a
-//!   `failure` entry with `IOTDA.000006`, naming the state.
+//! The full list, with the answers, is in `docs/emulator.md`; in short:
+//! - Task-level refusals of Stop, Retry and Confirm (a task type or status
+//!   the operation does not accept; a confirm of a task without
+//!   `need_confirm`), more than 100 or zero targets, and a target that is
+//!   not a device ID: `400 IOTDA.000006` with a message naming the reason.
+//! - A target whose sub-task is in a status the operation does not act on:
+//!   a `failure` entry with `IOTDA.000006`, naming the state.
 //! - Repeated targets are answered once, at their first position; results
-//!   follow request order; `{}` lists every sub-task it stopped.
-//! - A stop takes effect at once (never `Stopping`); when no sub-task is left
-//!   in Processing, Waitting or FailWaitRetry, the task becomes Stopped.
+//!   follow request order; `{}` lists every sub-task it acted on.
+//! - A stop takes effect at once; when no sub-task is left in Processing,
+//!   Waitting or FailWaitRetry, the task becomes Stopped, after
+//!   [`EmulatorConfig::stopping_reads`] reads in `Stopping` (default none).
+//! - Retried and confirmed sub-tasks become Processing, and so does their
+//!   task.
+//! - The eleventh running task of a project is refused `403 IOTDA.014206`;
+//!   more than 30,000 targets `400 IOTDA.000006`; deleting an unfinished
+//!   task `403 IOTDA.014221`.
 //! - An empty body, or `"targets": null`, is treated like `{}`; an empty
 //!   body may come without `Content-Type`.
 //! - A stale or future `X-Sdk-Date`, a missing date, an unsigned `host` or
@@ -97,27 +117,34 @@
 mod admin;
 mod auth;
 mod config;
+mod confirm;
+mod create;
+mod delete;
 mod demo;
 mod fault;
 mod journal;
+mod list;
+mod page;
 mod reply;
 mod request_id;
+mod retry;
 mod seed;
 mod server;
 mod service;
 mod show;
 mod state;
 mod stop;
+mod targets;
 
 use std::net::SocketAddr;
 
 pub use config::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_CONNECTIONS, DEFAULT_REGION,
-    EmulatorConfig, MAX_BODY_BYTES, MAX_CONNECTION_BUFFER_BYTES,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RUNNING_TASKS, DEFAULT_REGION, EmulatorConfig, MAX_BODY_BYTES, MAX_CONNECTION_BUFFER_BYTES,
 };
 pub use demo::{
-    DEMO_CREATE_DEVICES_TASK_ID, DEMO_DEVICE_COUNT, DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID,
-    demo_device_id, demo_subtask_status,
+    DEMO_CONFIRM_TASK_ID, DEMO_CREATE_DEVICES_TASK_ID, DEMO_DEVICE_COUNT, DEMO_FINISHED_TASK_ID, DEMO_PARTIAL_TASK_ID,
+    DEMO_PROJECT_ID, DEMO_TASK_ID, demo_device_id, demo_subtask_status,
 };
 pub use fault::{Decision, Fault, FaultAction, MAX_FAULT_RULES};
 pub use journal::{AuthMode, Journal, JournalEntry, MAX_JOURNAL_ENTRIES, Operation};

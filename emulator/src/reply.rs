@@ -18,11 +18,22 @@ pub(crate) const MARKER_OUT_OF_RANGE: &str = "IOTDA.000018";
 pub(crate) const TASK_NOT_FOUND: &str = "IOTDA.014200";
 /// `IOTDA.014219`: a target is not in the task (per-target, inside a 200).
 pub(crate) const TARGET_NOT_IN_TASK: &str = "IOTDA.014219";
+/// `IOTDA.014221`: DeleteBatchTask's only documented 403 code, used for a
+/// task that has not finished (its meaning is not published).
+pub(crate) const TASK_NOT_FINISHED: &str = "IOTDA.014221";
+/// `IOTDA.014206`: one of CreateBatchTask's two documented 403 codes, used
+/// for the account's limit of tasks processed at once (its meaning is not
+/// published; an assumption listed in docs/emulator.md).
+pub(crate) const TOO_MANY_RUNNING_TASKS: &str = "IOTDA.014206";
 
 /// What a request gets, before the request ID is attached.
 pub(crate) enum Reply {
     /// 200 with this JSON body.
     Ok(Vec<u8>),
+    /// 201 with this JSON body.
+    Created(Vec<u8>),
+    /// 204 without a body.
+    NoContent,
     /// An IoTDA error: `{"error_code", "error_msg"}`.
     Iotda {
         status: StatusCode,
@@ -112,6 +123,8 @@ impl Reply {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::Ok(_) | Self::Malformed => StatusCode::OK,
+            Self::Created(_) => StatusCode::CREATED,
+            Self::NoContent => StatusCode::NO_CONTENT,
             Self::Iotda { status, .. } | Self::Injected { status, .. } | Self::Gateway { status, .. } => *status,
         }
     }
@@ -134,7 +147,8 @@ impl Reply {
         // Serialising these plain structs cannot fail; an empty body would be
         // the harmless fallback.
         let body = match &self {
-            Self::Ok(body) => body.clone(),
+            Self::Ok(body) | Self::Created(body) => body.clone(),
+            Self::NoContent => Vec::new(),
             Self::Malformed => br#"{"targets":[{"target":"#.to_vec(),
             Self::Injected { code, msg, .. } => serde_json::to_vec(&IotdaError {
                 error_code: code,
@@ -156,7 +170,9 @@ impl Reply {
         let mut response = Response::new(Bytes::from(body));
         *response.status_mut() = status;
         let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if status != StatusCode::NO_CONTENT {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
         if let Ok(id) = HeaderValue::from_str(request_id) {
             headers.insert("x-request-id", id);
         }

@@ -1,12 +1,12 @@
 //! The emulator's initial data: batch tasks and their sub-tasks, read from
 //! JSON (strictly) or built in ([`Seed::demo`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::de::{self, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use iotda_batchtask::validation;
 
@@ -77,7 +77,8 @@ pub struct SeedTask {
 ///             "subtasks": {"dev-0001": "Processing", "dev-0002": "Waitting", "dev-0003": "Success"}}]}
 /// ```
 ///
-/// parsed strictly: unknown fields and repeated sub-task keys are errors, and
+/// where a task may also say `"need_confirm": true` (see
+/// [`Seed::with_need_confirm`]), parsed strictly: unknown fields and repeated sub-task keys are errors, and
 /// every error names the problem and where it is.
 ///
 /// ```
@@ -90,11 +91,39 @@ pub struct SeedTask {
 /// .unwrap_err();
 /// assert!(err.to_string().starts_with(r#"tasks[0].subtasks["dev-0001"]: unknown sub-task status "Runing""#));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "RawSeed")]
 pub struct Seed {
     // Visible to the emulator's modules (demo data, state dumps), which build seeds valid by construction.
     pub(crate) tasks: Vec<SeedTask>,
+    /// (project ID, task ID) of the tasks created with `need_confirm`; kept
+    /// beside [`SeedTask`] so that its public fields stay as they were.
+    pub(crate) need_confirm: BTreeSet<(String, String)>,
+}
+
+impl Serialize for Seed {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            tasks: Vec<OutTask<'a>>,
+        }
+        #[derive(Serialize)]
+        struct OutTask<'a> {
+            #[serde(flatten)]
+            task: &'a SeedTask,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            need_confirm: bool,
+        }
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|task| OutTask {
+                task,
+                need_confirm: self.needs_confirm(&task.project_id, &task.task_id),
+            })
+            .collect();
+        Out { tasks }.serialize(serializer)
+    }
 }
 
 /// Why a seed was refused.
@@ -174,7 +203,41 @@ impl Seed {
                 ));
             }
         }
-        Ok(Self { tasks })
+        Ok(Self {
+            tasks,
+            need_confirm: BTreeSet::new(),
+        })
+    }
+
+    /// Marks a task as created with `need_confirm: true`: its Waitting
+    /// sub-tasks wait for ConfirmBatchTask, and only such tasks accept a
+    /// confirm. Fails when the seed has no such task.
+    ///
+    /// ```
+    /// use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Seed};
+    ///
+    /// let seed = Seed::demo().with_need_confirm(DEMO_PROJECT_ID, DEMO_TASK_ID)?;
+    /// assert!(seed.needs_confirm(DEMO_PROJECT_ID, DEMO_TASK_ID));
+    /// # Ok::<(), iotda_batchtask_emulator::SeedError>(())
+    /// ```
+    pub fn with_need_confirm(mut self, project_id: &str, task_id: &str) -> Result<Self, SeedError> {
+        if !self
+            .tasks
+            .iter()
+            .any(|t| t.project_id == project_id && t.task_id == task_id)
+        {
+            return Err(SeedError::invalid(
+                "need_confirm",
+                format!("no task {task_id} in project {project_id}"),
+            ));
+        }
+        self.need_confirm.insert((project_id.to_owned(), task_id.to_owned()));
+        Ok(self)
+    }
+
+    /// Whether the task was created with `need_confirm: true`.
+    pub fn needs_confirm(&self, project_id: &str, task_id: &str) -> bool {
+        self.need_confirm.contains(&(project_id.to_owned(), task_id.to_owned()))
     }
 
     /// Parses and checks a seed from JSON.
@@ -224,6 +287,8 @@ struct RawTask {
     task_type: String,
     status: String,
     subtasks: RawSubtasks,
+    #[serde(default)]
+    need_confirm: bool,
 }
 
 /// Sub-tasks in file order; a repeated device ID is an error rather than
@@ -257,7 +322,11 @@ impl<'de> Deserialize<'de> for RawSubtasks {
 impl RawSeed {
     fn check(self) -> Result<Seed, SeedError> {
         let mut tasks = Vec::with_capacity(self.tasks.len());
+        let mut need_confirm = Vec::new();
         for (i, raw) in self.tasks.into_iter().enumerate() {
+            if raw.need_confirm {
+                need_confirm.push((raw.project_id.clone(), raw.task_id.clone()));
+            }
             let task_type = parse_wire(&TaskType::ALL, TaskType::as_str, &raw.task_type, "task_type")
                 .map_err(|e| SeedError::invalid(format!("tasks[{i}].task_type"), e))?;
             let status = parse_wire(&TaskStatus::ALL, TaskStatus::as_str, &raw.status, "task status")
@@ -281,7 +350,9 @@ impl RawSeed {
                 subtasks,
             });
         }
-        Seed::new(tasks)
+        let mut seed = Seed::new(tasks)?;
+        seed.need_confirm.extend(need_confirm);
+        Ok(seed)
     }
 }
 

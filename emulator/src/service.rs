@@ -21,7 +21,7 @@ use crate::reply::Reply;
 use crate::request_id::RequestIds;
 use crate::seed::Seed;
 use crate::seed::{TaskDetailStatus, TaskStatus};
-use crate::state::{State, StateError, TaskSnapshot};
+use crate::state::{Rules, State, StateError, TaskSnapshot};
 use iotda_batchtask::validation::{self, InvalidInput};
 
 /// The emulated IoTDA endpoints, without a server: routing, authentication,
@@ -41,7 +41,7 @@ use iotda_batchtask::validation::{self, InvalidInput};
 ///     .body(Bytes::from_static(br#"{"targets":["dev-0001"]}"#))?;
 /// let response = service.respond(request);
 /// assert_eq!(response.status(), 200);
-/// assert_eq!(response.body().as_ref(), br#"{"targets":[{"target":"dev-0001","status":"success"}]}"#);
+/// assert_eq!(response.body().as_ref(), br#"{"targets":[{"status":"success","target":"dev-0001"}]}"#);
 /// let task = service.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap();
 /// assert_eq!(task.subtasks["dev-0001"], TaskDetailStatus::Stopped);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -88,15 +88,18 @@ enum Then {
 #[error("too many fault rules waiting (at most {MAX_FAULT_RULES})")]
 pub struct TooManyFaults;
 
-/// The endpoints the emulator serves.
-enum Route {
-    Stop { project_id: String, task_id: String },
-    Show { project_id: String, task_id: String },
+/// The endpoints the emulator serves: the operation, and the path's IDs
+/// (percent-decoded; List and Create name no task).
+struct Route {
+    operation: Operation,
+    project_id: String,
+    task_id: Option<String>,
 }
 
 impl Route {
-    /// Matches `/v5/iot/{project_id}/batchtasks/{task_id}[/stop]` exactly (no
-    /// trailing `/`, like the gateway) with the one method each accepts.
+    /// Matches `/v5/iot/{project_id}/batchtasks[/{task_id}[/stop|/retry|/confirm]]`
+    /// exactly (no trailing `/`, like the gateway) with the one method each
+    /// accepts.
     fn parse(method: &Method, path: &str) -> Option<Self> {
         let rest = path.strip_prefix("/v5/iot/")?;
         let mut segments = rest.split('/');
@@ -104,21 +107,46 @@ impl Route {
         if segments.next()? != "batchtasks" {
             return None;
         }
-        let task_id = segments.next().filter(|s| !s.is_empty())?;
-        let stop = match segments.next() {
-            None => false,
-            Some("stop") => true,
+        let task_id = match segments.next() {
+            None => None,
+            Some(id) if !id.is_empty() => Some(id),
             Some(_) => return None,
         };
+        let action = segments.next();
         if segments.next().is_some() {
             return None;
         }
+        let operation = match (task_id.is_some(), action, method) {
+            (false, None, &Method::GET) => Operation::ListBatchTasks,
+            (false, None, &Method::POST) => Operation::CreateBatchTask,
+            (true, None, &Method::GET) => Operation::ShowBatchTask,
+            (true, None, &Method::DELETE) => Operation::DeleteBatchTask,
+            (true, Some("stop"), &Method::POST) => Operation::StopBatchTask,
+            (true, Some("retry"), &Method::POST) => Operation::RetryBatchTask,
+            (true, Some("confirm"), &Method::POST) => Operation::ConfirmBatchTask,
+            _ => return None,
+        };
         let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
-        let (project_id, task_id) = (decode(project_id), decode(task_id));
-        match (stop, method) {
-            (true, &Method::POST) => Some(Self::Stop { project_id, task_id }),
-            (false, &Method::GET) => Some(Self::Show { project_id, task_id }),
-            _ => None,
+        Some(Self {
+            operation,
+            project_id: decode(project_id),
+            task_id: task_id.map(decode),
+        })
+    }
+
+    /// What the journal and the fault rules know of a request's target.
+    fn target(route: Option<&Self>) -> Target {
+        match route {
+            Some(r) => Target {
+                operation: r.operation,
+                project_id: Some(r.project_id.clone()),
+                task_id: r.task_id.clone(),
+            },
+            None => Target {
+                operation: Operation::Unknown,
+                project_id: None,
+                task_id: None,
+            },
         }
     }
 }
@@ -128,7 +156,13 @@ impl Service {
     /// the region, an access key pair or a token is invalid.
     pub fn new(config: &EmulatorConfig) -> Result<Self, EmulatorError> {
         Ok(Self {
-            state: Mutex::new(State::new(&config.seed)),
+            state: Mutex::new(State::new(
+                &config.seed,
+                Rules {
+                    max_running_tasks: config.max_running_tasks,
+                    stopping_reads: config.stopping_reads,
+                },
+            )),
             auth: Authenticator::new(config)?,
             ids: RequestIds::new(),
             requests: AtomicU64::new(0),
@@ -166,21 +200,12 @@ impl Service {
     pub fn decide_at(&self, request: Request<Bytes>, now: Timestamp) -> Decision {
         let (parts, body) = request.into_parts();
         let route = Route::parse(&parts.method, parts.uri.path());
-        let (operation, project_id, task_id) = match &route {
-            Some(Route::Stop { project_id, task_id }) => (Operation::StopBatchTask, Some(project_id), Some(task_id)),
-            Some(Route::Show { project_id, task_id }) => (Operation::ShowBatchTask, Some(project_id), Some(task_id)),
-            None => (Operation::Unknown, None, None),
-        };
-        let target = Target {
-            operation,
-            project_id: project_id.cloned(),
-            task_id: task_id.cloned(),
-        };
+        let target = Route::target(route.as_ref());
         let action = self
             .faults
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take(operation, target.task_id.as_deref());
+            .take(target.operation, target.task_id.as_deref());
         let injected = action.is_some();
         let real = |route: Option<Route>| {
             if body.len() > MAX_BODY_BYTES {
@@ -224,23 +249,7 @@ impl Service {
         } else {
             Reply::request_error()
         };
-        let target = match Route::parse(&parts.method, parts.uri.path()) {
-            Some(Route::Stop { project_id, task_id }) => Target {
-                operation: Operation::StopBatchTask,
-                project_id: Some(project_id),
-                task_id: Some(task_id),
-            },
-            Some(Route::Show { project_id, task_id }) => Target {
-                operation: Operation::ShowBatchTask,
-                project_id: Some(project_id),
-                task_id: Some(task_id),
-            },
-            None => Target {
-                operation: Operation::Unknown,
-                project_id: None,
-                task_id: None,
-            },
-        };
+        let target = Route::target(Route::parse(&parts.method, parts.uri.path()).as_ref());
         self.finish(parts, None, target, reply, false, false)
             .unwrap_or_else(|| Decision::Reset.into_response())
     }
@@ -416,9 +425,17 @@ impl Service {
         if let Err(detail) = self.auth.check(parts, body, now) {
             return Reply::unauthorized(&detail);
         }
-        match route {
-            Route::Stop { project_id, task_id } => self.stop(parts, body, &project_id, &task_id),
-            Route::Show { project_id, task_id } => self.show(parts, &project_id, &task_id),
+        let project_id = route.project_id.as_str();
+        let task_id = route.task_id.as_deref().unwrap_or_default();
+        match route.operation {
+            Operation::StopBatchTask => self.stop(parts, body, project_id, task_id),
+            Operation::RetryBatchTask => self.retry(parts, body, project_id, task_id),
+            Operation::ConfirmBatchTask => self.confirm(parts, body, project_id, task_id),
+            Operation::ShowBatchTask => self.show(parts, project_id, task_id),
+            Operation::DeleteBatchTask => self.delete(parts, project_id, task_id),
+            Operation::ListBatchTasks => self.list(parts, project_id),
+            Operation::CreateBatchTask => self.create(parts, body, project_id),
+            Operation::Unknown => Reply::no_such_api(),
         }
     }
 }
@@ -432,6 +449,17 @@ pub(crate) fn invalid(e: &InvalidInput) -> Reply {
 pub(crate) fn check_common(headers: &HeaderMap, project_id: &str, task_id: &str) -> Result<(), Reply> {
     validation::project_id(project_id).map_err(|e| invalid(&e))?;
     validation::task_id(task_id).map_err(|e| invalid(&e))?;
+    check_instance(headers)
+}
+
+/// Checks the project ID and the optional `Instance-Id` header (List and
+/// Create, whose paths name no task).
+pub(crate) fn check_project(headers: &HeaderMap, project_id: &str) -> Result<(), Reply> {
+    validation::project_id(project_id).map_err(|e| invalid(&e))?;
+    check_instance(headers)
+}
+
+fn check_instance(headers: &HeaderMap) -> Result<(), Reply> {
     let mut instance = headers.get_all("instance-id").iter();
     if let Some(value) = instance.next() {
         let bad = || InvalidInput::new("Instance-Id", "must appear once and be 1 to 36 of a-f, 0-9 and '-'");

@@ -1,11 +1,14 @@
 //! The emulator's mutable data: tasks, their sub-tasks, and the pure
-//! operations on them (stop, page through sub-tasks).
+//! operations on them, with Huawei's state rules: Stop, Retry and Confirm
+//! per target, Create within the account limits, Delete of finished tasks,
+//! and `Stopping` settling on reads.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
 
 use crate::seed::{Seed, SeedTask, Stoppable as _, TaskDetailStatus, TaskStatus, TaskType};
+use iotda_batchtask::types;
 
 /// A task's state at one moment, for tests and tools.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +23,10 @@ pub struct TaskSnapshot {
     pub status: TaskStatus,
     /// Each sub-task's status, by device ID.
     pub subtasks: BTreeMap<String, TaskDetailStatus>,
+    /// The task's name (`{task_type}-{task_id}` for seeded tasks).
+    pub task_name: String,
+    /// Whether the task was created with `need_confirm: true`.
+    pub need_confirm: bool,
 }
 
 impl TaskSnapshot {
@@ -48,16 +55,91 @@ pub(crate) struct Task {
     pub(crate) task_type: TaskType,
     pub(crate) status: TaskStatus,
     pub(crate) create_time: String,
+    pub(crate) task_name: String,
+    pub(crate) need_confirm: bool,
+    /// The resource space given at creation; seeded tasks have none.
+    pub(crate) app_id: Option<String>,
+    /// What a create asked for that the emulator only echoes (document,
+    /// filter, policy, extra information, mode); empty for seeded tasks.
+    pub(crate) echo: types::Task,
+    /// The task's own record ID (24 hex, larger for newer tasks), for
+    /// ListBatchTasks' marker.
+    pub(crate) record_id: String,
     /// In creation order, so record IDs ascend.
     pub(crate) subtasks: Vec<Subtask>,
     by_target: HashMap<String, usize>,
     /// The first 12 hex digits of every record ID, for sub-tasks added later.
     record_prefix: String,
+    /// Reads left before a `Stopping` task becomes `Stopped`.
+    stopping_reads_left: u32,
 }
 
-/// What a stop request asks for.
-pub(crate) enum StopScope {
-    /// `{}`: every running, waiting or failed-awaiting-retry sub-task.
+/// The three operations with Stop's `BatchTargets` body and per-target answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Targeted {
+    Stop,
+    Retry,
+    Confirm,
+}
+
+impl Targeted {
+    /// The task types the operation accepts (Huawei's definitions).
+    pub(crate) fn accepts_type(self, task_type: TaskType) -> bool {
+        match self {
+            Self::Stop | Self::Retry => matches!(task_type, TaskType::FirmwareUpgrade | TaskType::SoftwareUpgrade),
+            Self::Confirm => matches!(
+                task_type,
+                TaskType::FirmwareUpgrade | TaskType::SoftwareUpgrade | TaskType::ModuleUpgrade
+            ),
+        }
+    }
+
+    /// The task statuses the operation accepts: Huawei forbids Stop and
+    /// Confirm on finished and Stopping tasks, Retry on Success, Stopped,
+    /// Stopping, Waitting and Initializing ones.
+    pub(crate) fn accepts_status(self, status: TaskStatus) -> bool {
+        match self {
+            Self::Stop | Self::Confirm => status.is_stoppable(),
+            Self::Retry => matches!(
+                status,
+                TaskStatus::Processing | TaskStatus::Fail | TaskStatus::PartialSuccess
+            ),
+        }
+    }
+
+    /// The sub-task statuses the operation acts on (what `{}` selects).
+    pub(crate) fn acts_on(self, status: TaskDetailStatus) -> bool {
+        match self {
+            Self::Stop => status.is_stoppable(),
+            Self::Retry => matches!(
+                status,
+                TaskDetailStatus::Fail | TaskDetailStatus::FailWaitRetry | TaskDetailStatus::Stopped
+            ),
+            Self::Confirm => status == TaskDetailStatus::Waitting,
+        }
+    }
+
+    /// A sub-task's status once acted on.
+    fn result(self) -> TaskDetailStatus {
+        match self {
+            Self::Stop => TaskDetailStatus::Stopped,
+            Self::Retry | Self::Confirm => TaskDetailStatus::Processing,
+        }
+    }
+
+    /// The verb for messages: "stopped", "retried", "confirmed".
+    pub(crate) fn past(self) -> &'static str {
+        match self {
+            Self::Stop => "stopped",
+            Self::Retry => "retried",
+            Self::Confirm => "confirmed",
+        }
+    }
+}
+
+/// What a Stop, Retry or Confirm request asks for.
+pub(crate) enum Scope {
+    /// `{}`: every sub-task the operation acts on.
     All,
     /// These targets, in request order (may repeat).
     Targets(Vec<String>),
@@ -66,32 +148,98 @@ pub(crate) enum StopScope {
 /// The result of one target, before it becomes JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TargetOutcome {
-    Stopped,
+    Done,
     NotInTask,
-    Final(TaskDetailStatus),
+    /// The sub-task is in a status the operation does not act on.
+    Refused(TaskDetailStatus),
 }
 
-/// Why a task refuses a stop as a whole.
-pub(crate) enum StopRefusal {
+/// Why a task refuses a Stop, Retry or Confirm as a whole.
+pub(crate) enum Refusal {
     NoSuchTask,
     Type(TaskType),
     Status(TaskStatus),
+    /// A confirm of a task created without `need_confirm`.
+    NotConfirmable,
+}
+
+/// Why a task could not be created.
+pub(crate) enum CreateRefusal {
+    /// The project already has this many running tasks.
+    TooManyRunning(usize),
+}
+
+/// Why a task could not be deleted.
+pub(crate) enum DeleteRefusal {
+    NoSuchTask,
+    NotFinished(TaskStatus),
+}
+
+/// A task to create, checked by the caller.
+pub(crate) struct NewTask {
+    pub(crate) task_type: TaskType,
+    pub(crate) task_name: String,
+    pub(crate) targets: Vec<String>,
+    pub(crate) need_confirm: bool,
+    pub(crate) app_id: Option<String>,
+    pub(crate) echo: types::Task,
+}
+
+/// The emulator's rules that configuration can change.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules {
+    pub(crate) max_running_tasks: usize,
+    pub(crate) stopping_reads: u32,
 }
 
 pub(crate) struct State {
     tasks: Vec<Task>,
     index: HashMap<(String, String), usize>,
+    /// The ordinal the next created task gets (after every seeded one).
+    next_ordinal: usize,
+    rules: Rules,
+}
+
+/// Whether a task counts towards the running-tasks limit.
+fn is_running(status: TaskStatus) -> bool {
+    matches!(
+        status,
+        TaskStatus::Initializing | TaskStatus::Waitting | TaskStatus::Processing | TaskStatus::Stopping
+    )
+}
+
+/// Whether DeleteBatchTask accepts a task (Huawei: finished tasks only).
+fn is_finished(status: TaskStatus) -> bool {
+    matches!(
+        status,
+        TaskStatus::Success | TaskStatus::Fail | TaskStatus::PartialSuccess | TaskStatus::Stopped
+    )
 }
 
 impl State {
-    pub(crate) fn new(seed: &Seed) -> Self {
+    pub(crate) fn new(seed: &Seed, rules: Rules) -> Self {
         let mut tasks = Vec::with_capacity(seed.tasks().len());
-        let mut index = HashMap::new();
         for (ordinal, task) in seed.tasks().iter().enumerate() {
-            index.insert((task.project_id.clone(), task.task_id.clone()), ordinal);
-            tasks.push(Task::new(task, ordinal));
+            let need_confirm = seed.needs_confirm(&task.project_id, &task.task_id);
+            tasks.push(Task::new(task, ordinal, need_confirm));
         }
-        Self { tasks, index }
+        let mut state = Self {
+            next_ordinal: tasks.len(),
+            tasks,
+            index: HashMap::new(),
+            rules,
+        };
+        state.reindex();
+        state
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| ((t.project_id.clone(), t.task_id.clone()), i))
+            .collect();
     }
 
     pub(crate) fn task(&self, project_id: &str, task_id: &str) -> Option<&Task> {
@@ -104,42 +252,75 @@ impl State {
         self.tasks.get_mut(i)
     }
 
+    /// The project's tasks, newest first (as ListBatchTasks pages them).
+    pub(crate) fn tasks_of<'a>(&'a self, project_id: &'a str) -> impl Iterator<Item = &'a Task> {
+        let mut tasks: Vec<&Task> = self.tasks.iter().filter(|t| t.project_id == project_id).collect();
+        tasks.sort_by(|a, b| b.record_id.cmp(&a.record_id));
+        tasks.into_iter()
+    }
+
     pub(crate) fn to_seed(&self) -> Seed {
         Seed {
             tasks: self.tasks.iter().map(Task::to_seed_task).collect(),
+            need_confirm: self
+                .tasks
+                .iter()
+                .filter(|t| t.need_confirm)
+                .map(|t| (t.project_id.clone(), t.task_id.clone()))
+                .collect(),
         }
     }
 
-    /// Applies a stop. Outcomes come back in request order, one per distinct
-    /// target (a repeat is answered once, at its first position).
+    /// Records that a client read the task (ShowBatchTask, or a
+    /// ListBatchTasks page listing it), after its answer was built: a
+    /// `Stopping` task settles to `Stopped` once its reads are used up.
+    pub(crate) fn note_read(&mut self, project_id: &str, task_id: &str) {
+        if let Some(task) = self.task_mut(project_id, task_id)
+            && task.status == TaskStatus::Stopping
+        {
+            task.stopping_reads_left = task.stopping_reads_left.saturating_sub(1);
+            if task.stopping_reads_left == 0 {
+                task.status = TaskStatus::Stopped;
+            }
+        }
+    }
+
+    /// Applies a Stop, Retry or Confirm. Outcomes come back in request order,
+    /// one per distinct target (a repeat is answered once, at its first
+    /// position).
     ///
     /// All decisions are made before anything changes, and the changes are
     /// plain assignments, so a request is applied entirely or not at all.
-    pub(crate) fn stop(
+    pub(crate) fn apply(
         &mut self,
+        op: Targeted,
         project_id: &str,
         task_id: &str,
-        scope: &StopScope,
-    ) -> Result<Vec<(String, TargetOutcome)>, StopRefusal> {
-        let task = self.task_mut(project_id, task_id).ok_or(StopRefusal::NoSuchTask)?;
-        if !task.task_type.is_stoppable() {
-            return Err(StopRefusal::Type(task.task_type));
+        scope: &Scope,
+    ) -> Result<Vec<(String, TargetOutcome)>, Refusal> {
+        let stopping_reads = self.rules.stopping_reads;
+        let task = self.task_mut(project_id, task_id).ok_or(Refusal::NoSuchTask)?;
+        if !op.accepts_type(task.task_type) {
+            return Err(Refusal::Type(task.task_type));
         }
-        if !task.status.is_stoppable() {
-            return Err(StopRefusal::Status(task.status));
+        if !op.accepts_status(task.status) {
+            return Err(Refusal::Status(task.status));
         }
-        let mut to_stop = Vec::new();
+        if op == Targeted::Confirm && !task.need_confirm {
+            return Err(Refusal::NotConfirmable);
+        }
+        let mut to_change = Vec::new();
         let mut outcomes = Vec::new();
         match scope {
-            StopScope::All => {
+            Scope::All => {
                 for (i, sub) in task.subtasks.iter().enumerate() {
-                    if sub.status.is_stoppable() {
-                        to_stop.push(i);
-                        outcomes.push((sub.target.clone(), TargetOutcome::Stopped));
+                    if op.acts_on(sub.status) {
+                        to_change.push(i);
+                        outcomes.push((sub.target.clone(), TargetOutcome::Done));
                     }
                 }
             }
-            StopScope::Targets(targets) => {
+            Scope::Targets(targets) => {
                 let mut seen = HashSet::new();
                 for target in targets {
                     if !seen.insert(target.as_str()) {
@@ -148,11 +329,11 @@ impl State {
                     let outcome = match task.by_target.get(target) {
                         None => TargetOutcome::NotInTask,
                         Some(&i) => match task.subtasks.get(i).map(|s| s.status) {
-                            Some(status) if status.is_stoppable() => {
-                                to_stop.push(i);
-                                TargetOutcome::Stopped
+                            Some(status) if op.acts_on(status) => {
+                                to_change.push(i);
+                                TargetOutcome::Done
                             }
-                            Some(status) => TargetOutcome::Final(status),
+                            Some(status) => TargetOutcome::Refused(status),
                             None => TargetOutcome::NotInTask,
                         },
                     };
@@ -160,16 +341,93 @@ impl State {
                 }
             }
         }
-        for i in to_stop {
+        let changed = !to_change.is_empty();
+        for i in to_change {
             if let Some(sub) = task.subtasks.get_mut(i) {
-                sub.status = TaskDetailStatus::Stopped;
+                sub.status = op.result();
             }
         }
-        // Nothing left to run: the task as a whole is stopped.
-        if !task.subtasks.iter().any(|s| s.status.is_stoppable()) {
-            task.status = TaskStatus::Stopped;
+        match op {
+            // Nothing left to run: the task as a whole is stopped, at once or
+            // after its Stopping reads.
+            Targeted::Stop if !task.subtasks.iter().any(|s| s.status.is_stoppable()) => {
+                if stopping_reads == 0 {
+                    task.status = TaskStatus::Stopped;
+                } else {
+                    task.status = TaskStatus::Stopping;
+                    task.stopping_reads_left = stopping_reads;
+                }
+            }
+            // Sub-tasks run again: a finished task is running again.
+            Targeted::Retry if changed => task.status = TaskStatus::Processing,
+            Targeted::Confirm if changed => task.status = TaskStatus::Processing,
+            _ => {}
         }
         Ok(outcomes)
+    }
+
+    /// Adds a task, unless the project already has
+    /// [`Rules::max_running_tasks`] running ones. A task with targets starts
+    /// Processing, its sub-tasks Processing (Waitting with `need_confirm`);
+    /// a task without targets (a filter or a file the emulator cannot
+    /// resolve) has no sub-tasks and is Success at once.
+    pub(crate) fn create(&mut self, project_id: &str, new: NewTask) -> Result<&Task, CreateRefusal> {
+        let running = self
+            .tasks
+            .iter()
+            .filter(|t| t.project_id == project_id && is_running(t.status))
+            .count();
+        if running >= self.rules.max_running_tasks {
+            return Err(CreateRefusal::TooManyRunning(running));
+        }
+        let ordinal = self.next_ordinal;
+        self.next_ordinal = self.next_ordinal.saturating_add(1);
+        let (status, sub_status) = match (new.targets.is_empty(), new.need_confirm) {
+            (true, _) => (TaskStatus::Success, TaskDetailStatus::Processing),
+            (false, true) => (TaskStatus::Processing, TaskDetailStatus::Waitting),
+            (false, false) => (TaskStatus::Processing, TaskDetailStatus::Processing),
+        };
+        let seed = SeedTask {
+            project_id: project_id.to_owned(),
+            task_id: String::new(),
+            task_type: new.task_type,
+            status,
+            subtasks: BTreeMap::new(),
+        };
+        let mut task = Task::new(&seed, ordinal, new.need_confirm);
+        // The task ID is its record ID, like IoTDA's ObjectId-style IDs; a
+        // seeded task could in theory hold it, so the next free one is taken.
+        let mut id = task.record_id.clone();
+        let mut bump = 0u64;
+        while self.index.contains_key(&(project_id.to_owned(), id.clone())) {
+            bump = bump.saturating_add(1);
+            id = format!("{}{bump:012x}", task.record_prefix);
+        }
+        task.task_id = id;
+        task.task_name = new.task_name;
+        task.app_id = new.app_id;
+        task.echo = new.echo;
+        for target in new.targets {
+            task.push_sub_task(target, sub_status);
+        }
+        self.tasks.push(task);
+        self.reindex();
+        Ok(self.tasks.last().expect("a task was just pushed"))
+    }
+
+    /// Removes a finished task.
+    pub(crate) fn delete(&mut self, project_id: &str, task_id: &str) -> Result<(), DeleteRefusal> {
+        let i = *self
+            .index
+            .get(&(project_id.to_owned(), task_id.to_owned()))
+            .ok_or(DeleteRefusal::NoSuchTask)?;
+        let status = self.tasks.get(i).map(|t| t.status).ok_or(DeleteRefusal::NoSuchTask)?;
+        if !is_finished(status) {
+            return Err(DeleteRefusal::NotFinished(status));
+        }
+        self.tasks.remove(i);
+        self.reindex();
+        Ok(())
     }
 }
 
@@ -249,13 +507,7 @@ impl State {
                 device_id: device_id.to_owned(),
             });
         }
-        let n = task.subtasks.len();
-        task.subtasks.push(Subtask {
-            target: device_id.to_owned(),
-            status,
-            record_id: format!("{}{:012x}", task.record_prefix, n + 1),
-        });
-        task.by_target.insert(device_id.to_owned(), n);
+        task.push_sub_task(device_id.to_owned(), status);
         Ok(())
     }
 
@@ -272,39 +524,46 @@ impl State {
 }
 
 impl Task {
-    fn new(seed: &SeedTask, ordinal: usize) -> Self {
+    fn new(seed: &SeedTask, ordinal: usize, need_confirm: bool) -> Self {
         let created = FIRST_CREATE_SECOND.saturating_add(i64::try_from(ordinal).unwrap_or(i64::MAX).saturating_mul(60));
         let create_time = Timestamp::from_second(created)
             .map(iotda_batchtask::auth::format_sdk_date)
             .unwrap_or_default();
         // ObjectId-like: creation second, the task's ordinal, then the
-        // sub-task's position. Unique within a task, ascending in order.
+        // sub-task's position (0 for the task itself). Unique within a task,
+        // ascending in order.
         let prefix = format!("{:08x}{:04x}", created & 0xffff_ffff, ordinal & 0xffff);
-        let subtasks: Vec<Subtask> = seed
-            .subtasks
-            .iter()
-            .enumerate()
-            .map(|(n, (target, status))| Subtask {
-                target: target.clone(),
-                status: *status,
-                record_id: format!("{prefix}{:012x}", n + 1),
-            })
-            .collect();
-        let by_target = subtasks
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.target.clone(), i))
-            .collect();
-        Self {
+        let mut task = Self {
+            record_id: format!("{prefix}{:012x}", 0),
             record_prefix: prefix,
             project_id: seed.project_id.clone(),
             task_id: seed.task_id.clone(),
             task_type: seed.task_type,
             status: seed.status,
             create_time,
-            subtasks,
-            by_target,
+            task_name: format!("{}-{}", seed.task_type, seed.task_id),
+            need_confirm,
+            app_id: None,
+            echo: types::Task::default(),
+            subtasks: Vec::with_capacity(seed.subtasks.len()),
+            by_target: HashMap::with_capacity(seed.subtasks.len()),
+            stopping_reads_left: 0,
+        };
+        for (target, status) in &seed.subtasks {
+            task.push_sub_task(target.clone(), *status);
         }
+        task
+    }
+
+    /// Appends a sub-task with the next record ID.
+    fn push_sub_task(&mut self, target: String, status: TaskDetailStatus) {
+        let n = self.subtasks.len();
+        self.by_target.insert(target.clone(), n);
+        self.subtasks.push(Subtask {
+            target,
+            status,
+            record_id: format!("{}{:012x}", self.record_prefix, n + 1),
+        });
     }
 
     fn to_seed_task(&self) -> SeedTask {
@@ -325,6 +584,8 @@ impl Task {
             task_type: seed.task_type,
             status: seed.status,
             subtasks: seed.subtasks,
+            task_name: self.task_name.clone(),
+            need_confirm: self.need_confirm,
         }
     }
 }

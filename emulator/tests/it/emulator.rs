@@ -530,11 +530,14 @@ async fn unknown_routes_and_methods_are_404_apigw_0101() {
         (Method::GET, stop_url(&h, P, T)),
         (Method::PUT, stop_url(&h, P, T)),
         (Method::POST, show_url(&h, P, T, "")),
-        (Method::DELETE, show_url(&h, P, T, "")),
+        (Method::PUT, show_url(&h, P, T, "")),
         (Method::POST, format!("{}/", stop_url(&h, P, T))),
         (Method::POST, format!("{base}/v5/iot/{P}/batchtasks//stop")),
-        (Method::POST, format!("{base}/v5/iot/{P}/batchtasks/{T}/retry")),
-        (Method::GET, format!("{base}/v5/iot/{P}/batchtasks")),
+        (Method::GET, format!("{base}/v5/iot/{P}/batchtasks/{T}/retry")),
+        (Method::DELETE, format!("{base}/v5/iot/{P}/batchtasks/{T}/confirm")),
+        (Method::POST, format!("{base}/v5/iot/{P}/batchtasks/{T}/resume")),
+        (Method::DELETE, format!("{base}/v5/iot/{P}/batchtasks")),
+        (Method::GET, format!("{base}/v5/iot/{P}/batchtasks/")),
         (Method::GET, format!("{base}/")),
     ];
     for (method, url) in cases {
@@ -834,7 +837,7 @@ fn the_demo_seed_is_valid() {
     let demo = Seed::demo();
     assert_eq!(Seed::from_json(&demo.to_json()).expect("demo is valid"), demo);
     let tasks = demo.tasks();
-    assert_eq!(tasks.len(), 3);
+    assert_eq!(tasks.len(), 5);
     assert!(tasks.iter().all(|t| t.project_id == DEMO_PROJECT_ID));
 
     let upgrade = &tasks[0];

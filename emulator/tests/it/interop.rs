@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 
 use common::*;
 use iotda_batchtask_emulator::{
-    Emulator, EmulatorConfig, Seed, SeedTask, TaskDetailStatus, TaskSnapshot, TaskStatus, TaskType,
+    DEMO_CONFIRM_TASK_ID, DEMO_FINISHED_TASK_ID, DEMO_PARTIAL_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator,
+    EmulatorConfig, Operation, Seed, SeedTask, TaskDetailStatus, TaskSnapshot, TaskStatus, TaskType,
 };
 use serde_json::Value;
 
@@ -197,5 +198,185 @@ async fn official_python_sdk_stops_tasks_on_the_emulator() {
         "a refused request changed nothing"
     );
     println!("interop: {} cases by the official SDK, all as expected", lines.len());
+    emulator.shutdown().await;
+}
+
+/// Runs `official_sdk_family.py` against an emulator serving the demo seed
+/// and returns its records by case.
+async fn run_family_script(emulator: &iotda_batchtask_emulator::EmulatorHandle) -> BTreeMap<String, Value> {
+    let python = std::env::var("IOTDA_INTEROP_PYTHON")
+        .expect("IOTDA_INTEROP_PYTHON must name the venv's python (bash emulator/tests/interop/setup.sh prints it)");
+    let output = tokio::process::Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/interop/official_sdk_family.py"
+        ))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("IOTDA_EMULATOR_URL", emulator.base_url())
+        .env("IOTDA_PROJECT_ID", DEMO_PROJECT_ID)
+        .env("IOTDA_REGION", "cn-north-4")
+        .env("IOTDA_AK", AK)
+        .env("IOTDA_SK", SK)
+        .env("IOTDA_TASK_RUNNING", DEMO_TASK_ID)
+        .env("IOTDA_TASK_FINISHED", DEMO_FINISHED_TASK_ID)
+        .env("IOTDA_TASK_CONFIRM", DEMO_CONFIRM_TASK_ID)
+        .env("IOTDA_TASK_PARTIAL", DEMO_PARTIAL_TASK_ID)
+        // The demo has three running tasks (the partial one runs again after
+        // its retry, four); with the SDK's first create, five: five more reach
+        // the limit of ten.
+        .env("IOTDA_FILL", "5")
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(120), output)
+        .await
+        .expect("the SDK script finished in time")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the script failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| (v["case"].as_str().unwrap().to_owned(), v))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Huawei's official Python SDK: run `bash scripts/test.sh`, which installs it"]
+async fn official_python_sdk_drives_list_retry_confirm_create_and_delete() {
+    let emulator = Emulator::start(EmulatorConfig::new().ak_sk(AK, SK).region("cn-north-4"))
+        .await
+        .unwrap();
+    let lines = run_family_script(&emulator).await;
+    let line = |case: &str| -> &Value {
+        lines
+            .get(case)
+            .unwrap_or_else(|| panic!("no record for {case}: {lines:?}"))
+    };
+    let status = |case: &str| line(case)["status"].as_u64();
+    let per_target = |case: &str| -> Vec<(String, String, Option<String>)> {
+        assert_eq!(status(case), Some(200), "{case}: {}", line(case));
+        line(case)["sdk"]["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["target"].as_str().unwrap().to_owned(),
+                    t["status"].as_str().unwrap().to_owned(),
+                    t["error_code"].as_str().map(str::to_owned),
+                )
+            })
+            .collect()
+    };
+    let ok = |t: &str| (t.to_owned(), "success".to_owned(), None);
+    let refused = |case: &str, http: u64, code: &str| {
+        assert_eq!(
+            (status(case), line(case)["error_code"].as_str()),
+            (Some(http), Some(code)),
+            "{case}: {}",
+            line(case)
+        );
+        assert!(
+            line(case)["request_id"].as_str().is_some_and(|id| id.len() == 32),
+            "{case}"
+        );
+    };
+    let state = |task: &str| emulator.task(DEMO_PROJECT_ID, task);
+
+    // ListBatchTasks: newest first, two pages by the SDK's marker, a status filter.
+    let ids = |case: &str| -> Vec<String> {
+        assert_eq!(status(case), Some(200), "{case}: {}", line(case));
+        line(case)["sdk"]["batchtasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["task_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids("list_page1"), [DEMO_PARTIAL_TASK_ID, DEMO_CONFIRM_TASK_ID]);
+    assert_eq!(line("list_page1")["sdk"]["page"]["count"], 3);
+    assert_eq!(line("list_page1")["sdk"]["batchtasks"][1]["need_confirm"], true);
+    assert_eq!(ids("list_page2"), [DEMO_TASK_ID]);
+    assert!(
+        line("list_page2")["sent"]["url"].as_str().unwrap().contains("marker="),
+        "the SDK sent the marker"
+    );
+    assert_eq!(ids("list_status"), [DEMO_PARTIAL_TASK_ID]);
+
+    // RetryBatchTask: per target, then everything left, then refused on a Success task.
+    assert_eq!(
+        per_target("retry_targets"),
+        [
+            ok("dev-0007"),
+            ("dev-0001".into(), "failure".into(), Some("IOTDA.000006".into())),
+            ("dev-9999".into(), "failure".into(), Some("IOTDA.014219".into())),
+        ]
+    );
+    assert_eq!(line("retry_all")["sent"]["body"], "{}");
+    assert_eq!(
+        per_target("retry_all"),
+        [ok("dev-0008"), ok("dev-0009"), ok("dev-0010")]
+    );
+    let partial = state(DEMO_PARTIAL_TASK_ID).unwrap();
+    assert_eq!(
+        (partial.status, partial.count(TaskDetailStatus::Processing)),
+        (TaskStatus::Processing, 4)
+    );
+    refused("retry_success_task", 400, "IOTDA.000006");
+
+    // ConfirmBatchTask: two, then the other eight; refused without need_confirm.
+    assert_eq!(per_target("confirm_targets"), [ok("dev-0001"), ok("dev-0002")]);
+    assert_eq!(per_target("confirm_all").len(), 8);
+    assert_eq!(
+        state(DEMO_CONFIRM_TASK_ID).unwrap().count(TaskDetailStatus::Processing),
+        10
+    );
+    refused("confirm_not_need_confirm", 400, "IOTDA.000006");
+
+    // CreateBatchTask: 201 with the new task, as the SDK parses it.
+    assert_eq!(status("create"), Some(201), "{}", line("create"));
+    let created = &line("create")["sdk"];
+    let id = created["task_id"].as_str().unwrap();
+    assert_eq!(created["task_name"], "SdkFirmwareUpgrade");
+    assert_eq!(created["need_confirm"], true);
+    assert_eq!(created["task_policy"]["retry_count"], 3);
+    assert_eq!(created["task_progress"]["waitting"], 2);
+    let task = state(id).unwrap();
+    assert_eq!(task.task_name, "SdkFirmwareUpgrade");
+    assert_eq!(task.count(TaskDetailStatus::Waitting), 2);
+    for n in 0..5 {
+        assert_eq!(status(&format!("create_fill_{n}")), Some(201), "{n}");
+    }
+    // The eleventh running task, and an invalid name.
+    refused("create_over_limit", 403, "IOTDA.014206");
+    refused("create_invalid", 400, "IOTDA.000006");
+    // Five demo tasks, six created, one deleted below: refused creates created nothing.
+    assert_eq!(emulator.snapshot().tasks().len(), 5 + 6 - 1);
+
+    // DeleteBatchTask: refused while running, 204 when finished, then 404.
+    refused("delete_running", 403, "IOTDA.014221");
+    assert!(state(DEMO_TASK_ID).is_some());
+    assert_eq!(status("delete_finished"), Some(204), "{}", line("delete_finished"));
+    assert!(state(DEMO_FINISHED_TASK_ID).is_none());
+    refused("delete_again", 404, "IOTDA.014200");
+
+    // Every call was signed by the SDK and accepted by the gateway check.
+    let journal = emulator.journal();
+    assert_eq!(journal.len(), lines.len());
+    assert!(journal.iter().all(|e| e.status_code() != Some(401)));
+    for operation in [
+        Operation::ListBatchTasks,
+        Operation::RetryBatchTask,
+        Operation::ConfirmBatchTask,
+        Operation::CreateBatchTask,
+        Operation::DeleteBatchTask,
+    ] {
+        assert!(journal.matching(operation).count() > 0, "{operation}");
+    }
     emulator.shutdown().await;
 }

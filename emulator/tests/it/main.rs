@@ -7,5 +7,6 @@ mod common;
 mod attacks;
 mod double;
 mod emulator;
+mod family;
 mod interop;
 mod service;
