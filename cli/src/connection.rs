@@ -63,6 +63,11 @@ enum SigningArg {
 }
 
 impl Connection {
+    /// The `Instance-Id` header's value, if any (for `--dry-run`).
+    pub fn instance_id(&self) -> Option<&str> {
+        self.instance_id.as_deref()
+    }
+
     /// Builds the client, with credentials from the environment.
     pub fn client(&self) -> Result<Client, iotda_batchtask::Error> {
         let mut builder = Client::builder(&self.endpoint)
@@ -97,7 +102,7 @@ impl Connection {
 
 /// `--timeout`: checked while parsing, so that clap names the option and
 /// exits 2 before anything is sent.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     let range = || {
         format!(
             "must be a number of seconds above 0 and at most {}",
