@@ -8,5 +8,6 @@ mod common;
 mod fault_proxy;
 
 mod commands;
+mod family;
 mod robust;
 mod secrets;
