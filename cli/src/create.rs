@@ -288,7 +288,11 @@ fn body(
         }
         body.insert("task_ext_info".into(), info.clone().into());
     }
-    let upgrade = [TaskType::FirmwareUpgrade, TaskType::SoftwareUpgrade, TaskType::ModuleUpgrade];
+    let upgrade = [
+        TaskType::FirmwareUpgrade,
+        TaskType::SoftwareUpgrade,
+        TaskType::ModuleUpgrade,
+    ];
     if args.need_confirm {
         if !upgrade.contains(&args.task_type.0) {
             return Err(InvalidInput::new(
@@ -334,9 +338,7 @@ fn print(args: &CreateArgs, outcome: &CreateOutcome) -> Exit {
             let text = |v: &Option<String>| sanitize::cell(v.as_deref().unwrap_or("-"), 64);
             let how = match request_id {
                 Some(id) => format!("request id {}", sanitize::cell(id, 64)),
-                None if name == "created_by_read" => {
-                    "the answer was lost; listing the tasks found it".to_owned()
-                }
+                None if name == "created_by_read" => "the answer was lost; listing the tasks found it".to_owned(),
                 None => "no request id".to_owned(),
             };
             outln!(

@@ -64,10 +64,17 @@ async fn run_inner(args: DeleteArgs) -> Result<Exit, iotda_batchtask::Error> {
     let client = args.connection.client()?;
     let path = format!("/batchtasks/{}", task_id.as_str());
     if args.dry_run {
-        let notes = ["a lost answer is settled by one ShowBatchTask read (GET .../batchtasks/{task_id}?limit=1): \
+        let notes = [
+            "a lost answer is settled by one ShowBatchTask read (GET .../batchtasks/{task_id}?limit=1): \
                       the DELETE is never sent twice"
-            .to_owned()];
-        dry_run::print(args.output, &args.connection, &[Planned::new(&client, "DELETE", &path, None)], &notes);
+                .to_owned(),
+        ];
+        dry_run::print(
+            args.output,
+            &args.connection,
+            &[Planned::new(&client, "DELETE", &path, None)],
+            &notes,
+        );
         return Ok(Exit::Stopped);
     }
     let shown = sanitize::cell(&args.task_id, 64);
@@ -112,7 +119,11 @@ async fn run_inner(args: DeleteArgs) -> Result<Exit, iotda_batchtask::Error> {
         });
         return Ok(exit);
     }
-    let id = |r: Option<&str>| r.map_or("no request id".to_owned(), |r| format!("request id {}", sanitize::cell(r, 64)));
+    let id = |r: Option<&str>| {
+        r.map_or("no request id".to_owned(), |r| {
+            format!("request id {}", sanitize::cell(r, 64))
+        })
+    };
     match name {
         "deleted" => outln!("deleted task {shown} ({})", id(request_id)),
         "deleted_by_read" => outln!(

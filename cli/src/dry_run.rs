@@ -86,7 +86,10 @@ fn headers(connection: &Connection) -> Vec<(&'static str, String)> {
         .is_some_and(|c| c.ak_sk_pair().is_some());
     if signed {
         headers.push(("X-Sdk-Date", "(the time of sending)".to_owned()));
-        headers.push(("Authorization", format!("{MASKED} (AK/SK signature, computed when sent)")));
+        headers.push((
+            "Authorization",
+            format!("{MASKED} (AK/SK signature, computed when sent)"),
+        ));
         let temporary = ["HUAWEICLOUD_SDK_SECURITY_TOKEN", "CLOUD_SDK_SECURITY_TOKEN"]
             .iter()
             .any(|v| std::env::var_os(v).is_some_and(|t| !t.is_empty()));

@@ -44,13 +44,25 @@ pub struct WaitArgs {
     pub wait_timeout: Duration,
 }
 
+/// How a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The task left Stopping and Processing.
+    Settled,
+    /// `--wait-timeout` passed first.
+    Deadline,
+    /// A signal arrived.
+    Interrupted,
+    /// A read failed (`error` says why).
+    ReadFailed,
+}
+
 /// How a wait ended, and the task as last read.
 #[derive(Debug, Serialize)]
 pub struct Waited {
-    /// `settled` (the task left Stopping and Processing), `deadline` (the
-    /// wait timeout passed first), `interrupted` (a signal), or
-    /// `read_failed` (a read failed; `error` says why).
-    pub outcome: &'static str,
+    /// How it ended.
+    pub outcome: Outcome,
     /// The task's status as last read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_status: Option<String>,
@@ -75,9 +87,9 @@ impl Waited {
     pub fn exit(&self) -> Exit {
         match (self.outcome, self.signal) {
             (_, Some(signal)) => signal.exit(),
-            ("settled", _) => Exit::Stopped,
-            ("deadline", _) => Exit::StillRunning,
-            _ => Exit::RequestFailed,
+            (Outcome::Settled, _) => Exit::Stopped,
+            (Outcome::Deadline, _) => Exit::StillRunning,
+            (Outcome::Interrupted | Outcome::ReadFailed, _) => Exit::RequestFailed,
         }
     }
 
@@ -86,13 +98,16 @@ impl Waited {
         let status = sanitize::cell(self.task_status.as_deref().unwrap_or("-"), 32);
         let task = sanitize::cell(&self.task_id, 64);
         let mut text = match self.outcome {
-            "settled" => format!("task {task} is {status} after {:.1} s", self.seconds),
-            "deadline" => format!(
+            Outcome::Settled => format!("task {task} is {status} after {:.1} s", self.seconds),
+            Outcome::Deadline => format!(
                 "the wait timed out after {:.1} s: task {task} is still {status}",
                 self.seconds
             ),
-            "interrupted" => format!("the wait was interrupted after {:.1} s: task {task} was {status}", self.seconds),
-            _ => format!(
+            Outcome::Interrupted => format!(
+                "the wait was interrupted after {:.1} s: task {task} was {status}",
+                self.seconds
+            ),
+            Outcome::ReadFailed => format!(
                 "the wait stopped after {:.1} s: a read failed ({}); task {task} was last {status}",
                 self.seconds,
                 sanitize::cell(self.error.as_deref().unwrap_or(""), 4096)
@@ -130,7 +145,7 @@ pub async fn until_settled(client: &Client, task_id: &str, args: &WaitArgs) -> W
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + args.wait_timeout;
     let mut waited = Waited {
-        outcome: "deadline",
+        outcome: Outcome::Deadline,
         task_status: None,
         task_progress: None,
         reads: 0,
@@ -150,7 +165,7 @@ pub async fn until_settled(client: &Client, task_id: &str, args: &WaitArgs) -> W
         let page = tokio::select! {
             biased;
             signal = signals::first() => {
-                waited.outcome = "interrupted";
+                waited.outcome = Outcome::Interrupted;
                 waited.signal = Some(signal);
                 break;
             }
@@ -165,7 +180,7 @@ pub async fn until_settled(client: &Client, task_id: &str, args: &WaitArgs) -> W
                 waited.task_progress = task.and_then(|t| t.task_progress.clone());
             }
             Err(e) => {
-                waited.outcome = "read_failed";
+                waited.outcome = Outcome::ReadFailed;
                 waited.error = Some(e.to_string());
                 break;
             }
@@ -175,7 +190,7 @@ pub async fn until_settled(client: &Client, task_id: &str, args: &WaitArgs) -> W
             .as_deref()
             .is_some_and(|s| RUNNING.iter().any(|r| r.as_str() == s));
         if !running {
-            waited.outcome = "settled";
+            waited.outcome = Outcome::Settled;
             break;
         }
         let next = tokio::time::Instant::now() + pause;
@@ -184,7 +199,7 @@ pub async fn until_settled(client: &Client, task_id: &str, args: &WaitArgs) -> W
             tokio::select! {
                 biased;
                 signal = signals::first() => {
-                    waited.outcome = "interrupted";
+                    waited.outcome = Outcome::Interrupted;
                     waited.signal = Some(signal);
                 }
                 () = tokio::time::sleep_until(deadline) => {}
@@ -194,7 +209,7 @@ pub async fn until_settled(client: &Client, task_id: &str, args: &WaitArgs) -> W
         tokio::select! {
             biased;
             signal = signals::first() => {
-                waited.outcome = "interrupted";
+                waited.outcome = Outcome::Interrupted;
                 waited.signal = Some(signal);
                 break;
             }
@@ -203,7 +218,7 @@ pub async fn until_settled(client: &Client, task_id: &str, args: &WaitArgs) -> W
         pause = (pause * 2).min(LONGEST_PAUSE);
     }
     waited.seconds = started.elapsed().as_secs_f64();
-    if waited.outcome == "interrupted"
+    if waited.outcome == Outcome::Interrupted
         && let Some(signal) = waited.signal
     {
         output::err(format_args!("interrupted ({}): no longer waiting\n", signal.name()));

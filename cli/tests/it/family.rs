@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use iotda_batchtask::http::StatusCode;
 use iotda_batchtask_emulator::{
-    DEMO_CONFIRM_TASK_ID, DEMO_FINISHED_TASK_ID, DEMO_PARTIAL_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID,
-    EmulatorConfig, Fault, Operation, Seed, TaskDetailStatus, TaskStatus,
+    DEMO_CONFIRM_TASK_ID, DEMO_FINISHED_TASK_ID, DEMO_PARTIAL_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig,
+    Fault, Operation, Seed, TaskDetailStatus, TaskStatus,
 };
 use serde_json::Value;
 
@@ -56,9 +56,12 @@ fn sub_task(emulator: &Running, task: &str, device: &str) -> TaskDetailStatus {
 #[test]
 fn list_walks_every_page_filters_and_pages_by_marker() {
     let emulator = demo_emulator();
-    let out = cli(&emulator, &["list", "--task-type", "firmwareUpgrade", "--output", "json"])
-        .output()
-        .unwrap();
+    let out = cli(
+        &emulator,
+        &["list", "--task-type", "firmwareUpgrade", "--output", "json"],
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let all = json(&out);
     let ids: Vec<&str> = all["batchtasks"]
@@ -67,15 +70,25 @@ fn list_walks_every_page_filters_and_pages_by_marker() {
         .iter()
         .map(|t| t["task_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, [DEMO_PARTIAL_TASK_ID, DEMO_CONFIRM_TASK_ID, DEMO_TASK_ID], "newest first");
+    assert_eq!(
+        ids,
+        [DEMO_PARTIAL_TASK_ID, DEMO_CONFIRM_TASK_ID, DEMO_TASK_ID],
+        "newest first"
+    );
 
-    let out = cli(&emulator, &["list", "--task-type", "firmwareUpgrade", "--status", "processing"])
-        .output()
-        .unwrap();
+    let out = cli(
+        &emulator,
+        &["list", "--task-type", "firmwareUpgrade", "--status", "processing"],
+    )
+    .output()
+    .unwrap();
     let table = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(table.starts_with("TASK ID "), "{table}");
-    assert!(table.contains(DEMO_TASK_ID) && table.contains(DEMO_CONFIRM_TASK_ID), "{table}");
+    assert!(
+        table.contains(DEMO_TASK_ID) && table.contains(DEMO_CONFIRM_TASK_ID),
+        "{table}"
+    );
     assert!(!table.contains(DEMO_PARTIAL_TASK_ID), "{table}");
     assert!(table.contains("30/300") && table.ends_with("2 tasks\n"), "{table}");
 
@@ -84,14 +97,27 @@ fn list_walks_every_page_filters_and_pages_by_marker() {
         .output()
         .unwrap();
     let table = text(&out.stdout);
-    assert!(table.contains(DEMO_PARTIAL_TASK_ID) && table.contains("1 task\n"), "{table}");
+    assert!(
+        table.contains(DEMO_PARTIAL_TASK_ID) && table.contains("1 task\n"),
+        "{table}"
+    );
     let marker = table
         .lines()
         .find_map(|l| l.strip_prefix("next page: --marker "))
         .unwrap_or_else(|| panic!("{table}"));
     let out = cli(
         &emulator,
-        &["list", "--task-type", "firmwareUpgrade", "--limit", "1", "--marker", marker, "--output", "json"],
+        &[
+            "list",
+            "--task-type",
+            "firmwareUpgrade",
+            "--limit",
+            "1",
+            "--marker",
+            marker,
+            "--output",
+            "json",
+        ],
     )
     .output()
     .unwrap();
@@ -118,8 +144,17 @@ fn retry_reports_each_target_like_stop() {
     let out = cli(
         &emulator,
         &[
-            "retry", "--task-id", DEMO_PARTIAL_TASK_ID, "--target", "dev-0007", "--target", "dev-0009", "--target",
-            "dev-0001", "--output", "json",
+            "retry",
+            "--task-id",
+            DEMO_PARTIAL_TASK_ID,
+            "--target",
+            "dev-0007",
+            "--target",
+            "dev-0009",
+            "--target",
+            "dev-0001",
+            "--output",
+            "json",
         ],
     )
     .output()
@@ -146,13 +181,22 @@ fn retry_reports_each_target_like_stop() {
             ("dev-0001", "failure", "answer")
         ]
     );
-    assert_eq!(sub_task(&emulator, DEMO_PARTIAL_TASK_ID, "dev-0007"), TaskDetailStatus::Processing);
-    assert_eq!(sub_task(&emulator, DEMO_PARTIAL_TASK_ID, "dev-0001"), TaskDetailStatus::Success);
+    assert_eq!(
+        sub_task(&emulator, DEMO_PARTIAL_TASK_ID, "dev-0007"),
+        TaskDetailStatus::Processing
+    );
+    assert_eq!(
+        sub_task(&emulator, DEMO_PARTIAL_TASK_ID, "dev-0001"),
+        TaskDetailStatus::Success
+    );
 
     // The table's summary speaks of retries; a finished task refuses as a whole (exit 1).
-    let out = cli(&emulator, &["retry", "--task-id", DEMO_PARTIAL_TASK_ID, "--target", "dev-0010"])
-        .output()
-        .unwrap();
+    let out = cli(
+        &emulator,
+        &["retry", "--task-id", DEMO_PARTIAL_TASK_ID, "--target", "dev-0010"],
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("1 of 1 target retried, 0 not retried"),
@@ -196,9 +240,22 @@ fn create_from_a_device_file_and_report_what_is_known() {
         cli(
             &emulator,
             &[
-                "create", "--name", name, "--task-type", "firmwareUpgrade", "--targets-file", file, "--package-id",
-                "32822e5744a45ede319d2c50", "--need-confirm", "--retry-count", "2", "--retry-interval", "5",
-                "--output", "json",
+                "create",
+                "--name",
+                name,
+                "--task-type",
+                "firmwareUpgrade",
+                "--targets-file",
+                file,
+                "--package-id",
+                "32822e5744a45ede319d2c50",
+                "--need-confirm",
+                "--retry-count",
+                "2",
+                "--retry-interval",
+                "5",
+                "--output",
+                "json",
             ],
         )
     };
@@ -221,7 +278,10 @@ fn create_from_a_device_file_and_report_what_is_known() {
     let out = create("fw_2_2").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(json(&out)["outcome"], "created_by_read");
-    assert_eq!(emulator.handle.journal().matching(Operation::CreateBatchTask).count(), 2);
+    assert_eq!(
+        emulator.handle.journal().matching(Operation::CreateBatchTask).count(),
+        2
+    );
 
     // Lost before anything was made: not created, exit 1, safe to run again.
     emulator
@@ -240,20 +300,40 @@ fn create_from_a_device_file_and_report_what_is_known() {
     let out = cli(
         &emulator,
         &[
-            "create", "--name", "fw_2_4", "--task-type", "softwareUpgrade", "--target", "dev-0003", "--document",
-            r#"{"package_ids":["p1"]}"#, "--no-reconcile",
+            "create",
+            "--name",
+            "fw_2_4",
+            "--task-type",
+            "softwareUpgrade",
+            "--target",
+            "dev-0003",
+            "--document",
+            r#"{"package_ids":["p1"]}"#,
+            "--no-reconcile",
         ],
     )
     .output()
     .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("may have been created"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("may have been created"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // Invalid input names the field and sends nothing.
     let before = emulator.handle.request_count();
     let out = cli(
         &emulator,
-        &["create", "--name", "bad name", "--task-type", "firmwareUpgrade", "--target", "dev-0001"],
+        &[
+            "create",
+            "--name",
+            "bad name",
+            "--task-type",
+            "firmwareUpgrade",
+            "--target",
+            "dev-0001",
+        ],
     )
     .output()
     .unwrap();
@@ -262,8 +342,17 @@ fn create_from_a_device_file_and_report_what_is_known() {
     let out = cli(
         &emulator,
         &[
-            "create", "--name", "x", "--task-type", "firmwareUpgrade", "--target", "dev-0001", "--retry-count", "9",
-            "--retry-interval", "1",
+            "create",
+            "--name",
+            "x",
+            "--task-type",
+            "firmwareUpgrade",
+            "--target",
+            "dev-0001",
+            "--retry-count",
+            "9",
+            "--retry-interval",
+            "1",
         ],
     )
     .output()
@@ -275,7 +364,9 @@ fn create_from_a_device_file_and_report_what_is_known() {
 #[test]
 fn delete_finished_tasks_only() {
     let emulator = demo_emulator();
-    let out = cli(&emulator, &["delete", "--task-id", DEMO_FINISHED_TASK_ID]).output().unwrap();
+    let out = cli(&emulator, &["delete", "--task-id", DEMO_FINISHED_TASK_ID])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with(&format!("deleted task {DEMO_FINISHED_TASK_ID} (request id ")));
     assert!(emulator.handle.task(DEMO_PROJECT_ID, DEMO_FINISHED_TASK_ID).is_none());
@@ -292,12 +383,19 @@ fn delete_finished_tasks_only() {
         .handle
         .inject(Fault::process_then_fail(StatusCode::BAD_GATEWAY).on(Operation::DeleteBatchTask))
         .unwrap();
-    let out = cli(&emulator, &["delete", "--task-id", DEMO_PARTIAL_TASK_ID, "--output", "json"])
-        .output()
-        .unwrap();
+    let out = cli(
+        &emulator,
+        &["delete", "--task-id", DEMO_PARTIAL_TASK_ID, "--output", "json"],
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(json(&out)["outcome"], "deleted_by_read");
-    let deletes = emulator.handle.journal().of(Operation::DeleteBatchTask, DEMO_PARTIAL_TASK_ID).count();
+    let deletes = emulator
+        .handle
+        .journal()
+        .of(Operation::DeleteBatchTask, DEMO_PARTIAL_TASK_ID)
+        .count();
     assert_eq!(deletes, 1, "the DELETE is never sent twice");
 }
 
@@ -310,14 +408,26 @@ fn stop_wait_polls_until_the_task_leaves_stopping() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains(&format!("task {DEMO_TASK_ID} is Stopped after")), "{stdout}");
     assert!(
-        stdout.contains("progress: total 300, processing 0, waitting 0, fail_wait_retry 0, success 30, fail 15, stopped 255"),
+        stdout.contains(&format!("task {DEMO_TASK_ID} is Stopped after")),
         "{stdout}"
     );
-    let reads = emulator.handle.journal().of(Operation::ShowBatchTask, DEMO_TASK_ID).count();
+    assert!(
+        stdout.contains(
+            "progress: total 300, processing 0, waitting 0, fail_wait_retry 0, success 30, fail 15, stopped 255"
+        ),
+        "{stdout}"
+    );
+    let reads = emulator
+        .handle
+        .journal()
+        .of(Operation::ShowBatchTask, DEMO_TASK_ID)
+        .count();
     assert_eq!(reads, 3, "Stopping, Stopping, Stopped");
-    assert_eq!(emulator.handle.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap().status, TaskStatus::Stopped);
+    assert_eq!(
+        emulator.handle.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap().status,
+        TaskStatus::Stopped
+    );
 }
 
 #[test]
@@ -327,7 +437,14 @@ fn retry_wait_reports_a_deadline_honestly() {
     let out = cli(
         &emulator,
         &[
-            "retry", "--task-id", DEMO_PARTIAL_TASK_ID, "--all", "--wait", "--wait-timeout", "1.5", "--output",
+            "retry",
+            "--task-id",
+            DEMO_PARTIAL_TASK_ID,
+            "--all",
+            "--wait",
+            "--wait-timeout",
+            "1.5",
+            "--output",
             "json",
         ],
     )
@@ -342,9 +459,19 @@ fn retry_wait_reports_a_deadline_honestly() {
     assert!(report["wait"]["seconds"].as_f64().unwrap() >= 1.5, "{report}");
 
     // --wait-timeout without --wait is a usage error.
-    let out = cli(&emulator, &["retry", "--task-id", DEMO_PARTIAL_TASK_ID, "--all", "--wait-timeout", "1"])
-        .output()
-        .unwrap();
+    let out = cli(
+        &emulator,
+        &[
+            "retry",
+            "--task-id",
+            DEMO_PARTIAL_TASK_ID,
+            "--all",
+            "--wait-timeout",
+            "1",
+        ],
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -358,19 +485,39 @@ fn dry_run_sends_nothing_and_masks_credentials() {
     let file = file.to_str().unwrap();
     let stop = format!("/batchtasks/{DEMO_TASK_ID}/stop");
     let cases: [(&[&str], &[&str]); 7] = [
-        (&["stop", "--task-id", DEMO_TASK_ID, "--targets-file", file], &[&stop, "POST", "dev-0150"]),
-        (&["stop", "--task-id", DEMO_TASK_ID, "--all", "--wait"], &[&stop, "{}", "--wait"]),
+        (
+            &["stop", "--task-id", DEMO_TASK_ID, "--targets-file", file],
+            &[&stop, "POST", "dev-0150"],
+        ),
+        (
+            &["stop", "--task-id", DEMO_TASK_ID, "--all", "--wait"],
+            &[&stop, "{}", "--wait"],
+        ),
         (
             &["retry", "--task-id", DEMO_PARTIAL_TASK_ID, "--target", "dev-0007"],
             &["/retry", r#"{"targets":["dev-0007"]}"#],
         ),
-        (&["confirm", "--task-id", DEMO_CONFIRM_TASK_ID, "--all"], &["/confirm", "{}"]),
+        (
+            &["confirm", "--task-id", DEMO_CONFIRM_TASK_ID, "--all"],
+            &["/confirm", "{}"],
+        ),
         (
             &[
-                "create", "--name", "fw", "--task-type", "firmwareUpgrade", "--target", "dev-0001", "--package-id",
+                "create",
+                "--name",
+                "fw",
+                "--task-type",
+                "firmwareUpgrade",
+                "--target",
+                "dev-0001",
+                "--package-id",
                 "p1",
             ],
-            &["GET ", "batchtasks?task_type=firmwareUpgrade&limit=1", r#""document":{"package_id":"p1"}"#],
+            &[
+                "GET ",
+                "batchtasks?task_type=firmwareUpgrade&limit=1",
+                r#""document":{"package_id":"p1"}"#,
+            ],
         ),
         (&["delete", "--task-id", DEMO_FINISHED_TASK_ID], &["DELETE "]),
         (&["delete", "--task-id", DEMO_FINISHED_TASK_ID, "--yes"], &["DELETE "]),
@@ -399,13 +546,28 @@ fn dry_run_sends_nothing_and_masks_credentials() {
             };
             assert!(stdout.contains(header), "{stdout}");
             let all = format!("{stdout}{}", text(&out.stderr));
-            assert!(!all.contains(secret) && !all.contains(SK), "a credential printed: {all}");
+            assert!(
+                !all.contains(secret) && !all.contains(SK),
+                "a credential printed: {all}"
+            );
         }
     }
     // 150 devices: two requests of at most 100.
-    let out = cli(&emulator, &["stop", "--task-id", DEMO_TASK_ID, "--targets-file", file, "--dry-run", "--output", "json"])
-        .output()
-        .unwrap();
+    let out = cli(
+        &emulator,
+        &[
+            "stop",
+            "--task-id",
+            DEMO_TASK_ID,
+            "--targets-file",
+            file,
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+    )
+    .output()
+    .unwrap();
     let plan = json(&out);
     let requests = plan["requests"].as_array().unwrap();
     assert_eq!(requests.len(), 2);
@@ -415,9 +577,12 @@ fn dry_run_sends_nothing_and_masks_credentials() {
     assert_eq!(emulator.handle.journal().into_vec().len(), 0);
 
     // Still validated: a bad device ID is a usage error.
-    let out = cli(&emulator, &["stop", "--task-id", DEMO_TASK_ID, "--target", "bad id", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = cli(
+        &emulator,
+        &["stop", "--task-id", DEMO_TASK_ID, "--target", "bad id", "--dry-run"],
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -482,23 +647,40 @@ fn all_and_delete_ask_on_a_terminal() {
     assert_eq!(code, Some(5), "{shown}");
     let (code, shown) = on_terminal(&emulator, &["delete", "--task-id", DEMO_FINISHED_TASK_ID], "\n");
     assert_eq!(code, Some(5), "{shown}");
-    assert!(shown.contains(&format!("Delete batch task {DEMO_FINISHED_TASK_ID}? [y/N]")), "{shown}");
+    assert!(
+        shown.contains(&format!("Delete batch task {DEMO_FINISHED_TASK_ID}? [y/N]")),
+        "{shown}"
+    );
     assert_eq!(emulator.handle.request_count(), 0, "a declined command sent a request");
 
     // "y": it proceeds.
-    let (code, shown) = on_terminal(&emulator, &["confirm", "--task-id", DEMO_CONFIRM_TASK_ID, "--all"], "y\n");
+    let (code, shown) = on_terminal(
+        &emulator,
+        &["confirm", "--task-id", DEMO_CONFIRM_TASK_ID, "--all"],
+        "y\n",
+    );
     assert_eq!(code, Some(0), "{shown}");
-    assert!(shown.contains("[y/N]") && shown.contains("10 of 10 targets confirmed"), "{shown}");
+    assert!(
+        shown.contains("[y/N]") && shown.contains("10 of 10 targets confirmed"),
+        "{shown}"
+    );
     let (code, shown) = on_terminal(&emulator, &["delete", "--task-id", DEMO_FINISHED_TASK_ID], "yes\n");
     assert_eq!(code, Some(0), "{shown}");
     assert!(emulator.handle.task(DEMO_PROJECT_ID, DEMO_FINISHED_TASK_ID).is_none());
 
     // --yes, and named targets: no question.
-    let (code, shown) = on_terminal(&emulator, &["stop", "--task-id", DEMO_TASK_ID, "--target", "dev-0001"], "");
+    let (code, shown) = on_terminal(
+        &emulator,
+        &["stop", "--task-id", DEMO_TASK_ID, "--target", "dev-0001"],
+        "",
+    );
     assert_eq!(code, Some(0), "{shown}");
     assert!(!shown.contains("[y/N]"), "{shown}");
     let (code, shown) = on_terminal(&emulator, &["stop", "--task-id", DEMO_TASK_ID, "--all", "--yes"], "");
     assert_eq!(code, Some(0), "{shown}");
     assert!(!shown.contains("[y/N]"), "{shown}");
-    assert_eq!(emulator.handle.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap().status, TaskStatus::Stopped);
+    assert_eq!(
+        emulator.handle.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap().status,
+        TaskStatus::Stopped
+    );
 }
