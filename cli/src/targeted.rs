@@ -208,8 +208,13 @@ async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::
             wait: &waited,
         }),
     }
-    // The operation's own outcome comes first; then the wait's.
-    Ok(if exit == Exit::Stopped { waited.exit() } else { exit })
+    // A signal during the wait ends the command as a signal does; otherwise
+    // the operation's own outcome comes first, then the wait's.
+    Ok(match waited.exit() {
+        signalled @ (Exit::Interrupted | Exit::Terminated) => signalled,
+        wait_exit if exit == Exit::Stopped => wait_exit,
+        _ => exit,
+    })
 }
 
 /// `--all`: one request with body `{}`. `Err(exit)` when the command ends

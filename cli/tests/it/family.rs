@@ -684,3 +684,41 @@ fn all_and_delete_ask_on_a_terminal() {
         TaskStatus::Stopped
     );
 }
+
+#[test]
+fn a_signal_during_wait_still_prints_the_report_and_the_last_counters() {
+    // Stopping for a thousand reads: the wait outlasts the test unless interrupted.
+    let emulator = demo_with(EmulatorConfig::new().stopping_reads(1000));
+    let bin = assert_cmd::cargo::cargo_bin("iotda-batchtask");
+    let child = std::process::Command::new(bin)
+        .args(["stop", "--task-id", DEMO_TASK_ID, "--all", "--wait", "--output", "json"])
+        .env_clear()
+        .env("IOTDA_ENDPOINT", emulator.handle.base_url())
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", DEMO_PROJECT_ID)
+        .env("IOTDA_AUTH_TOKEN", TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: until the wait has read the task once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while emulator
+        .handle
+        .journal()
+        .of(Operation::ShowBatchTask, DEMO_TASK_ID)
+        .count()
+        < 1
+    {
+        assert!(Instant::now() < deadline, "the wait never read the task");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    crate::commands::signal(&child, "INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let report = json(&out);
+    assert_eq!(report["targets"].as_array().unwrap().len(), 255);
+    assert_eq!(report["wait"]["outcome"], "interrupted");
+    assert_eq!(report["wait"]["task_status"], "Stopping");
+    assert_eq!(report["wait"]["task_progress"]["stopped"], 255);
+}
