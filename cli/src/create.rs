@@ -239,6 +239,20 @@ fn body(
     targets: Option<&[String]>,
     document: Option<&Map<String, Value>>,
 ) -> Result<Value, InvalidInput> {
+    // Each field against its generated type first, so the error names it.
+    let field = |name: &'static str, result: Result<(), types::error::ConversionError>| {
+        result.map_err(|e| InvalidInput::new(name, e.to_string()))
+    };
+    field("task_name", args.name.parse::<types::TaskName>().map(drop))?;
+    if let Some(app_id) = &args.app_id {
+        field("app_id", app_id.parse::<types::AppId>().map(drop))?;
+    }
+    if let Some(time) = &args.schedule_time {
+        field(
+            "task_policy.schedule_time",
+            time.parse::<types::ScheduleTime>().map(drop),
+        )?;
+    }
     let mut body = Map::new();
     if let Some(app_id) = &args.app_id {
         body.insert("app_id".into(), app_id.clone().into());
@@ -303,7 +317,7 @@ fn body(
         body.insert("need_confirm".into(), true.into());
     }
     let body = Value::Object(body);
-    // The generated type checks every pattern (name, devices, time, app).
+    // And the whole body against the generated request type.
     serde_json::from_value::<types::NewBatchTask>(body.clone())
         .map_err(|e| InvalidInput::new("body", e.to_string()))?;
     Ok(body)

@@ -576,7 +576,7 @@ fn dry_run_sends_nothing_and_masks_credentials() {
     assert_eq!(emulator.handle.request_count(), 0, "a dry run reached the server");
     assert_eq!(emulator.handle.journal().into_vec().len(), 0);
 
-    // Still validated: a bad device ID is a usage error.
+    // Still validated, naming the field: a usage error, and nothing sent.
     let out = cli(
         &emulator,
         &["stop", "--task-id", DEMO_TASK_ID, "--target", "bad id", "--dry-run"],
@@ -584,6 +584,31 @@ fn dry_run_sends_nothing_and_masks_credentials() {
     .output()
     .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    for (field, task_type, bad) in [
+        ("task_name", "firmwareUpgrade", &["--name", "bad name"][..]),
+        (
+            "task_policy.schedule_time",
+            "firmwareUpgrade",
+            &["--name", "ok", "--schedule-time", "tomorrow"][..],
+        ),
+        ("need_confirm", "createDevices", &["--name", "ok", "--need-confirm"][..]),
+    ] {
+        let out = cli(
+            &emulator,
+            &["create", "--target", "dev-0001", "--dry-run", "--task-type", task_type],
+        )
+        .args(bad)
+        .output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{field}");
+        assert!(
+            text(&out.stderr).contains(&format!("invalid {field}:")),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(emulator.handle.request_count(), 0, "a dry run reached the server");
 }
 
 /// Runs `iotda-batchtask <args>` on a pseudo-terminal (util-linux `script`)
