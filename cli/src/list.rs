@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 use futures_util::StreamExt as _;
+use iotda_batchtask::limits;
 use iotda_batchtask::types::{Page, Task, TaskStatus, TaskType};
 use serde::Serialize;
 
@@ -140,8 +141,11 @@ pub async fn run(args: ListArgs) -> Exit {
             }),
             ListFormat::Table => {
                 let mut text = table(page.tasks());
+                // A full page may have a next one; a shorter page is the last.
+                let limit = args.limit.unwrap_or(limits::LIST_BATCH_TASKS_LIMIT_DEFAULT);
+                let full = page.tasks().len() >= limit as usize;
                 if let Some(marker) = page.page().and_then(|p| p.marker.as_deref())
-                    && !page.tasks().is_empty()
+                    && full
                 {
                     text.push_str(&format!("next page: --marker {}\n", sanitize::cell(marker, 64)));
                 }

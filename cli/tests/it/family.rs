@@ -124,6 +124,12 @@ fn list_walks_every_page_filters_and_pages_by_marker() {
     let page = json(&out);
     assert_eq!(page["batchtasks"][0]["task_id"], DEMO_CONFIRM_TASK_ID);
     assert!(page["request_id"].is_string(), "{page}");
+    // A page shorter than its limit is the last: no marker offered.
+    let out = cli(&emulator, &["list", "--task-type", "firmwareUpgrade", "--limit", "5"])
+        .output()
+        .unwrap();
+    let table = text(&out.stdout);
+    assert!(table.ends_with("3 tasks\n") && !table.contains("next page"), "{table}");
 
     // The type is required (Huawei's definition); bad limits are refused before sending.
     let before = emulator.handle.request_count();
