@@ -753,3 +753,60 @@ fn a_signal_during_wait_still_prints_the_report_and_the_last_counters() {
     assert_eq!(report["wait"]["task_status"], "Stopping");
     assert_eq!(report["wait"]["task_progress"]["stopped"], 255);
 }
+
+#[test]
+fn a_signal_during_list_prints_the_tasks_fetched_so_far() {
+    use wiremock::matchers::{method, query_param_is_missing};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // A full first page, and a second that never comes (within the test).
+    let tasks: Vec<Value> = (0..50)
+        .map(|i| serde_json::json!({"task_id": format!("61a5f4cbd86b7a1d1c2f{:04x}", 0xffff - i), "status": "Processing"}))
+        .collect();
+    let marker = tasks[49]["task_id"].clone();
+    let first = serde_json::json!({"batchtasks": tasks, "page": {"count": 1000, "marker": marker}});
+    let server = runtime.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(query_param_is_missing("marker"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(first))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(600)))
+            .mount(&server)
+            .await;
+        server
+    });
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iotda-batchtask"))
+        .args(["list", "--task-type", "firmwareUpgrade", "--timeout", "3600"])
+        .env_clear()
+        .env("IOTDA_ENDPOINT", server.uri())
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+        .env("IOTDA_AUTH_TOKEN", TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while runtime.block_on(server.received_requests()).unwrap_or_default().len() < 2 {
+        assert!(Instant::now() < deadline, "the second page was never requested");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    crate::commands::signal(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("interrupted (SIGTERM): showing the 50 tasks fetched so far"),
+        "{}",
+        text(&out.stderr)
+    );
+    let table = text(&out.stdout);
+    assert!(table.starts_with("TASK ID") && table.ends_with("50 tasks\n"), "{table}");
+}
