@@ -159,11 +159,16 @@ async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::
     let client = args.connection.client()?;
     if args.dry_run {
         let requests = dry_run::targeted(&client, op.name(), &args.task_id, targets.as_deref())?;
-        let mut notes = vec![format!(
-            "a lost answer is settled by ShowBatchTask reads (GET .../batchtasks/{{task_id}}?target=...), \
-             and targets a read shows still to be {} are sent again once",
-            op.done()
-        )];
+        let mut notes = vec![match targets {
+            Some(_) => format!(
+                "a lost answer is settled by ShowBatchTask reads (GET .../batchtasks/{{task_id}}?target=...), \
+                 and targets a read shows still to be {} are sent again once",
+                op.done()
+            ),
+            None => "a lost answer is settled by one ShowBatchTask read of the task (GET .../batchtasks/{task_id}?limit=1), \
+                     and the body {} is sent again once if the task still accepts it"
+                .to_owned(),
+        }];
         if args.wait.wait {
             notes.push("--wait then reads the task (GET .../batchtasks/{task_id}?limit=1) until it leaves Stopping and Processing".to_owned());
         }
