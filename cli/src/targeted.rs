@@ -197,8 +197,11 @@ async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::
         Some(signal) if report.cancelled() => signal.exit(),
         _ => rows.exit(),
     };
-    // Waiting makes sense only when the call reached the task.
-    if !args.wait.wait || matches!(exit, Exit::RequestFailed | Exit::Interrupted | Exit::Terminated) {
+    // Waiting makes sense only when the call reached the task, and not
+    // after a signal asked the command to end.
+    let skip_wait = matches!(exit, Exit::RequestFailed | Exit::Interrupted | Exit::Terminated)
+        || crate::signals::received().is_some();
+    if !args.wait.wait || skip_wait {
         render::print(args.output, &rows);
         return Ok(exit);
     }
