@@ -13,10 +13,10 @@ use http::request::Parts;
 use serde_json::{Map, Value};
 
 use crate::page::task_model;
-use crate::reply::{Reply, TOO_MANY_RUNNING_TASKS};
+use crate::reply::{EMULATOR_FULL, Reply, TOO_MANY_RUNNING_TASKS};
 use crate::seed::TaskType;
 use crate::service::{Service, check_project, invalid};
-use crate::state::{CreateRefusal, NewTask};
+use crate::state::{CreateRefusal, MAX_SUB_TASKS, MAX_TASKS, NewTask};
 use crate::targets::is_json;
 use iotda_batchtask::validation::{self, InvalidInput};
 use iotda_batchtask::{limits, types};
@@ -39,6 +39,14 @@ impl Service {
                 format!(
                     "Operation not allowed. The account already has {running} batch tasks running, the most \
                      it may have at once."
+                ),
+            ),
+            Err(CreateRefusal::Full) => Reply::iotda(
+                StatusCode::FORBIDDEN,
+                EMULATOR_FULL,
+                format!(
+                    "The emulator holds at most {MAX_TASKS} tasks and {MAX_SUB_TASKS} sub-tasks; delete finished \
+                     tasks first."
                 ),
             ),
         }

@@ -151,7 +151,7 @@ pub use journal::{AuthMode, Journal, JournalEntry, MAX_JOURNAL_ENTRIES, Operatio
 pub use seed::{Seed, SeedError, SeedTask, Stoppable, TaskDetailStatus, TaskStatus, TaskType};
 pub use server::{Emulator, EmulatorHandle, shutdown_signal};
 pub use service::{Service, TooManyFaults};
-pub use state::{StateError, TaskSnapshot};
+pub use state::{MAX_SUB_TASKS, MAX_TASKS, StateError, TaskSnapshot};
 
 use iotda_batchtask::validation::InvalidInput;
 

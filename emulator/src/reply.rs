@@ -25,6 +25,9 @@ pub(crate) const TASK_NOT_FINISHED: &str = "IOTDA.014221";
 /// for the account's limit of tasks processed at once (its meaning is not
 /// published; an assumption listed in docs/emulator.md).
 pub(crate) const TOO_MANY_RUNNING_TASKS: &str = "IOTDA.014206";
+/// `EMULATOR.FULL`: the emulator's own capacity ([`MAX_TASKS`](crate::MAX_TASKS),
+/// [`MAX_SUB_TASKS`](crate::MAX_SUB_TASKS)), not a Huawei code.
+pub(crate) const EMULATOR_FULL: &str = "EMULATOR.FULL";
 
 /// What a request gets, before the request ID is attached.
 pub(crate) enum Reply {

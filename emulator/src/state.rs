@@ -167,7 +167,18 @@ pub(crate) enum Refusal {
 pub(crate) enum CreateRefusal {
     /// The project already has this many running tasks.
     TooManyRunning(usize),
+    /// The emulator holds [`MAX_TASKS`] tasks or would exceed
+    /// [`MAX_SUB_TASKS`] sub-tasks.
+    Full,
 }
+
+/// The most tasks the emulator holds; CreateBatchTask is refused beyond it,
+/// so a long-running emulator cannot be grown without bound.
+pub const MAX_TASKS: usize = 1_000;
+
+/// The most sub-tasks the emulator holds over all its tasks; CreateBatchTask
+/// is refused beyond it.
+pub const MAX_SUB_TASKS: usize = 1_000_000;
 
 /// Why a task could not be deleted.
 pub(crate) enum DeleteRefusal {
@@ -250,6 +261,11 @@ impl State {
     fn task_mut(&mut self, project_id: &str, task_id: &str) -> Option<&mut Task> {
         let i = *self.index.get(&(project_id.to_owned(), task_id.to_owned()))?;
         self.tasks.get_mut(i)
+    }
+
+    /// How many sub-tasks all tasks hold together.
+    fn sub_task_count(&self) -> usize {
+        self.tasks.iter().map(|t| t.subtasks.len()).sum()
     }
 
     /// The project's tasks, newest first (as ListBatchTasks pages them).
@@ -380,6 +396,9 @@ impl State {
         if running >= self.rules.max_running_tasks {
             return Err(CreateRefusal::TooManyRunning(running));
         }
+        if self.tasks.len() >= MAX_TASKS || self.sub_task_count().saturating_add(new.targets.len()) > MAX_SUB_TASKS {
+            return Err(CreateRefusal::Full);
+        }
         let ordinal = self.next_ordinal;
         self.next_ordinal = self.next_ordinal.saturating_add(1);
         let (status, sub_status) = match (new.targets.is_empty(), new.need_confirm) {
@@ -410,8 +429,9 @@ impl State {
         for target in new.targets {
             task.push_sub_task(target, sub_status);
         }
+        self.index
+            .insert((task.project_id.clone(), task.task_id.clone()), self.tasks.len());
         self.tasks.push(task);
-        self.reindex();
         Ok(self.tasks.last().expect("a task was just pushed"))
     }
 

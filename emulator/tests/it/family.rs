@@ -586,6 +586,21 @@ fn create_refuses_an_eleventh_running_task_with_403_014206() {
 }
 
 #[test]
+fn create_stops_at_the_emulators_own_capacity() {
+    // Tasks made by a filter finish at once, so only the capacity stops them.
+    let s = demo();
+    let body = json!({"task_name": "g", "task_type": "softwareUpgrade", "targets_filter": {"group_ids": ["g1"]}});
+    let held = s.snapshot().tasks().len();
+    for _ in held..iotda_batchtask_emulator::MAX_TASKS {
+        assert_eq!(create(&s, &body).status, 201);
+    }
+    let msg = refused(&create(&s, &body), 403, "EMULATOR.FULL");
+    assert!(msg.contains("at most 1000 tasks"), "{msg}");
+    assert_eq!(delete(&s, DEMO_FINISHED_TASK_ID).status, 204);
+    assert_eq!(create(&s, &body).status, 201, "room again after a delete");
+}
+
+#[test]
 fn create_refuses_more_than_30000_targets() {
     let s = with(EmulatorConfig::new().max_running_tasks(100));
     let targets: Vec<String> = (1..=30_001).map(|n| format!("d{n}")).collect();
