@@ -96,6 +96,11 @@ const SETTING_NAMES: [(&str, &str); 6] = [
 ];
 
 impl Connection {
+    /// The `Instance-Id` header's value, if any (for `--dry-run`).
+    pub fn instance_id(&self) -> Option<&str> {
+        self.instance_id.as_deref()
+    }
+
     /// Builds the client: credentials from the chain (or `--profile`), the
     /// endpoint and project as configured or found. Errors about a setting
     /// name its flag and variable.
@@ -211,7 +216,7 @@ fn read_ca(path: &std::path::Path) -> Result<Vec<u8>, InvalidInput> {
 
 /// `--timeout`: checked while parsing, so that clap names the option and
 /// exits 2 before anything is sent.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     let range = || {
         format!(
             "must be a number of seconds above 0 and at most {}",

@@ -1,4 +1,6 @@
-//! `iotda-batchtask demo`: the whole story in a few seconds, with no set-up.
+//! `iotda-batchtask demo`: the operator's loop in a few seconds, with no
+//! set-up: list, stop four devices, bulk stop, show, retry the stopped
+//! ones, show.
 //!
 //! An emulator starts in-process on loopback with demo data, standing in for
 //! IoTDA, IAM and an ECS host's metadata; the real client finds everything
@@ -8,16 +10,19 @@
 
 use std::time::Instant;
 
+use futures_util::TryStreamExt as _;
 use iotda_batchtask::Client;
 use iotda_batchtask::bulk::BulkProgress;
 use iotda_batchtask::config::{CredentialChain, Env};
-use iotda_batchtask_emulator::{DEMO_FINISHED_TASK_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, Seed, demo_device_id};
+use iotda_batchtask::types::TaskType;
+use iotda_batchtask_emulator::{DEMO_TASK_ID, Emulator, EmulatorConfig, Seed, demo_device_id};
 
 use crate::Exit;
 use crate::output::{self, outln};
 use crate::render::{self, Rows};
 use crate::sanitize;
 use crate::signals;
+use crate::targeted::Op;
 
 /// How long the emulator's temporary credentials live.
 const DEMO_CREDENTIALS_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -72,16 +77,26 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     );
     print_task(&client, "task     ").await?;
 
+    outln!("\n1. Find the rollout: the project's firmware upgrades, newest first.");
+    outln!("   $ iotda-batchtask list --task-type firmwareUpgrade\n");
+    let tasks: Vec<_> = client
+        .list_batch_tasks(TaskType::FirmwareUpgrade)
+        .tasks()
+        .try_collect()
+        .await?;
+    output::out(indent(&crate::list::table(&tasks)));
+
     let named = ["dev-0001", "dev-0002", "dev-0003", "dev-9999"];
     let named_list = named.map(|d| format!("--target {d}")).join(" ");
-    outln!("\n1. Stop four named devices; dev-9999 is not in the task.");
+    outln!("\n2. The new firmware misbehaves: stop four named devices; dev-9999 is not in the task.");
     outln!("   $ iotda-batchtask stop --task-id {DEMO_TASK_ID} {named_list}\n");
     let out = client.stop_batch_task(DEMO_TASK_ID).targets(named).send().await?;
-    output::out(indent(&render::table(&Rows::of(&out))));
+    let mut stopped: Vec<String> = out.succeeded().map(|r| r.target.clone()).collect();
+    output::out(indent(&render::table(&Rows::of(Op::Stop, &out))));
 
     let bulk: Vec<String> = (4..=250).map(demo_device_id).collect();
     outln!(
-        "\n2. Stop {} more in one bulk call: 100 per request, 2 requests at a time.",
+        "\n3. Stop the next {} in one bulk call: 100 per request, 2 requests at a time.",
         output::count(bulk.len(), "device", "devices")
     );
     outln!("   $ iotda-batchtask stop --task-id {DEMO_TASK_ID} --targets-file devices.txt --concurrency 2\n");
@@ -100,7 +115,8 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         })
         .send()
         .await?;
-    let rows = Rows::of(&out);
+    stopped.extend(out.succeeded().map(|r| r.target.clone()));
+    let rows = Rows::of(Op::Stop, &out);
     let failed: Vec<_> = rows
         .targets
         .iter()
@@ -109,12 +125,10 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     outln!("   {}", render::summary(&rows));
     if !failed.is_empty() {
-        outln!("   the first failures, each with its reason:\n");
+        outln!("   the first failures, each with its reason (a finished sub-task cannot be stopped):\n");
         let first = Rows {
             targets: failed.iter().take(4).cloned().collect(),
-            request_ids: Vec::new(),
-            duplicates_dropped: 0,
-            task_status: None,
+            ..Rows::of(Op::Stop, &Default::default())
         };
         output::out(indent(&render::rows(&first)));
         if failed.len() > 4 {
@@ -125,19 +139,24 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    outln!("\n3. A finished task cannot be stopped: the error carries status, code and request id.");
-    outln!("   $ iotda-batchtask stop --task-id {DEMO_FINISHED_TASK_ID} --all\n");
-    match client.stop_batch_task(DEMO_FINISHED_TASK_ID).all().send().await {
-        Ok(_) => outln!("   (unexpectedly accepted)"),
-        Err(e) => outln!("   error: {}", sanitize::cell(&e.to_string(), 4096)),
-    }
+    outln!("\n4. What the stops did, through ShowBatchTask:");
+    outln!("   $ iotda-batchtask show --task-id {DEMO_TASK_ID}\n");
+    print_task(&client, "   task  ").await?;
 
-    outln!("\n4. Stop everything still running, waiting or awaiting retry (body {{}}, only with --all).");
-    outln!("   $ iotda-batchtask stop --task-id {DEMO_TASK_ID} --all\n");
-    let out = client.stop_batch_task(DEMO_TASK_ID).all().send().await?;
-    outln!("   {}", render::summary(&Rows::of(&out)));
+    outln!(
+        "\n5. The firmware is fixed: resume the {} stopped devices (RetryBatchTask re-runs them).",
+        stopped.len()
+    );
+    outln!("   $ iotda-batchtask retry --task-id {DEMO_TASK_ID} --targets-file stopped.txt\n");
+    let out = client
+        .retry_batch_task_bulk(DEMO_TASK_ID)
+        .targets(stopped)
+        .concurrency(2)
+        .send()
+        .await?;
+    outln!("   {}", render::summary(&Rows::of(Op::Retry, &out)));
 
-    outln!("\n5. The task now, through ShowBatchTask:");
+    outln!("\n6. The task again: the stopped devices are running again.");
     outln!("   $ iotda-batchtask show --task-id {DEMO_TASK_ID}\n");
     print_task(&client, "   task  ").await?;
     outln!(

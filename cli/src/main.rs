@@ -14,33 +14,44 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 mod completions;
 mod config;
 mod connection;
+mod create;
+mod delete;
 mod demo;
+mod dry_run;
 mod emulator;
+mod list;
 mod output;
+mod prompt;
 mod render;
 mod sanitize;
 mod settings;
 mod show;
 mod signals;
-mod stop;
+mod targeted;
 mod targets_file;
+mod wait;
 
 use output::errln;
 
 /// Exit codes, documented in `--help` ([`EXIT_CODES`]) and docs/cli.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    /// Every target stopped.
+    /// Success: every target stopped (retried, confirmed), the task created
+    /// or deleted, the report printed.
     Stopped = 0,
     /// A request failed (API or transport error); details on stderr.
     RequestFailed = 1,
     /// Invalid usage or input; nothing was sent.
     Usage = 2,
-    /// Some targets were not stopped, or not attempted.
+    /// Some targets were not stopped (retried, confirmed), or not attempted.
     TargetsFailed = 3,
-    /// The outcome of some targets is unknown: their request may have been
-    /// processed and no read could tell.
+    /// The outcome of some targets (or of a create or delete) is unknown:
+    /// its request may have been processed and no read could tell.
     Unknown = 4,
+    /// The confirmation was not given; nothing was sent.
+    Declined = 5,
+    /// `--wait`: the task was still Stopping or Processing at the deadline.
+    StillRunning = 6,
     /// SIGINT (Ctrl-C): the command stopped early and reported what it had.
     Interrupted = 130,
     /// stdout or stderr was closed or could not be written (`| head`): the
@@ -53,12 +64,14 @@ pub enum Exit {
 impl Exit {
     /// Every exit code, for the check that [`EXIT_CODES`] documents each.
     #[cfg(test)]
-    const ALL: [Exit; 8] = [
+    const ALL: [Exit; 10] = [
         Exit::Stopped,
         Exit::RequestFailed,
         Exit::Usage,
         Exit::TargetsFailed,
         Exit::Unknown,
+        Exit::Declined,
+        Exit::StillRunning,
         Exit::Interrupted,
         Exit::OutputClosed,
         Exit::Terminated,
@@ -80,19 +93,25 @@ impl From<Exit> for ExitCode {
 /// command.
 const EXIT_CODES: &str = "\
 Exit codes:
-  0    success: every target stopped (stop), the report was printed (show)
-  1    no target got an answer: every request was refused (bad credentials, unknown task,
-       service unreachable); status, code and request id on stderr
+  0    success: every target stopped/retried/confirmed, the task created/deleted, the
+       report printed (show, list), the plan printed (--dry-run)
+  1    refused or failed as a whole: no target got an answer (bad credentials, unknown task,
+       service unreachable), the task not created/deleted; status, code and request id on stderr
   2    invalid usage or input; nothing was sent
-  3    stop: some targets were not stopped, or not attempted
-  4    stop: the outcome of some targets is unknown (their request may have been processed)
+  3    stop/retry/confirm: some targets were not stopped/retried/confirmed, or not attempted
+  4    unknown: a request may have been processed and no read could tell (some targets;
+       a create or delete)
+  5    the confirmation (--all, delete on a terminal) was not given; nothing was sent
+  6    --wait: the task was still Stopping or Processing when --wait-timeout passed (the
+       operation's own code wins when it is not 0)
   130  interrupted by SIGINT (Ctrl-C): nothing more was sent; requests in flight had a few
-       seconds to finish (else unknown); the full report is still printed; show prints the
-       sub-tasks fetched so far
+       seconds to finish (else unknown); the full report is still printed; show and list
+       print what they fetched so far
   141  stdout or stderr was closed (e.g. `| head`) or could not be written: the output stops there
   143  terminated by SIGTERM: as 130";
 
-/// Stop Huawei Cloud IoTDA batch tasks (firmware/software upgrade rollouts).
+/// Find, stop, retry, confirm, create and delete Huawei Cloud IoTDA batch
+/// tasks (firmware/software upgrade rollouts), with a per-device report.
 #[derive(Debug, Parser)]
 #[command(name = "iotda-batchtask", version, about, after_help = EXIT_CODES)]
 struct Cli {
@@ -105,13 +124,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// List the project's batch tasks of one type (find a task's ID).
+    List(list::ListArgs),
     /// Stop a batch task's sub-tasks: named devices, or --all.
-    Stop(stop::StopArgs),
+    Stop(targeted::TargetedArgs),
+    /// Re-run a batch task's failed or stopped sub-tasks: named devices, or --all.
+    Retry(targeted::TargetedArgs),
+    /// Dispatch the waiting sub-tasks of a task created with --need-confirm.
+    Confirm(targeted::TargetedArgs),
     /// Show a batch task and its sub-tasks (what a stop did).
     Show(show::ShowArgs),
+    /// Create a batch task (a firmware or software upgrade, ...).
+    Create(create::CreateArgs),
+    /// Delete a finished batch task.
+    Delete(delete::DeleteArgs),
     /// Run the built-in IoTDA emulator on loopback.
     Emulator(emulator::EmulatorArgs),
-    /// Stop tasks on an in-process emulator, end to end, with no set-up.
+    /// The operator's loop on an in-process emulator, end to end, with no set-up.
     Demo,
     /// Show every setting, its value (secrets masked) and where it came from.
     Config(config::ConfigArgs),
@@ -173,8 +202,13 @@ fn main() -> ExitCode {
             errln!("warning: cannot handle SIGINT and SIGTERM ({e}); they will end the command without a report");
         }
         match cli.command {
-            Command::Stop(args) => stop::run(args).await,
+            Command::List(args) => list::run(args).await,
+            Command::Stop(args) => targeted::run(targeted::Op::Stop, args).await,
+            Command::Retry(args) => targeted::run(targeted::Op::Retry, args).await,
+            Command::Confirm(args) => targeted::run(targeted::Op::Confirm, args).await,
             Command::Show(args) => show::run(args).await,
+            Command::Create(args) => create::run(args).await,
+            Command::Delete(args) => delete::run(args).await,
             Command::Emulator(args) => emulator::run(args).await,
             Command::Demo => demo::run().await,
             Command::Config(args) => config::run(args, sources.as_ref()),

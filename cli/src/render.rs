@@ -1,9 +1,10 @@
-//! Rendering a stop's report: a table with a summary line, or one JSON
-//! object, and the exit code the outcomes give.
+//! Rendering the report of a stop, retry or confirm: a table with a summary
+//! line, or one JSON object, and the exit code the outcomes give.
 
 use crate::sanitize;
+use crate::targeted::Op;
 use clap::ValueEnum;
-use iotda_batchtask::outcome::{Failed, StopReport, Succeeded, TargetOutcome, Unknown};
+use iotda_batchtask::outcome::{Failed, Succeeded, TargetOutcome, TargetsReport, Unknown};
 use iotda_batchtask::{Error, TargetResult};
 use serde::Serialize;
 
@@ -18,9 +19,10 @@ pub enum Format {
     Json,
 }
 
-/// `status` of a target whose sub-task was stopped.
+/// `status` of a target the operation applied to (stopped, retried,
+/// confirmed).
 pub const SUCCESS: &str = "success";
-/// `status` of a target whose sub-task was not stopped.
+/// `status` of a target the operation did not apply to.
 pub const FAILURE: &str = "failure";
 /// `status` of a target whose request may or may not have been processed.
 pub const UNKNOWN: &str = "unknown";
@@ -75,8 +77,8 @@ pub struct Row {
 }
 
 impl Row {
-    /// The row of one target's outcome.
-    pub fn of(result: &TargetResult) -> Self {
+    /// The row of one target's outcome under `op`.
+    pub fn of(op: Op, result: &TargetResult) -> Self {
         let request_id = result.request_id().map(str::to_owned);
         let (status, evidence, error_code, error_msg) = match &result.outcome {
             TargetOutcome::Succeeded(Succeeded::Answered { .. }) => (SUCCESS, "answer", None, None),
@@ -84,7 +86,10 @@ impl Row {
                 SUCCESS,
                 "read",
                 None,
-                Some("the answer was lost; a read found the sub-task Stopped".to_owned()),
+                Some(format!(
+                    "the answer was lost; a read found the sub-task {}",
+                    op.done_statuses()
+                )),
             ),
             TargetOutcome::Failed(Failed::Answered {
                 error_code, error_msg, ..
@@ -104,13 +109,16 @@ impl Row {
                 FAILURE,
                 "read",
                 Some(codes::SUB_TASK_STATE.to_owned()),
-                Some(format!("a read found the sub-task {status}, not Stopped")),
+                Some(format!(
+                    "a read found the sub-task {status}, not {}",
+                    op.done_statuses()
+                )),
             ),
             TargetOutcome::Unknown(Unknown::Error(error)) => (
                 UNKNOWN,
                 "request",
                 Some(code_of(error)),
-                Some(format!("{error}; the stop may have been processed")),
+                Some(format!("{error}; the {} may have been processed", op.name())),
             ),
             TargetOutcome::Unknown(Unknown::Unanswered { status, .. }) => (
                 UNKNOWN,
@@ -162,9 +170,16 @@ fn code_of(error: &Error) -> String {
     }
 }
 
-/// A stop's report as rows.
+/// A report as rows.
 #[derive(Debug, Serialize)]
 pub struct Rows {
+    /// What a success is called in the summary (`stopped`, ...).
+    #[serde(skip)]
+    pub done: &'static str,
+    /// After an `--all` whose answer was lost: whether the read of the task
+    /// showed the call applied.
+    #[serde(skip)]
+    pub applied: Option<bool>,
     /// One row per target.
     pub targets: Vec<Row>,
     /// Every request ID received, stops and reads.
@@ -177,10 +192,12 @@ pub struct Rows {
 }
 
 impl Rows {
-    /// The rows of a report.
-    pub fn of(report: &StopReport) -> Self {
+    /// The rows of a report of `op`.
+    pub fn of(op: Op, report: &TargetsReport) -> Self {
         Rows {
-            targets: report.results().iter().map(Row::of).collect(),
+            done: op.done(),
+            applied: report.applied(),
+            targets: report.results().iter().map(|r| Row::of(op, r)).collect(),
             request_ids: report.request_ids().to_vec(),
             duplicates_dropped: report.duplicates_dropped(),
             task_status: report.task_status().map(str::to_owned),
@@ -192,20 +209,15 @@ impl Rows {
     }
 
     /// The exit code the outcomes give, the same for the same outcomes:
-    /// 4 when any is unknown; else 0 when all were stopped; else 1 when no
-    /// target got an answer at all (every request refused as a whole: bad
-    /// credentials, an unknown task, no connection); else 3.
+    /// 4 when any is unknown; else 0 when the operation applied to all
+    /// (and, after a lost `--all` answer, the read shows it applied); else 1
+    /// when no target got an answer at all (every request refused as a
+    /// whole: bad credentials, an unknown task, no connection); else 3.
     pub fn exit(&self) -> crate::Exit {
         use crate::Exit;
-        use iotda_batchtask::types::TaskStatus;
-        let stopped_task = self.task_status.as_deref().is_none_or(|s| {
-            [TaskStatus::Stopped, TaskStatus::Stopping]
-                .iter()
-                .any(|t| t.as_str() == s)
-        });
         if self.count(UNKNOWN) > 0 {
             Exit::Unknown
-        } else if self.count(SUCCESS) == self.targets.len() && stopped_task {
+        } else if self.count(SUCCESS) == self.targets.len() && self.applied != Some(false) {
             Exit::Stopped
         } else if !self.targets.is_empty() && self.targets.iter().all(|r| r.evidence == "request") {
             Exit::RequestFailed
@@ -278,12 +290,14 @@ pub fn columns(cells: &[[String; 4]]) -> String {
 }
 
 /// `2 of 4 targets stopped, 1 not stopped, 1 unknown, 0 not attempted; 3
-/// repeats dropped (request ids X, Y)`.
+/// repeats dropped (request ids X, Y)` (`retried`, `confirmed` for the
+/// others).
 pub fn summary(rows: &Rows) -> String {
     let total = rows.targets.len();
     let noun = if total == 1 { "target" } else { "targets" };
+    let done = rows.done;
     let mut text = format!(
-        "{} of {total} {noun} stopped, {} not stopped, {} unknown, {} not attempted",
+        "{} of {total} {noun} {done}, {} not {done}, {} unknown, {} not attempted",
         rows.count(SUCCESS),
         rows.count(FAILURE),
         rows.count(UNKNOWN),

@@ -505,12 +505,17 @@ fn demo_runs_end_to_end() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for expected in [
+        "$ iotda-batchtask list --task-type firmwareUpgrade",
+        "3 tasks",
         "IOTDA.014219",
         "progress: 3/3 requests",
         "HTTP 400 Bad Request",
         "Stopped",
         "credentials from ECS metadata",
         "project 0123456789abcdef0123456789abcdef found with IAM",
+        "Stopped 214",
+        "214 of 214 targets retried",
+        "Processing 232",
     ] {
         assert!(stdout.contains(expected), "{expected}: {stdout}");
     }

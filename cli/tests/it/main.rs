@@ -10,5 +10,6 @@ mod fault_proxy;
 mod admin;
 mod commands;
 mod configuration;
+mod family;
 mod robust;
 mod secrets;

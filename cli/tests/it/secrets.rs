@@ -15,7 +15,10 @@ fn assert_clean(what: &str, text: &str) {
 /// stdout or stderr contains them.
 #[test]
 fn cli_output_never_contains_a_secret() {
-    use iotda_batchtask_emulator::{DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig};
+    use iotda_batchtask_emulator::{
+        DEMO_CONFIRM_TASK_ID, DEMO_FINISHED_TASK_ID, DEMO_PARTIAL_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID,
+        EmulatorConfig,
+    };
 
     let emulator = start(EmulatorConfig::new().ak_sk(AK, SK).token(TOKEN));
     let endpoint = emulator.handle.base_url();
@@ -69,6 +72,13 @@ fn cli_output_never_contains_a_secret() {
         .map(|s| s.to_string())
         .collect()
     };
+    let command = |name: &str, endpoint: &str, more: &[&str]| -> Vec<String> {
+        [name, "--endpoint", endpoint, "--project-id", DEMO_PROJECT_ID]
+            .iter()
+            .chain(more)
+            .map(|s| s.to_string())
+            .collect()
+    };
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Vec<String>, i32);
     let cases: Vec<Case> = vec![
         (
@@ -115,6 +125,93 @@ fn cli_output_never_contains_a_secret() {
             2,
         ),
         ("usage error", &token, vec!["stop".into(), "--nonsense".into()], 2),
+        (
+            "list",
+            &temporary,
+            command("list", &endpoint, &["--task-type", "firmwareUpgrade"]),
+            0,
+        ),
+        (
+            "retry",
+            &temporary,
+            command("retry", &endpoint, &["--task-id", DEMO_PARTIAL_TASK_ID, "--all"]),
+            0,
+        ),
+        (
+            "confirm, json",
+            &ak_sk,
+            command(
+                "confirm",
+                &endpoint,
+                &[
+                    "--task-id",
+                    DEMO_CONFIRM_TASK_ID,
+                    "--target",
+                    "dev-0001",
+                    "--output",
+                    "json",
+                ],
+            ),
+            0,
+        ),
+        (
+            "create",
+            &temporary,
+            command(
+                "create",
+                &endpoint,
+                &["--name", "fw", "--task-type", "firmwareUpgrade", "--target", "dev-0001"],
+            ),
+            0,
+        ),
+        (
+            "create, dry run",
+            &temporary,
+            command(
+                "create",
+                &endpoint,
+                &[
+                    "--name",
+                    "fw",
+                    "--task-type",
+                    "firmwareUpgrade",
+                    "--target",
+                    "dev-0001",
+                    "--dry-run",
+                ],
+            ),
+            0,
+        ),
+        (
+            "stop --all --wait, dry run, json",
+            &token,
+            command(
+                "stop",
+                &endpoint,
+                &[
+                    "--task-id",
+                    DEMO_TASK_ID,
+                    "--all",
+                    "--wait",
+                    "--dry-run",
+                    "--output",
+                    "json",
+                ],
+            ),
+            0,
+        ),
+        (
+            "delete refused",
+            &temporary,
+            command("delete", &endpoint, &["--task-id", DEMO_TASK_ID]),
+            1,
+        ),
+        (
+            "delete",
+            &ak_sk,
+            command("delete", &endpoint, &["--task-id", DEMO_FINISHED_TASK_ID]),
+            0,
+        ),
     ];
     for (name, env, args, expected) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -7,7 +7,7 @@ mod common;
 mod attacks;
 mod double;
 mod emulator;
-mod identity;
 mod family;
+mod identity;
 mod interop;
 mod service;

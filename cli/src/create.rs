@@ -1,0 +1,384 @@
+//! `iotda-batchtask create`: create a batch task from flags and a device
+//! file, and report truthfully whether it was created. CreateBatchTask is
+//! never sent twice: a lost answer is settled by listing the tasks (the
+//! library's rule), and what is left unsettled is reported unknown.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use iotda_batchtask::types::{self, Task, TaskType};
+use iotda_batchtask::{Client, CreateBatchTask, CreateOutcome, InvalidInput, limits};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::connection::{CREDENTIALS_HELP, Connection};
+use crate::dry_run::{self, Planned};
+use crate::list::TypeArg;
+use crate::output::{self, outln};
+use crate::render::Format;
+use crate::sanitize;
+use crate::signals;
+use crate::{Exit, report};
+
+/// Arguments of `create`.
+#[derive(Debug, Args)]
+#[command(after_help = format!(
+    "Example: a firmware upgrade of the devices in devices.txt, each waiting for `confirm`:\n  \
+     iotda-batchtask create --name fw_2_1 --task-type firmwareUpgrade --targets-file devices.txt \\\n    \
+     --package-id 32822e5744a45ede319d2c50 --need-confirm\n\n{CREDENTIALS_HELP}"
+))]
+pub struct CreateArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// The task's name: 1 to 128 Chinese characters, letters, digits and _.
+    #[arg(long, value_name = "NAME")]
+    name: String,
+    /// The task type.
+    #[arg(long, value_name = "TYPE", value_enum)]
+    task_type: TypeArg,
+    #[command(flatten)]
+    targets: Targets,
+    /// The upgrade package: the document {"package_id": ID}, as Huawei's
+    /// examples write it.
+    #[arg(long, value_name = "ID", conflicts_with = "document")]
+    package_id: Option<String>,
+    /// The task's document as a JSON object, sent as given (e.g.
+    /// '{"package_ids": ["..."]}', or a command's parameters).
+    #[arg(long, value_name = "JSON", value_parser = json_object)]
+    document: Option<Map<String, Value>>,
+    /// When the task runs, yyyyMMdd'T'HHmmss'Z' in UTC, within 7 days; absent, at once.
+    #[arg(long, value_name = "TIME")]
+    schedule_time: Option<String>,
+    /// Retry a failed sub-task automatically up to N times (with --retry-interval).
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "retry_interval",
+        value_parser = clap::value_parser!(u32).range(
+            i64::from(limits::NEW_TASK_POLICY_RETRY_COUNT_MIN)..=i64::from(limits::NEW_TASK_POLICY_RETRY_COUNT_MAX)
+        )
+    )]
+    retry_count: Option<u32>,
+    /// Minutes between automatic retries (with --retry-count).
+    #[arg(
+        long,
+        value_name = "MINUTES",
+        requires = "retry_count",
+        value_parser = clap::value_parser!(u32).range(
+            i64::from(limits::NEW_TASK_POLICY_RETRY_INTERVAL_MIN)..=i64::from(limits::NEW_TASK_POLICY_RETRY_INTERVAL_MAX)
+        )
+    )]
+    retry_interval: Option<u32>,
+    /// Every sub-task waits (Waitting) until `confirm` dispatches it (upgrade tasks).
+    #[arg(long)]
+    need_confirm: bool,
+    /// The resource space (application); absent, the default one.
+    #[arg(long, value_name = "ID")]
+    app_id: Option<String>,
+    /// Extra information for devices' upgrade notices, a JSON object.
+    #[arg(long, value_name = "JSON", value_parser = json_object)]
+    task_ext_info: Option<Map<String, Value>>,
+    /// Do not list the tasks, before and after, to settle a lost answer:
+    /// report the task's fate unknown instead.
+    #[arg(long)]
+    no_reconcile: bool,
+    /// Print the requests a real run would send (method, URL, body;
+    /// credentials masked) and send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Output: a line, or one JSON object on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    output: Format,
+}
+
+/// What the task targets: exactly one of these.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct Targets {
+    /// A target device; repeat for more.
+    #[arg(long = "target", value_name = "DEVICE_ID")]
+    targets: Vec<String>,
+    /// A file of device IDs, one per line (# comments, blank lines skipped); - for stdin.
+    #[arg(long, value_name = "FILE")]
+    targets_file: Option<PathBuf>,
+    /// The devices of a device group; repeat for more.
+    #[arg(long = "group-id", value_name = "ID")]
+    group_ids: Vec<String>,
+    /// What an uploaded batch-task file lists (its file ID).
+    #[arg(long, value_name = "FILE_ID")]
+    document_source: Option<String>,
+}
+
+/// `--output json`.
+#[derive(Serialize)]
+struct Json<'a> {
+    /// `created`, `created_by_read`, `not_created` or `unknown`.
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task: Option<&'a Task>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// A JSON object argument.
+fn json_object(text: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("must be a JSON object, {...}".to_owned()),
+        Err(e) => Err(format!("is not JSON: {e}")),
+    }
+}
+
+pub async fn run(args: CreateArgs) -> Exit {
+    match run_inner(args).await {
+        Ok(exit) => exit,
+        Err(e) => report(&e),
+    }
+}
+
+async fn run_inner(args: CreateArgs) -> Result<Exit, iotda_batchtask::Error> {
+    let targets = match &args.targets.targets_file {
+        Some(path) => Some(crate::targets_file::read(path)?),
+        None if !args.targets.targets.is_empty() => Some(args.targets.targets.clone()),
+        None => None,
+    };
+    let document = match &args.package_id {
+        Some(id) => Some(Map::from_iter([("package_id".to_owned(), Value::String(id.clone()))])),
+        None => args.document.clone(),
+    };
+    let client = args.connection.client().await?;
+    if args.dry_run {
+        let body = body(&args, targets.as_deref(), document.as_ref())?;
+        let mut requests = Vec::new();
+        let mut notes = Vec::new();
+        if !args.no_reconcile {
+            requests.push(listing(&client, &args, 1));
+            notes.push(
+                "the first request reads the newest task of this type; if the create's answer is then lost, \
+                 the tasks created since are listed (GET, 50 a page) to find this name: the create is never sent twice"
+                    .to_owned(),
+            );
+        }
+        requests.push(Planned::new(&client, "POST", "/batchtasks", Some(body)));
+        dry_run::print(args.output, &args.connection, &requests, &notes);
+        return Ok(Exit::Stopped);
+    }
+    let call = call(&client, &args, targets, document);
+    // One POST: a signal lets it finish (its fate is what the report says);
+    // a second signal abandons it, and then nobody knows.
+    let outcome = tokio::select! {
+        outcome = call.send() => outcome?,
+        signal = signals::second() => {
+            output::error(format_args!(
+                "interrupted ({}) while the create was in flight: the task may have been created; \
+                 check with `iotda-batchtask list --task-type {}`",
+                signal.name(),
+                args.task_type.0.as_str()
+            ));
+            return Ok(signal.exit());
+        }
+    };
+    Ok(print(&args, &outcome))
+}
+
+/// The library call the arguments describe.
+fn call(
+    client: &Client,
+    args: &CreateArgs,
+    targets: Option<Vec<String>>,
+    document: Option<Map<String, Value>>,
+) -> CreateBatchTask {
+    let mut call = client
+        .create_batch_task(&args.name, args.task_type.0)
+        .reconcile(!args.no_reconcile);
+    if let Some(targets) = targets {
+        call = call.targets(targets);
+    }
+    if !args.targets.group_ids.is_empty() {
+        call = call.group_ids(args.targets.group_ids.clone());
+    }
+    if let Some(source) = &args.targets.document_source {
+        call = call.document_source(source);
+    }
+    if let Some(document) = document {
+        call = call.document(document);
+    }
+    if let Some(time) = &args.schedule_time {
+        call = call.schedule_time(time);
+    }
+    if let (Some(count), Some(interval)) = (args.retry_count, args.retry_interval) {
+        call = call.retry(count, interval);
+    }
+    if args.need_confirm {
+        call = call.need_confirm(true);
+    }
+    if let Some(app_id) = &args.app_id {
+        call = call.app_id(app_id);
+    }
+    if let Some(info) = &args.task_ext_info {
+        call = call.task_ext_info(info.clone());
+    }
+    call
+}
+
+/// The ListBatchTasks read a create makes before sending (`--dry-run`).
+fn listing(client: &Client, args: &CreateArgs, limit: u32) -> Planned {
+    let mut query = format!("?task_type={}&limit={limit}", args.task_type.0.as_str());
+    if let Some(app_id) = &args.app_id {
+        query.push_str(&format!("&app_id={app_id}"));
+    }
+    Planned::new(client, "GET", &format!("/batchtasks{query}"), None)
+}
+
+/// The body a real run would send (`--dry-run`), checked against the spec's
+/// types and limits as the library checks it before sending.
+fn body(
+    args: &CreateArgs,
+    targets: Option<&[String]>,
+    document: Option<&Map<String, Value>>,
+) -> Result<Value, InvalidInput> {
+    // Each field against its generated type first, so the error names it.
+    let field = |name: &'static str, result: Result<(), types::error::ConversionError>| {
+        result.map_err(|e| InvalidInput::new(name, e.to_string()))
+    };
+    field("task_name", args.name.parse::<types::TaskName>().map(drop))?;
+    if let Some(app_id) = &args.app_id {
+        field("app_id", app_id.parse::<types::AppId>().map(drop))?;
+    }
+    if let Some(time) = &args.schedule_time {
+        field(
+            "task_policy.schedule_time",
+            time.parse::<types::ScheduleTime>().map(drop),
+        )?;
+    }
+    let mut body = Map::new();
+    if let Some(app_id) = &args.app_id {
+        body.insert("app_id".into(), app_id.clone().into());
+    }
+    body.insert("task_name".into(), args.name.clone().into());
+    body.insert("task_type".into(), args.task_type.0.as_str().into());
+    if let Some(targets) = targets {
+        let unique = iotda_batchtask::validation::unique_targets(targets.iter().map(String::as_str))?;
+        let max = limits::NEW_BATCH_TASK_TARGETS_MAX_ITEMS;
+        if unique.is_empty() || unique.len() > max {
+            return Err(InvalidInput::new(
+                "targets",
+                format!("has {} distinct devices; a task takes 1 to {max}", unique.len()),
+            ));
+        }
+        body.insert("targets".into(), unique.into());
+    }
+    if !args.targets.group_ids.is_empty() {
+        let filter = Map::from_iter([("group_ids".to_owned(), args.targets.group_ids.clone().into())]);
+        body.insert("targets_filter".into(), filter.into());
+    }
+    if let Some(source) = &args.targets.document_source {
+        body.insert("document_source".into(), source.clone().into());
+    }
+    if let Some(document) = document {
+        body.insert("document".into(), document.clone().into());
+    }
+    let mut policy = Map::new();
+    if let Some(time) = &args.schedule_time {
+        policy.insert("schedule_time".into(), time.clone().into());
+    }
+    if let (Some(count), Some(interval)) = (args.retry_count, args.retry_interval) {
+        policy.insert("retry_count".into(), count.into());
+        policy.insert("retry_interval".into(), interval.into());
+    }
+    if !policy.is_empty() {
+        body.insert("task_policy".into(), policy.into());
+    }
+    if let Some(info) = &args.task_ext_info {
+        let max = limits::NEW_BATCH_TASK_TASK_EXT_INFO_MAX_LEN;
+        let len = Value::Object(info.clone()).to_string().chars().count();
+        if len > max {
+            return Err(InvalidInput::new(
+                "task_ext_info",
+                format!("is {len} characters as JSON; at most {max}"),
+            ));
+        }
+        body.insert("task_ext_info".into(), info.clone().into());
+    }
+    let upgrade = [
+        TaskType::FirmwareUpgrade,
+        TaskType::SoftwareUpgrade,
+        TaskType::ModuleUpgrade,
+    ];
+    if args.need_confirm {
+        if !upgrade.contains(&args.task_type.0) {
+            return Err(InvalidInput::new(
+                "need_confirm",
+                "applies only to firmwareUpgrade, softwareUpgrade and moduleUpgrade tasks",
+            ));
+        }
+        body.insert("need_confirm".into(), true.into());
+    }
+    let body = Value::Object(body);
+    // And the whole body against the generated request type.
+    serde_json::from_value::<types::NewBatchTask>(body.clone())
+        .map_err(|e| InvalidInput::new("body", e.to_string()))?;
+    Ok(body)
+}
+
+/// Prints the outcome and gives its exit code.
+fn print(args: &CreateArgs, outcome: &CreateOutcome) -> Exit {
+    let (name, task, request_id, error, exit) = match outcome {
+        CreateOutcome::Created { task, request_id } => {
+            ("created", Some(&**task), request_id.as_deref(), None, Exit::Stopped)
+        }
+        CreateOutcome::CreatedByRead { task } => ("created_by_read", Some(&**task), None, None, Exit::Stopped),
+        CreateOutcome::NotCreated { error } => ("not_created", None, None, Some(error), Exit::RequestFailed),
+        CreateOutcome::Unknown { error } => ("unknown", None, None, Some(error), Exit::Unknown),
+        // A newer library's outcome this CLI does not know: claim nothing.
+        #[allow(unreachable_patterns)]
+        _ => ("unknown", None, None, None, Exit::Unknown),
+    };
+    if args.output == Format::Json {
+        output::json(&Json {
+            outcome: name,
+            task,
+            request_id,
+            error: error.map(ToString::to_string),
+        });
+        return exit;
+    }
+    let shown_name = sanitize::cell(&args.name, 128);
+    let task_type = args.task_type.0.as_str();
+    match (name, task) {
+        (_, Some(task)) => {
+            let text = |v: &Option<String>| sanitize::cell(v.as_deref().unwrap_or("-"), 64);
+            let how = match request_id {
+                Some(id) => format!("request id {}", sanitize::cell(id, 64)),
+                None if name == "created_by_read" => "the answer was lost; listing the tasks found it".to_owned(),
+                None => "no request id".to_owned(),
+            };
+            outln!(
+                "created task {} ({shown_name}, {task_type}, {}; {how})",
+                text(&task.task_id),
+                text(&task.status)
+            );
+        }
+        ("not_created", None) => {
+            if let Some(error) = error {
+                output::error(error);
+            }
+            output::errln!(
+                "not created: the answer was lost and listing the {task_type} tasks shows no new task named \
+                 {shown_name}; running the command again is safe"
+            );
+        }
+        _ => {
+            if let Some(error) = error {
+                output::error(error);
+            }
+            output::errln!(
+                "the task may have been created and no read could tell; look for {shown_name} with \
+                 `iotda-batchtask list --task-type {task_type}` before creating it again"
+            );
+        }
+    }
+    exit
+}
