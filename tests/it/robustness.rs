@@ -119,6 +119,11 @@ proptest! {
                 Just("/v5/iot/0123456789abcdef0123456789abcdef/batchtasks/61a5f4cbd86b7a1d1c2f3e4a/stop".to_owned()),
                 Just("/v5/iot/0123456789abcdef0123456789abcdef/batchtasks/61a5f4cbd86b7a1d1c2f3e4a?limit=3&offset=2&task_detail_status=Stopped".to_owned()),
                 Just("/v5/iot/0123456789abcdef0123456789abcdef/batchtasks/61a5f4cbd86b7a1d1c2f3e4c/stop".to_owned()),
+                Just("/v5/iot/0123456789abcdef0123456789abcdef/batchtasks/61a5f4cbd86b7a1d1c2f3e4e/retry".to_owned()),
+                Just("/v5/iot/0123456789abcdef0123456789abcdef/batchtasks/61a5f4cbd86b7a1d1c2f3e4d/confirm".to_owned()),
+                Just("/v5/iot/0123456789abcdef0123456789abcdef/batchtasks/61a5f4cbd86b7a1d1c2f3e4b".to_owned()),
+                Just("/v5/iot/0123456789abcdef0123456789abcdef/batchtasks?task_type=firmwareUpgrade&limit=2".to_owned()),
+                Just("/v5/iot/0123456789abcdef0123456789abcdef/batchtasks".to_owned()),
                 "/[\\PC&&[^ ]]{0,60}",
             ],
             prop_oneof![
@@ -127,6 +132,7 @@ proptest! {
             ],
             prop_oneof![
                 Just(b"{}".to_vec()),
+                Just(br#"{"task_name":"t1","task_type":"firmwareUpgrade","targets":["dev-0001","dev-0002"],"document":{"package_id":"p"}}"#.to_vec()),
                 "\\{\"targets\":\\[(\"dev-0[0-9]{3}\",){0,5}\"dev-0[0-9]{3}\"\\]\\}".prop_map(String::into_bytes),
                 prop::collection::vec(any::<u8>(), 0..64),
             ],

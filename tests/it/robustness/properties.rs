@@ -158,8 +158,10 @@ pub fn check_signing(method: &str, path: &str, query: &str, headers: &[(String, 
 }
 
 /// The emulator: any request gets an answer with a request ID and never
-/// panics, and the state only ever changes by a successful stop moving
-/// stoppable sub-tasks to Stopped.
+/// panics, and the state only changes by a successful operation: a stop
+/// moving stoppable sub-tasks to Stopped, a retry or confirm moving failed,
+/// stopped or waiting ones to Processing, a create adding a task (201), a
+/// delete removing one (204, the only answer without a JSON body).
 pub fn check_emulator(service: &Service, method: &[u8], uri: &str, headers: &[(String, String)], body: &[u8]) {
     let Ok(method) = http::Method::from_bytes(method) else {
         return;
@@ -183,27 +185,46 @@ pub fn check_emulator(service: &Service, method: &[u8], uri: &str, headers: &[(S
         response.headers().contains_key("x-request-id"),
         "every answer has a request id"
     );
+    let status = response.status().as_u16();
+    let deleted = status == 204 && method == http::Method::DELETE;
     assert!(
-        serde_json::from_slice::<serde_json::Value>(response.body()).is_ok(),
-        "every body is JSON"
+        serde_json::from_slice::<serde_json::Value>(response.body()).is_ok() || (deleted && response.body().is_empty()),
+        "every body is JSON, except a delete's empty 204"
     );
-    let changed = before != after;
-    if changed {
+    if before != after {
         assert!(
-            response.status() == 200 && method == http::Method::POST,
-            "only a successful stop changes state"
+            (method == http::Method::POST && matches!(status, 200 | 201)) || deleted,
+            "only a successful stop, retry, confirm, create or delete changes state"
         );
     }
-    for (old, new) in before.tasks().iter().zip(after.tasks()) {
-        assert_eq!((&old.project_id, &old.task_id), (&new.project_id, &new.task_id));
+    let after_tasks = after.tasks();
+    for old in before.tasks() {
+        let Some(new) = after_tasks
+            .iter()
+            .find(|t| (&t.project_id, &t.task_id) == (&old.project_id, &old.task_id))
+        else {
+            assert!(deleted, "only a delete removes a task: {}", old.task_id);
+            continue;
+        };
         assert_eq!(old.subtasks.len(), new.subtasks.len());
         for ((device, was), (_, now)) in old.subtasks.iter().zip(&new.subtasks) {
-            if was != now {
-                assert!(
-                    was.is_stoppable() && *now == TaskDetailStatus::Stopped,
-                    "{device}: {was:?} -> {now:?}"
+            // A stop stops what runs; a retry or confirm sets sub-tasks running again.
+            let stopped = was.is_stoppable() && *now == TaskDetailStatus::Stopped;
+            let rerun = *now == TaskDetailStatus::Processing
+                && matches!(
+                    was,
+                    TaskDetailStatus::Fail
+                        | TaskDetailStatus::FailWaitRetry
+                        | TaskDetailStatus::Stopped
+                        | TaskDetailStatus::Waitting
                 );
-            }
+            assert!(was == now || stopped || rerun, "{device}: {was:?} -> {now:?}");
         }
+    }
+    if after_tasks.len() > before.tasks().len() {
+        assert!(
+            method == http::Method::POST && status == 201,
+            "only a create adds a task"
+        );
     }
 }
