@@ -71,11 +71,11 @@ impl SdkDate {
 
     /// `YYYYMMDD`, the day of a derived key's credential scope.
     pub(crate) fn day(&self) -> &str {
-        let (day, _) = self
-            .as_str()
-            .split_once('T')
-            .expect("the format puts a T between date and time");
-        day
+        match self {
+            // `YYYYMMDD` is the first 8 of `YYYYMMDDTHHMMSSZ`.
+            Self::Digits(_) => &self.as_str()[..8],
+            Self::Formatted(text) => text.split_once('T').map_or(text.as_str(), |(day, _)| day),
+        }
     }
 }
 
