@@ -195,9 +195,12 @@ fn main() -> ExitCode {
     };
     let exit = runtime.block_on(async {
         // Before any request, so that no signal ends a command unreported.
-        // The emulator command has its own shutdown on both signals.
-        if matches!(cli.command, Command::Stop(_) | Command::Show(_) | Command::Demo)
-            && let Err(e) = signals::install()
+        // The emulator command has its own shutdown on both signals; the
+        // local commands (config, completions, man) have nothing to report.
+        if !matches!(
+            cli.command,
+            Command::Emulator(_) | Command::Config(_) | Command::Completions(_) | Command::Man
+        ) && let Err(e) = signals::install()
         {
             errln!("warning: cannot handle SIGINT and SIGTERM ({e}); they will end the command without a report");
         }

@@ -509,7 +509,6 @@ fn demo_runs_end_to_end() {
         "3 tasks",
         "IOTDA.014219",
         "progress: 3/3 requests",
-        "HTTP 400 Bad Request",
         "Stopped",
         "credentials from ECS metadata",
         "project 0123456789abcdef0123456789abcdef found with IAM",
