@@ -12,10 +12,11 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::Poll;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures_util::stream::{FuturesUnordered, StreamExt as _};
+use futures_util::future::{self, FutureExt};
+use futures_util::stream::{self, StreamExt as _};
 use tracing::Instrument as _;
 
 use crate::Client;
@@ -266,58 +267,50 @@ impl<'a> BulkCall<'a> {
         };
         // Per-chunk reports, by chunk index; `None` = not settled.
         let mut done: Vec<Option<ChunkReport>> = (0..chunks.len()).map(|_| None).collect();
-        let mut in_flight = FuturesUnordered::new();
-        let mut next = 0;
-        let mut cancel = self.cancel;
-        let mut abort = self.abort;
-        let mut grace: Option<Pin<Box<tokio::time::Sleep>>> = None;
-        let mut cancelled = false;
-        let mut abandoned = false;
-        // A small scheduler rather than `buffer_unordered`: on cancel it stops
-        // *issuing* requests but lets those in flight finish (within the
-        // grace), so every sent request's outcome is known where it can be.
-        std::future::poll_fn(|cx| {
-            loop {
-                if let Some(signal) = cancel.as_mut()
-                    && signal.as_mut().poll(cx).is_ready()
-                {
-                    cancelled = true;
-                    cancel = None;
-                    grace = Some(Box::pin(tokio::time::sleep(self.grace)));
+        // Chunks handed out so far (they go out in order).
+        let issued = AtomicUsize::new(0);
+        let cancel = self.cancel.map(FutureExt::shared);
+        let grace = self.grace;
+        let never = || future::pending().boxed();
+        // A cancel stops *issuing*; the requests in flight may still finish
+        // (their outcome is then known) until an abort, or until the grace
+        // after the cancel is over.
+        let stop_issuing = cancel.clone().map_or_else(never, FutureExt::boxed);
+        let grace_over = cancel
+            .clone()
+            .map_or_else(never, |cancel| cancel.then(move |()| tokio::time::sleep(grace)).boxed());
+        let stop_waiting = future::select(self.abort.unwrap_or_else(never), grace_over);
+        // By index, not `chunks.iter()`: a closure over borrowed items would
+        // make the `send` future fail the `Send` check (rust-lang/rust#102211).
+        let mut settled = stream::iter(0..chunks.len())
+            .take_until(stop_issuing)
+            .map(|index| {
+                issued.store(index + 1, Ordering::Relaxed);
+                run(index, chunks[index].clone())
+            })
+            .buffer_unordered(self.concurrency)
+            .take_until(stop_waiting);
+        async {
+            while let Some((index, report)) = settled.next().await {
+                progress.requests_done += 1;
+                progress.targets_done += report.results.len();
+                progress.succeeded += report.results.iter().filter(|r| r.is_success()).count();
+                if let Some(report) = &self.progress {
+                    report(&progress);
                 }
-                let grace_over = grace.as_mut().is_some_and(|g| g.as_mut().poll(cx).is_ready());
-                let aborted = abort.as_mut().is_some_and(|a| a.as_mut().poll(cx).is_ready());
-                if aborted || grace_over {
-                    cancelled = true;
-                    abandoned = !in_flight.is_empty();
-                    return Poll::Ready(());
-                }
-                while !cancelled && next < chunks.len() && in_flight.len() < self.concurrency {
-                    in_flight.push(run(next, chunks[next].clone()));
-                    next += 1;
-                }
-                match in_flight.poll_next_unpin(cx) {
-                    Poll::Ready(Some((index, report))) => {
-                        progress.requests_done += 1;
-                        progress.targets_done += report.results.len();
-                        progress.succeeded += report.results.iter().filter(|r| r.is_success()).count();
-                        if let Some(report) = &self.progress {
-                            report(&progress);
-                        }
-                        done[index] = Some(report);
-                    }
-                    // Empty only when nothing is left to send (or sending stopped).
-                    Poll::Ready(None) => return Poll::Ready(()),
-                    Poll::Pending => return Poll::Pending,
-                }
+                done[index] = Some(report);
             }
-        })
+        }
         .instrument(span)
         .await;
-        drop(in_flight);
+        let stopped_waiting = settled.is_stopped();
+        drop(settled);
+        let next = issued.load(Ordering::Relaxed);
+        let abandoned = done[..next].iter().any(Option::is_none);
         if abandoned {
             tracing::info!("interrupted: requests still in flight were abandoned; their targets are unknown");
         }
+        let cancelled = stopped_waiting || cancel.as_ref().is_some_and(|cancel| cancel.peek().is_some());
 
         let mut report = TargetsReport {
             duplicates_dropped,

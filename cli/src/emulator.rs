@@ -51,6 +51,15 @@ pub struct EmulatorArgs {
     /// many seconds (point clients at it with IOTDA_METADATA_ENDPOINT).
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86400))]
     metadata_credentials: Option<u64>,
+    /// A stop that leaves nothing running makes the task Stopping for this
+    /// many reads of it, then Stopped (default 0: Stopped at once): to try
+    /// `stop --wait` against the emulator.
+    #[arg(long, value_name = "READS", default_value_t = 0)]
+    stopping_reads: u32,
+    /// Tasks of a project that may run at once; CreateBatchTask beyond it is
+    /// refused 403 IOTDA.014206, as IoTDA refuses an eleventh.
+    #[arg(long, value_name = "N", default_value_t = iotda_batchtask_emulator::DEFAULT_MAX_RUNNING_TASKS)]
+    max_running_tasks: usize,
 }
 
 pub async fn run(args: EmulatorArgs) -> Exit {
@@ -91,7 +100,9 @@ pub async fn run(args: EmulatorArgs) -> Exit {
         .allow_non_loopback(args.allow_non_loopback)
         .auth_enabled(!args.no_auth)
         .admin_endpoint(args.admin)
-        .region(&args.region);
+        .region(&args.region)
+        .stopping_reads(args.stopping_reads)
+        .max_running_tasks(args.max_running_tasks);
     if let Some(seconds) = args.metadata_credentials {
         config = config.temporary_credentials(std::time::Duration::from_secs(seconds));
     }

@@ -297,3 +297,57 @@ fn the_emulator_command_serves_metadata_when_asked() {
         "{help}"
     );
 }
+
+/// `--proxy`: used for a remote https endpoint, never for a loopback one
+/// (which is reached directly, so no credential passes through a proxy).
+#[test]
+fn the_proxy_flag_is_used_for_remote_hosts_never_for_loopback() {
+    use std::sync::atomic::Ordering;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (proxy, proxied) = runtime.block_on(crate::common::counting_listener());
+    let proxy = format!("http://{proxy}");
+    let emulator = emulator();
+    let keys = [("HUAWEICLOUD_SDK_AK", AK), ("HUAWEICLOUD_SDK_SK", SK)];
+
+    let url = emulator.handle.base_url();
+    let direct = bin(&keys)
+        .args([
+            "stop",
+            "--endpoint",
+            &url,
+            "--project-id",
+            DEMO_PROJECT_ID,
+            "--task-id",
+            DEMO_TASK_ID,
+        ])
+        .args(["--region", "cn-north-4", "--target", "dev-0001", "--proxy", &proxy])
+        .output()
+        .expect("ran");
+    assert_eq!(direct.status.code(), Some(0), "{}", text(&direct.stderr));
+    assert_eq!(proxied.load(Ordering::SeqCst), 0, "loopback went through the proxy");
+
+    // The proxy hangs up: the read fails, after going to the proxy.
+    let remote = bin(&keys)
+        .args(["show", "--endpoint", "https://iotda.cn-north-4.myhuaweicloud.com"])
+        .args([
+            "--project-id",
+            DEMO_PROJECT_ID,
+            "--task-id",
+            DEMO_TASK_ID,
+            "--proxy",
+            &proxy,
+            "--retries",
+            "0",
+        ])
+        .output()
+        .expect("ran");
+    assert_eq!(remote.status.code(), Some(1), "{}", text(&remote.stderr));
+    assert!(proxied.load(Ordering::SeqCst) >= 1, "{}", text(&remote.stderr));
+    // The proxy's address is named; nothing of the credentials is.
+    assert!(!text(&remote.stderr).contains(SK));
+}
