@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use iotda_batchtask::types::{self, Task, TaskType};
-use iotda_batchtask::{Client, CreateBatchTask, CreateOutcome, InvalidInput, limits};
+use iotda_batchtask::types::Task;
+use iotda_batchtask::{Client, CreateBatchTask, CreateOutcome, limits};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -149,8 +149,10 @@ async fn run_inner(args: CreateArgs) -> Result<Exit, iotda_batchtask::Error> {
         None => args.document.clone(),
     };
     let client = args.connection.client().await?;
+    let call = call(&client, &args, targets, document);
     if args.dry_run {
-        let body = body(&args, targets.as_deref(), document.as_ref())?;
+        // The library's own body and checks: what `send` would post.
+        let body = serde_json::to_value(call.body()?).expect("a generated request type serialises");
         let mut requests = Vec::new();
         let mut notes = Vec::new();
         if !args.no_reconcile {
@@ -165,7 +167,6 @@ async fn run_inner(args: CreateArgs) -> Result<Exit, iotda_batchtask::Error> {
         dry_run::print(args.output, &args.connection, &requests, &notes);
         return Ok(Exit::Stopped);
     }
-    let call = call(&client, &args, targets, document);
     // One POST: a signal lets it finish (its fate is what the report says);
     // a second signal abandons it, and then nobody knows.
     let outcome = tokio::select! {
@@ -230,97 +231,6 @@ fn listing(client: &Client, args: &CreateArgs, limit: u32) -> Planned {
         query.push_str(&format!("&app_id={app_id}"));
     }
     Planned::new(client, "GET", &format!("/batchtasks{query}"), None)
-}
-
-/// The body a real run would send (`--dry-run`), checked against the spec's
-/// types and limits as the library checks it before sending.
-fn body(
-    args: &CreateArgs,
-    targets: Option<&[String]>,
-    document: Option<&Map<String, Value>>,
-) -> Result<Value, InvalidInput> {
-    // Each field against its generated type first, so the error names it.
-    let field = |name: &'static str, result: Result<(), types::error::ConversionError>| {
-        result.map_err(|e| InvalidInput::new(name, e.to_string()))
-    };
-    field("task_name", args.name.parse::<types::TaskName>().map(drop))?;
-    if let Some(app_id) = &args.app_id {
-        field("app_id", app_id.parse::<types::AppId>().map(drop))?;
-    }
-    if let Some(time) = &args.schedule_time {
-        field(
-            "task_policy.schedule_time",
-            time.parse::<types::ScheduleTime>().map(drop),
-        )?;
-    }
-    let mut body = Map::new();
-    if let Some(app_id) = &args.app_id {
-        body.insert("app_id".into(), app_id.clone().into());
-    }
-    body.insert("task_name".into(), args.name.clone().into());
-    body.insert("task_type".into(), args.task_type.0.as_str().into());
-    if let Some(targets) = targets {
-        let unique = iotda_batchtask::validation::unique_targets(targets.iter().map(String::as_str))?;
-        let max = limits::NEW_BATCH_TASK_TARGETS_MAX_ITEMS;
-        if unique.is_empty() || unique.len() > max {
-            return Err(InvalidInput::new(
-                "targets",
-                format!("has {} distinct devices; a task takes 1 to {max}", unique.len()),
-            ));
-        }
-        body.insert("targets".into(), unique.into());
-    }
-    if !args.targets.group_ids.is_empty() {
-        let filter = Map::from_iter([("group_ids".to_owned(), args.targets.group_ids.clone().into())]);
-        body.insert("targets_filter".into(), filter.into());
-    }
-    if let Some(source) = &args.targets.document_source {
-        body.insert("document_source".into(), source.clone().into());
-    }
-    if let Some(document) = document {
-        body.insert("document".into(), document.clone().into());
-    }
-    let mut policy = Map::new();
-    if let Some(time) = &args.schedule_time {
-        policy.insert("schedule_time".into(), time.clone().into());
-    }
-    if let (Some(count), Some(interval)) = (args.retry_count, args.retry_interval) {
-        policy.insert("retry_count".into(), count.into());
-        policy.insert("retry_interval".into(), interval.into());
-    }
-    if !policy.is_empty() {
-        body.insert("task_policy".into(), policy.into());
-    }
-    if let Some(info) = &args.task_ext_info {
-        let max = limits::NEW_BATCH_TASK_TASK_EXT_INFO_MAX_LEN;
-        let len = Value::Object(info.clone()).to_string().chars().count();
-        if len > max {
-            return Err(InvalidInput::new(
-                "task_ext_info",
-                format!("is {len} characters as JSON; at most {max}"),
-            ));
-        }
-        body.insert("task_ext_info".into(), info.clone().into());
-    }
-    let upgrade = [
-        TaskType::FirmwareUpgrade,
-        TaskType::SoftwareUpgrade,
-        TaskType::ModuleUpgrade,
-    ];
-    if args.need_confirm {
-        if !upgrade.contains(&args.task_type.0) {
-            return Err(InvalidInput::new(
-                "need_confirm",
-                "applies only to firmwareUpgrade, softwareUpgrade and moduleUpgrade tasks",
-            ));
-        }
-        body.insert("need_confirm".into(), true.into());
-    }
-    let body = Value::Object(body);
-    // And the whole body against the generated request type.
-    serde_json::from_value::<types::NewBatchTask>(body.clone())
-        .map_err(|e| InvalidInput::new("body", e.to_string()))?;
-    Ok(body)
 }
 
 /// Prints the outcome and gives its exit code.

@@ -268,6 +268,25 @@ impl CreateBatchTask {
         self
     }
 
+    /// The body [`send`](Self::send) would post, checked exactly as `send`
+    /// checks it (the error names the field): for a dry run, a log or a
+    /// review step. Nothing is sent.
+    ///
+    /// ```
+    /// # fn demo(client: iotda_batchtask::Client) -> Result<(), iotda_batchtask::Error> {
+    /// use iotda_batchtask::types::TaskType;
+    ///
+    /// let call = client.create_batch_task("fw-2.1.0", TaskType::FirmwareUpgrade).targets(["dev-1", "dev-2"]);
+    /// let body = call.body()?;
+    /// assert_eq!(body.targets.len(), 2);
+    /// let too_long = client.create_batch_task("x".repeat(129), TaskType::FirmwareUpgrade).targets(["dev-1"]);
+    /// assert!(too_long.body().unwrap_err().to_string().contains("task_name"));
+    /// # Ok(()) }
+    /// ```
+    pub fn body(&self) -> Result<types::NewBatchTask, Error> {
+        Ok(self.validated()?)
+    }
+
     /// Validates everything, sends once, and settles a lost answer by
     /// reading.
     ///
