@@ -33,7 +33,7 @@ pub fn completions(args: &CompletionsArgs) -> Exit {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut crate::command(), "iotda-batchtask", &mut script);
     crate::output::out(String::from_utf8_lossy(&script));
-    Exit::Stopped
+    Exit::Success
 }
 
 /// Prints the man page (roff) on stdout, e.g.
@@ -45,5 +45,5 @@ pub fn man() -> Exit {
         return Exit::RequestFailed;
     }
     crate::output::out(String::from_utf8_lossy(&page));
-    Exit::Stopped
+    Exit::Success
 }

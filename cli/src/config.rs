@@ -229,7 +229,7 @@ pub fn run(args: ConfigArgs, matches: Option<&ArgMatches>) -> Exit {
         ));
     }
     crate::output::out(text);
-    Exit::Stopped
+    Exit::Success
 }
 
 /// An access key with all but its last four characters masked.

@@ -165,7 +165,7 @@ async fn run_inner(args: CreateArgs) -> Result<Exit, iotda_batchtask::Error> {
         }
         requests.push(Planned::new(&client, "POST", "/batchtasks", Some(body)));
         dry_run::print(args.output, &args.connection, &requests, &notes);
-        return Ok(Exit::Stopped);
+        return Ok(Exit::Success);
     }
     // One POST: a signal lets it finish (its fate is what the report says);
     // a second signal abandons it, and then nobody knows.
@@ -237,9 +237,9 @@ fn listing(client: &Client, args: &CreateArgs, limit: u32) -> Planned {
 fn print(args: &CreateArgs, outcome: &CreateOutcome) -> Exit {
     let (name, task, request_id, error, exit) = match outcome {
         CreateOutcome::Created { task, request_id } => {
-            ("created", Some(&**task), request_id.as_deref(), None, Exit::Stopped)
+            ("created", Some(&**task), request_id.as_deref(), None, Exit::Success)
         }
-        CreateOutcome::CreatedByRead { task } => ("created_by_read", Some(&**task), None, None, Exit::Stopped),
+        CreateOutcome::CreatedByRead { task } => ("created_by_read", Some(&**task), None, None, Exit::Success),
         CreateOutcome::NotCreated { error } => ("not_created", None, None, Some(error), Exit::RequestFailed),
         CreateOutcome::Unknown { error } => ("unknown", None, None, Some(error), Exit::Unknown),
         // A newer library's outcome this CLI does not know: claim nothing.

@@ -75,7 +75,7 @@ async fn run_inner(args: DeleteArgs) -> Result<Exit, iotda_batchtask::Error> {
             &[Planned::new(&client, "DELETE", &path, None)],
             &notes,
         );
-        return Ok(Exit::Stopped);
+        return Ok(Exit::Success);
     }
     let shown = sanitize::cell(&args.task_id, 64);
     if let Some(exit) = prompt::confirm(&format!("Delete batch task {shown}?"), args.yes).await {
@@ -94,9 +94,9 @@ async fn run_inner(args: DeleteArgs) -> Result<Exit, iotda_batchtask::Error> {
         }
     };
     let (name, status, request_id, error, exit) = match &outcome {
-        DeleteOutcome::Deleted { request_id } => ("deleted", None, request_id.as_deref(), None, Exit::Stopped),
+        DeleteOutcome::Deleted { request_id } => ("deleted", None, request_id.as_deref(), None, Exit::Success),
         DeleteOutcome::DeletedByRead { request_id } => {
-            ("deleted_by_read", None, request_id.as_deref(), None, Exit::Stopped)
+            ("deleted_by_read", None, request_id.as_deref(), None, Exit::Success)
         }
         DeleteOutcome::NotDeleted { status, request_id } => (
             "not_deleted",

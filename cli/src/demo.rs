@@ -37,7 +37,7 @@ pub async fn run() -> Exit {
         }
     };
     match finished {
-        Ok(()) => Exit::Stopped,
+        Ok(()) => Exit::Success,
         Err(e) => {
             output::error(format_args!("demo failed: {e}"));
             Exit::RequestFailed

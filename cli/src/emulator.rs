@@ -120,7 +120,7 @@ pub async fn run(args: EmulatorArgs) -> Exit {
     })
     .await;
     match served {
-        Ok(()) => Exit::Stopped,
+        Ok(()) => Exit::Success,
         Err(e @ (EmulatorError::NonLoopback { .. } | EmulatorError::Config(_))) => {
             output::error(e);
             Exit::Usage

@@ -152,7 +152,7 @@ pub async fn run(args: ListArgs) -> Exit {
                 output::out(text);
             }
         }
-        return Exit::Stopped;
+        return Exit::Success;
     }
     // Every page, through the library's bounded walk. A signal abandons the
     // read in flight (only a read) and keeps what came before.
@@ -199,7 +199,7 @@ pub async fn run(args: ListArgs) -> Exit {
         );
     }
     print(args.output, &tasks);
-    interrupted.map_or(Exit::Stopped, signals::Signal::exit)
+    interrupted.map_or(Exit::Success, signals::Signal::exit)
 }
 
 fn print(format: ListFormat, tasks: &[Task]) {

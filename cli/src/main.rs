@@ -38,7 +38,7 @@ use output::errln;
 pub enum Exit {
     /// Success: every target stopped (retried, confirmed), the task created
     /// or deleted, the report printed.
-    Stopped = 0,
+    Success = 0,
     /// A request failed (API or transport error); details on stderr.
     RequestFailed = 1,
     /// Invalid usage or input; nothing was sent.
@@ -65,7 +65,7 @@ impl Exit {
     /// Every exit code, for the check that [`EXIT_CODES`] documents each.
     #[cfg(test)]
     const ALL: [Exit; 10] = [
-        Exit::Stopped,
+        Exit::Success,
         Exit::RequestFailed,
         Exit::Usage,
         Exit::TargetsFailed,

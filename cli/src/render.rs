@@ -218,7 +218,7 @@ impl Rows {
         if self.count(UNKNOWN) > 0 {
             Exit::Unknown
         } else if self.count(SUCCESS) == self.targets.len() && self.applied != Some(false) {
-            Exit::Stopped
+            Exit::Success
         } else if !self.targets.is_empty() && self.targets.iter().all(|r| r.evidence == "request") {
             Exit::RequestFailed
         } else {

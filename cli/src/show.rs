@@ -96,7 +96,7 @@ pub async fn run(args: ShowArgs) -> Exit {
         }),
         ShowFormat::Table => output::out(table(walk.task.as_ref(), &walk.details)),
     }
-    walk.interrupted.map_or(Exit::Stopped, Signal::exit)
+    walk.interrupted.map_or(Exit::Success, Signal::exit)
 }
 
 /// What the pages said, up to the last page or the first signal.

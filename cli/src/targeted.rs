@@ -173,7 +173,7 @@ async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::
             notes.push("--wait then reads the task (GET .../batchtasks/{task_id}?limit=1) until it leaves Stopping and Processing".to_owned());
         }
         dry_run::print(args.output, &args.connection, &requests, &notes);
-        return Ok(Exit::Stopped);
+        return Ok(Exit::Success);
     }
     let report = match targets {
         None => {
@@ -220,7 +220,7 @@ async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::
     // the operation's own outcome comes first, then the wait's.
     Ok(match waited.exit() {
         signalled @ (Exit::Interrupted | Exit::Terminated) => signalled,
-        wait_exit if exit == Exit::Stopped => wait_exit,
+        wait_exit if exit == Exit::Success => wait_exit,
         _ => exit,
     })
 }

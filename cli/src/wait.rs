@@ -87,7 +87,7 @@ impl Waited {
     pub fn exit(&self) -> Exit {
         match (self.outcome, self.signal) {
             (_, Some(signal)) => signal.exit(),
-            (Outcome::Settled, _) => Exit::Stopped,
+            (Outcome::Settled, _) => Exit::Success,
             (Outcome::Deadline, _) => Exit::StillRunning,
             (Outcome::Interrupted | Outcome::ReadFailed, _) => Exit::RequestFailed,
         }
