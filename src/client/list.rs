@@ -225,19 +225,13 @@ impl ListBatchTasks {
                     .map_err(|e| InvalidInput::new("app_id", e.to_string()))
             })
             .transpose()?;
-        let (min, max) = (limits::LIST_BATCH_TASKS_LIMIT_MIN, limits::LIST_BATCH_TASKS_LIMIT_MAX);
-        if let Some(n) = self.limit
-            && !(min..=max).contains(&n)
-        {
-            return Err(InvalidInput::new("limit", format!("must be {min} to {max}")).into());
-        }
+        paging::check_window(
+            self.limit,
+            (limits::LIST_BATCH_TASKS_LIMIT_MIN, limits::LIST_BATCH_TASKS_LIMIT_MAX),
+            self.offset,
+            limits::LIST_BATCH_TASKS_OFFSET_MAX,
+        )?;
         let marker = self.marker.as_deref().map(validation::marker).transpose()?;
-        let max_offset = limits::LIST_BATCH_TASKS_OFFSET_MAX;
-        if self.offset.is_some_and(|o| o > max_offset) {
-            return Err(
-                InvalidInput::new("offset", format!("must be 0 to {max_offset}; page further with marker")).into(),
-            );
-        }
         Ok(Query {
             task_type: self.task_type,
             app_id,

@@ -19,6 +19,32 @@ use crate::validation;
 /// (with a smaller page `limit`, raise it).
 pub const MAX_WALK_PAGES: usize = 1_000;
 
+/// Checks a page request's `limit` (within `min..=max`) and `offset` (at most
+/// `max_offset`), the window ShowBatchTask and ListBatchTasks both take; the
+/// error names the parameter and its bounds.
+pub(super) fn check_window(
+    limit: Option<u32>,
+    (min, max): (u32, u32),
+    offset: Option<u32>,
+    max_offset: u32,
+) -> Result<(), validation::InvalidInput> {
+    if let Some(n) = limit
+        && !(min..=max).contains(&n)
+    {
+        return Err(validation::InvalidInput::new(
+            "limit",
+            format!("must be {min} to {max}"),
+        ));
+    }
+    if offset.is_some_and(|o| o > max_offset) {
+        return Err(validation::InvalidInput::new(
+            "offset",
+            format!("must be 0 to {max_offset}; page further with marker"),
+        ));
+    }
+    Ok(())
+}
+
 /// A query a walk can continue page after page.
 pub(super) trait Paged: Clone + Send + 'static {
     /// The marker this query starts below, if any.

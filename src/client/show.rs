@@ -236,19 +236,14 @@ impl ShowBatchTask {
             .as_deref()
             .map(|t| validation::device_id(t).map_err(|e| InvalidInput::new("target", e.rule().to_owned())))
             .transpose()?;
-        const MIN_PAGE_SIZE: u32 = crate::limits::SHOW_BATCH_TASK_LIMIT_MIN;
-        if let Some(n) = self.limit
-            && !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&n)
-        {
-            return Err(InvalidInput::new("limit", format!("must be {MIN_PAGE_SIZE} to {MAX_PAGE_SIZE}")).into());
-        }
+        paging::check_window(
+            self.limit,
+            (crate::limits::SHOW_BATCH_TASK_LIMIT_MIN, MAX_PAGE_SIZE),
+            self.offset,
+            MAX_OFFSET,
+        )?;
         let limit = self.limit;
         let marker = self.marker.as_deref().map(validation::marker).transpose()?;
-        if self.offset.is_some_and(|o| o > MAX_OFFSET) {
-            return Err(
-                InvalidInput::new("offset", format!("must be 0 to {MAX_OFFSET}; page further with marker")).into(),
-            );
-        }
         Ok(Query {
             task_id,
             status: self.status,

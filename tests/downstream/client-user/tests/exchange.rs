@@ -1,7 +1,7 @@
 //! Values cross from the client build to the types-only crate and back.
 
-use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig};
 use iotda_batchtask::{Client, Credentials};
+use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig};
 
 #[tokio::test]
 async fn client_results_feed_the_types_only_crate() {
@@ -13,7 +13,9 @@ async fn client_results_feed_the_types_only_crate() {
         .unwrap();
     // A task ID validated by the types-only crate is the client's type too.
     let task = types_user::task_id(DEMO_TASK_ID).unwrap();
-    let summary = client_user::stop_and_summarize(&client, &task, &["dev-0001", "dev-9999"]).await.unwrap();
+    let summary = client_user::stop_and_summarize(&client, &task, &["dev-0001", "dev-9999"])
+        .await
+        .unwrap();
     assert_eq!(summary, (1, 1));
     let parsed = types_user::parse(r#"{"targets":[{"target":"a","status":"success"}]}"#).unwrap();
     assert_eq!(types_user::summarize(&parsed), (1, 0));

@@ -49,10 +49,14 @@ async fn every_operation_runs_in_a_spawned_task() {
             .concurrency(2)
             .send(),
     );
+    // Built now, sent last (it would stop the devices above): the owned
+    // builder outlives the client handle too.
+    let all = client.stop_batch_task(DEMO_TASK_ID).all();
     drop(client);
     assert_eq!(show.await.unwrap().unwrap().sub_tasks().len(), 1);
     assert!(stop.await.unwrap().unwrap().all_succeeded());
     assert_eq!(bulk.await.unwrap().unwrap().succeeded().count(), 2);
+    assert!(tokio::spawn(all.send()).await.unwrap().unwrap().succeeded().count() > 0);
 }
 
 /// The rest of the rollout loop, each spawned the same way: list (a page and
