@@ -4,6 +4,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 use http::{Method, StatusCode};
@@ -271,25 +273,45 @@ impl IntoIterator for Journal {
     }
 }
 
-/// The service's ring of entries.
+/// The service's ring of entries. Bodies are kept as sent and parsed only
+/// when the journal is read: parsing every answer on the request path cost
+/// the emulator more than answering it.
 #[derive(Default)]
 pub(crate) struct JournalBuffer {
-    entries: VecDeque<JournalEntry>,
+    entries: VecDeque<Recorded>,
     dropped: u64,
 }
 
+/// An entry as recorded: `body` and `response_body` not yet parsed.
+pub(crate) struct Recorded {
+    pub(crate) entry: JournalEntry,
+    pub(crate) body: Option<Bytes>,
+    pub(crate) response_body: Option<Bytes>,
+}
+
+impl Recorded {
+    fn parsed(&self) -> JournalEntry {
+        let json = |bytes: &Option<Bytes>| bytes.as_deref().and_then(|b| serde_json::from_slice(b).ok());
+        JournalEntry {
+            body: json(&self.body),
+            response_body: json(&self.response_body),
+            ..self.entry.clone()
+        }
+    }
+}
+
 impl JournalBuffer {
-    pub(crate) fn push(&mut self, entry: JournalEntry) {
+    pub(crate) fn push(&mut self, recorded: Recorded) {
         if self.entries.len() >= MAX_JOURNAL_ENTRIES {
             self.entries.pop_front();
             self.dropped = self.dropped.saturating_add(1);
         }
-        self.entries.push_back(entry);
+        self.entries.push_back(recorded);
     }
 
     pub(crate) fn copy(&self) -> Journal {
         Journal {
-            entries: self.entries.iter().cloned().collect(),
+            entries: self.entries.iter().map(Recorded::parsed).collect(),
             dropped: self.dropped,
         }
     }

@@ -49,18 +49,13 @@ impl Service {
         page_info.marker = page.last().map(|t| t.record_id.clone());
         body.page = Some(page_info);
         let listed: Vec<String> = page.iter().map(|t| t.task_id.clone()).collect();
-        let mut value = serde_json::to_value(&body).expect("a generated type of strings and integers serialises");
-        // The generated type omits an empty list; the API sends `[]` for an empty page.
-        if let Some(object) = value.as_object_mut() {
-            object
-                .entry("batchtasks")
-                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
-        }
+        // The API sends `[]` for an empty page.
+        let json = crate::reply::json_with_list(&body, "batchtasks", body.batchtasks.is_empty());
         // After the answer: each Stopping task listed is reported so, then settles.
         for task_id in listed {
             state.note_read(project_id, &task_id);
         }
-        Reply::Ok(value.to_string().into_bytes())
+        Reply::Ok(json)
     }
 }
 

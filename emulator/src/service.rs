@@ -16,7 +16,7 @@ use crate::EmulatorError;
 use crate::auth::Authenticator;
 use crate::config::{EmulatorConfig, MAX_BODY_BYTES};
 use crate::fault::{Decision, Fault, FaultAction, Faults, MAX_FAULT_RULES};
-use crate::journal::{AuthMode, Journal, JournalBuffer, JournalEntry, Operation};
+use crate::journal::{AuthMode, Journal, JournalBuffer, JournalEntry, Operation, Recorded};
 use crate::reply::Reply;
 use crate::request_id::RequestIds;
 use crate::seed::Seed;
@@ -407,7 +407,7 @@ impl Service {
     fn finish(
         &self,
         parts: &Parts,
-        body: Option<&[u8]>,
+        body: Option<&Bytes>,
         target: Target,
         reply: Reply,
         injected: bool,
@@ -431,7 +431,7 @@ impl Service {
             method: parts.method.clone(),
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().map(str::to_owned),
-            body: body.and_then(|b| serde_json::from_slice(b).ok()),
+            body: None,
             auth: AuthMode::of(parts),
             instance_id: parts
                 .headers
@@ -442,12 +442,20 @@ impl Service {
             project_id: target.project_id,
             task_id: target.task_id,
             status: response.as_ref().map(Response::status),
-            response_body: response.as_ref().and_then(|r| serde_json::from_slice(r.body()).ok()),
+            response_body: None,
             request_id: response.is_some().then_some(request_id),
             fault_injected: injected,
             elapsed: self.started.elapsed(),
         };
-        self.journal.lock().unwrap_or_else(PoisonError::into_inner).push(entry);
+        let recorded = Recorded {
+            entry,
+            body: body.cloned(),
+            response_body: response.as_ref().map(|r| r.body().clone()),
+        };
+        self.journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(recorded);
         response
     }
 

@@ -89,12 +89,6 @@ fn page_json(task: &Task, query: &ShowQuery) -> Vec<u8> {
     page_info.count = count(matching().count());
     page_info.marker = page.last().map(|s| s.record_id.clone());
     body.page = Some(page_info);
-    let mut value = serde_json::to_value(&body).expect("a generated type of strings and integers serialises");
-    // The generated type omits an empty list; the API sends `[]` for an empty page.
-    if let Some(object) = value.as_object_mut() {
-        object
-            .entry("task_details")
-            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
-    }
-    value.to_string().into_bytes()
+    // The API sends `[]` for an empty page.
+    crate::reply::json_with_list(&body, "task_details", body.task_details.is_empty())
 }

@@ -153,13 +153,6 @@ fn results_json(op: Targeted, outcomes: &[(String, TargetOutcome)]) -> Reply {
         .collect();
     let mut body = types::BatchTargetsResponse::default();
     body.targets = targets;
-    let mut value = serde_json::to_value(&body).expect("a generated type of strings serialises");
-    // The generated type omits an empty list; `{}` acting on nothing is
-    // answered `{"targets":[]}`.
-    if let Some(object) = value.as_object_mut() {
-        object
-            .entry("targets")
-            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
-    }
-    Reply::Ok(value.to_string().into_bytes())
+    // `{}` acting on nothing is answered `{"targets":[]}`.
+    Reply::Ok(crate::reply::json_with_list(&body, "targets", body.targets.is_empty()))
 }
