@@ -259,10 +259,12 @@ impl<'a> BulkCall<'a> {
         let client = &self.client;
         let task_id = &task_id;
         let (reconcile, operation) = (self.reconcile, self.operation);
-        let run = |index: usize, chunk: Vec<String>| async move {
+        // Each request borrows its chunk; the strings move into the report at the end.
+        let chunks_sent = &chunks;
+        let run = move |index: usize| async move {
             (
                 index,
-                targeted::run_chunk(client, operation, task_id, chunk, reconcile).await,
+                targeted::run_chunk(client, operation, task_id, &chunks_sent[index], reconcile).await,
             )
         };
         // Per-chunk reports, by chunk index; `None` = not settled.
@@ -286,15 +288,19 @@ impl<'a> BulkCall<'a> {
             .take_until(stop_issuing)
             .map(|index| {
                 issued.store(index + 1, Ordering::Relaxed);
-                run(index, chunks[index].clone())
+                run(index)
             })
             .buffer_unordered(self.concurrency)
             .take_until(stop_waiting);
         async {
             while let Some((index, report)) = settled.next().await {
                 progress.requests_done += 1;
-                progress.targets_done += report.results.len();
-                progress.succeeded += report.results.iter().filter(|r| r.is_success()).count();
+                progress.targets_done += report.outcomes.len();
+                progress.succeeded += report
+                    .outcomes
+                    .iter()
+                    .filter(|outcome| matches!(outcome, TargetOutcome::Succeeded(_)))
+                    .count();
                 if let Some(report) = &self.progress {
                     report(&progress);
                 }
@@ -313,6 +319,7 @@ impl<'a> BulkCall<'a> {
         let cancelled = stopped_waiting || cancel.as_ref().is_some_and(|cancel| cancel.peek().is_some());
 
         let mut report = TargetsReport {
+            results: Vec::with_capacity(progress.targets_total),
             duplicates_dropped,
             // A signal after the last request went out cancelled nothing.
             cancelled: cancelled && (next < chunks.len() || abandoned),
@@ -321,7 +328,13 @@ impl<'a> BulkCall<'a> {
         for (index, (chunk, settled)) in chunks.into_iter().zip(done).enumerate() {
             match settled {
                 Some(settled) => {
-                    report.results.extend(settled.results);
+                    // The chunk's own strings move into the report.
+                    report.results.extend(
+                        chunk
+                            .into_iter()
+                            .zip(settled.outcomes)
+                            .map(|(target, outcome)| TargetResult { target, outcome }),
+                    );
                     report.request_ids.extend(settled.request_ids);
                     report.requests_sent += settled.requests_sent;
                     report.reads += settled.reads;

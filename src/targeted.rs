@@ -17,7 +17,7 @@ use tracing::Instrument as _;
 
 use crate::Client;
 use crate::error::Error;
-use crate::outcome::{Failed, Succeeded, TargetOutcome, TargetResult, Unknown};
+use crate::outcome::{Failed, Succeeded, TargetOutcome, Unknown};
 use crate::output::{STATUS_FAILURE, STATUS_SUCCESS};
 use crate::types::{self, BatchTargetResult, TaskDetailStatus, TaskStatus};
 
@@ -148,19 +148,13 @@ impl Operation {
 /// What one chunk's requests and reads produced.
 #[derive(Debug, Default)]
 pub(crate) struct ChunkReport {
-    /// One result per target of the chunk, in the chunk's order.
-    pub(crate) results: Vec<TargetResult>,
+    /// One outcome per target of the chunk, in the chunk's order (the
+    /// caller owns the targets and pairs them up: no copy of them here).
+    pub(crate) outcomes: Vec<TargetOutcome>,
     pub(crate) request_ids: Vec<String>,
     pub(crate) requests_sent: usize,
     pub(crate) reads: usize,
     pub(crate) unexpected: Vec<BatchTargetResult>,
-}
-
-/// A target's state while the chunk is being settled.
-enum Slot {
-    Known(TargetOutcome),
-    /// Ambiguous: settle by reading (or leave as this `Unknown`).
-    Doubtful(Unknown),
 }
 
 /// Sends `targets` (1 to 100 distinct, valid device IDs) and settles every
@@ -169,12 +163,14 @@ pub(crate) async fn run_chunk(
     client: &Client,
     operation: Operation,
     task_id: &types::TaskId,
-    targets: Vec<String>,
+    targets: &[String],
     reconcile: bool,
 ) -> ChunkReport {
     let started = Instant::now();
     let mut report = ChunkReport::default();
-    let mut slots: Vec<Slot> = Vec::new();
+    // While the chunk is being settled, an `Unknown` outcome is one still
+    // in doubt: settled by reading, or left as it is.
+    let mut slots: Vec<TargetOutcome> = Vec::new();
     // Indices (into `targets`) to send in this round.
     let mut to_send: Vec<usize> = (0..targets.len()).collect();
     for send in 0..MAX_SENDS {
@@ -182,7 +178,7 @@ pub(crate) async fn run_chunk(
         let (result, ids) = send_targets(client, operation, task_id, chunk).await;
         report.requests_sent += 1;
         report.request_ids.extend(ids);
-        let settled = settle_answer(&targets, &to_send, result, &mut report.unexpected);
+        let settled = settle_answer(targets, &to_send, result, &mut report.unexpected);
         if send == 0 {
             slots = settled;
         } else {
@@ -194,12 +190,12 @@ pub(crate) async fn run_chunk(
             break;
         }
         let doubtful: Vec<usize> = (0..targets.len())
-            .filter(|&i| matches!(slots[i], Slot::Doubtful(_)))
+            .filter(|&i| matches!(slots[i], TargetOutcome::Unknown(_)))
             .collect();
         if doubtful.is_empty() {
             break;
         }
-        let reads = read_statuses(client, task_id, &targets, &doubtful).await;
+        let reads = read_statuses(client, task_id, targets, &doubtful).await;
         report.reads += reads.len();
         let may_resend = send + 1 < MAX_SENDS && started.elapsed() < client.shared.deadline;
         to_send.clear();
@@ -216,13 +212,13 @@ pub(crate) async fn run_chunk(
             }
             slots[i] = match status {
                 Some(status) if operation.is_done(&status) => {
-                    Slot::Known(TargetOutcome::Succeeded(Succeeded::ConfirmedByRead { request_id }))
+                    TargetOutcome::Succeeded(Succeeded::ConfirmedByRead { request_id })
                 }
                 Some(status) if operation.is_pending(&status) && may_resend => {
                     to_send.push(i);
                     continue;
                 }
-                status => Slot::Known(TargetOutcome::Failed(Failed::ConfirmedByRead { status, request_id })),
+                status => TargetOutcome::Failed(Failed::ConfirmedByRead { status, request_id }),
             };
         }
         if to_send.is_empty() {
@@ -233,17 +229,7 @@ pub(crate) async fn run_chunk(
             "a read showed these targets still running after an ambiguous attempt: sending again"
         );
     }
-    report.results = targets
-        .into_iter()
-        .zip(slots)
-        .map(|(target, slot)| TargetResult {
-            target,
-            outcome: match slot {
-                Slot::Known(outcome) => outcome,
-                Slot::Doubtful(unknown) => TargetOutcome::Unknown(unknown),
-            },
-        })
-        .collect();
+    report.outcomes = slots;
     report
 }
 
@@ -310,7 +296,7 @@ fn settle_answer(
     sent: &[usize],
     result: Result<(Vec<BatchTargetResult>, Option<String>), Error>,
     unexpected: &mut Vec<BatchTargetResult>,
-) -> Vec<Slot> {
+) -> Vec<TargetOutcome> {
     match result {
         Ok((answers, request_id)) => {
             let request_id: Option<Arc<str>> = request_id.map(Arc::from);
@@ -319,7 +305,7 @@ fn settle_answer(
             unexpected.extend(extra);
             matched
                 .into_iter()
-                .map(|answer| slot_of_answer(answer, &request_id))
+                .map(|answer| outcome_of_answer(answer, &request_id))
                 .collect()
         }
         Err(error) => {
@@ -328,9 +314,9 @@ fn settle_answer(
             sent.iter()
                 .map(|_| {
                     if ambiguous {
-                        Slot::Doubtful(Unknown::Error(error.clone()))
+                        TargetOutcome::Unknown(Unknown::Error(error.clone()))
                     } else {
-                        Slot::Known(TargetOutcome::Failed(Failed::Refused(error.clone())))
+                        TargetOutcome::Failed(Failed::Refused(error.clone()))
                     }
                 })
                 .collect()
@@ -338,33 +324,26 @@ fn settle_answer(
     }
 }
 
-/// One per-target answer as an outcome, with nothing read to settle it.
-pub(crate) fn outcome_of_answer(answer: BatchTargetResult, request_id: &Option<Arc<str>>) -> TargetOutcome {
-    match slot_of_answer(Some(answer), request_id) {
-        Slot::Known(outcome) => outcome,
-        Slot::Doubtful(unknown) => TargetOutcome::Unknown(unknown),
-    }
-}
-
-/// One per-target answer as an outcome. A `status` this crate does not know,
-/// or none, is neither success nor failure: it is settled by reading.
-fn slot_of_answer(answer: Option<BatchTargetResult>, request_id: &Option<Arc<str>>) -> Slot {
+/// One per-target answer as an outcome. A missing answer, or a `status`
+/// this crate does not know (or none), is neither success nor failure:
+/// `Unknown`, for a read to settle.
+pub(crate) fn outcome_of_answer(answer: Option<BatchTargetResult>, request_id: &Option<Arc<str>>) -> TargetOutcome {
     let Some(answer) = answer else {
-        return Slot::Doubtful(Unknown::Unanswered {
+        return TargetOutcome::Unknown(Unknown::Unanswered {
             status: None,
             request_id: request_id.clone(),
         });
     };
     match answer.status.as_deref() {
-        Some(STATUS_SUCCESS) => Slot::Known(TargetOutcome::Succeeded(Succeeded::Answered {
+        Some(STATUS_SUCCESS) => TargetOutcome::Succeeded(Succeeded::Answered {
             request_id: request_id.clone(),
-        })),
-        Some(STATUS_FAILURE) => Slot::Known(TargetOutcome::Failed(Failed::Answered {
+        }),
+        Some(STATUS_FAILURE) => TargetOutcome::Failed(Failed::Answered {
             error_code: answer.error_code,
             error_msg: answer.error_msg,
             request_id: request_id.clone(),
-        })),
-        _ => Slot::Doubtful(Unknown::Unanswered {
+        }),
+        _ => TargetOutcome::Unknown(Unknown::Unanswered {
             status: answer.status,
             request_id: request_id.clone(),
         }),
@@ -465,9 +444,12 @@ mod tests {
                 status: status.map(str::to_owned),
                 ..Default::default()
             };
-            assert!(matches!(slot_of_answer(Some(a), &rid), Slot::Doubtful(_)), "{status:?}");
+            assert!(
+                matches!(outcome_of_answer(Some(a), &rid), TargetOutcome::Unknown(_)),
+                "{status:?}"
+            );
         }
-        assert!(matches!(slot_of_answer(None, &rid), Slot::Doubtful(_)));
+        assert!(matches!(outcome_of_answer(None, &rid), TargetOutcome::Unknown(_)));
     }
 
     #[test]

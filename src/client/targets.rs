@@ -141,17 +141,21 @@ impl BatchTargetsCall {
                 }
                 let list = validation::targets(list)?;
                 let duplicates_dropped = given - list.len();
-                let chunk = targeted::run_chunk(&self.client, self.operation, &task_id, list, self.reconcile).await;
+                let chunk = targeted::run_chunk(&self.client, self.operation, &task_id, &list, self.reconcile).await;
                 let refused = chunk.requests_sent == 1
                     && chunk
-                        .results
+                        .outcomes
                         .iter()
-                        .all(|r| matches!(r.outcome, TargetOutcome::Failed(Failed::Refused(_))));
+                        .all(|outcome| matches!(outcome, TargetOutcome::Failed(Failed::Refused(_))));
                 if refused {
-                    return Err(into_error(chunk.results));
+                    return Err(into_error(chunk.outcomes));
                 }
                 Ok(TargetsReport {
-                    results: chunk.results,
+                    results: list
+                        .into_iter()
+                        .zip(chunk.outcomes)
+                        .map(|(target, outcome)| TargetResult { target, outcome })
+                        .collect(),
                     request_ids: chunk.request_ids,
                     requests_sent: chunk.requests_sent,
                     reads: chunk.reads,
@@ -184,9 +188,9 @@ impl BatchTargetsCall {
     }
 }
 
-/// The one error every result of a wholly refused request shares.
-fn into_error(results: Vec<TargetResult>) -> Error {
-    let shared = results.into_iter().find_map(|r| match r.outcome {
+/// The one error every outcome of a wholly refused request shares.
+fn into_error(outcomes: Vec<TargetOutcome>) -> Error {
+    let shared = outcomes.into_iter().find_map(|outcome| match outcome {
         TargetOutcome::Failed(Failed::Refused(error)) => Some(error),
         _ => None,
     });
@@ -219,7 +223,7 @@ async fn all(
                     match answer.target.clone() {
                         Some(target) => report.results.push(TargetResult {
                             target,
-                            outcome: targeted::outcome_of_answer(answer, &request_id),
+                            outcome: targeted::outcome_of_answer(Some(answer), &request_id),
                         }),
                         None => report.unexpected.push(answer),
                     }
