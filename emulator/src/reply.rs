@@ -160,12 +160,12 @@ impl Reply {
             })
             .unwrap_or_default(),
             Self::Iotda { code, msg, .. } => serde_json::to_vec(&IotdaError {
-                error_code: &code,
+                error_code: code,
                 error_msg: &msg,
             })
             .unwrap_or_default(),
             Self::Gateway { code, msg, .. } => serde_json::to_vec(&GatewayError {
-                error_code: &code,
+                error_code: code,
                 error_msg: &msg,
                 request_id,
             })
