@@ -20,7 +20,7 @@ use tracing::Instrument as _;
 
 use super::generated;
 use super::{Auth, Shared};
-use crate::error::{Error, chain};
+use crate::error::{Error, TimeoutKind, chain};
 use crate::retry::Outcome;
 
 /// The header IoTDA and the API gateway put the request ID in.
@@ -79,6 +79,14 @@ impl CallContext {
         self.record.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// When the call must end. The builder caps the deadline at
+    /// MAX_DEADLINE, so this cannot overflow; if an `Instant` ever could not
+    /// hold it, the deadline is as good as never and the request timeout
+    /// still bounds each attempt.
+    fn deadline(&self) -> Option<Instant> {
+        self.started.checked_add(self.shared.deadline)
+    }
+
     /// Final touches and authentication, after progenitor built the request.
     async fn prepare(&self, request: &mut reqwest::Request) -> Result<(), Error> {
         let headers = request.headers_mut();
@@ -96,7 +104,19 @@ impl CallContext {
             // What is current now: a retry or a later request of a long call
             // signs with refreshed credentials.
             Auth::Provided(cache) => {
-                current = cache.get().await?;
+                // A provider is the one step without a timeout of its own
+                // (it may be the caller's code): the call's deadline bounds it.
+                current = match self.deadline() {
+                    Some(deadline) => tokio::time::timeout_at(deadline.into(), cache.get())
+                        .await
+                        .map_err(|_| Error::Timeout {
+                            limit: TimeoutKind::Deadline,
+                            elapsed: self.started.elapsed(),
+                            attempts: self.lock().attempts,
+                            request_id: None,
+                        })??,
+                    None => cache.get().await?,
+                };
                 &*current
             }
             auth => auth,
@@ -129,10 +149,7 @@ impl CallContext {
     /// Sends the request, retrying only what provably was not processed (see
     /// [`crate::retry`]), and reads the final answer's body under the cap.
     async fn execute(&self, client: &reqwest::Client, request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
-        // The builder caps the deadline at MAX_DEADLINE, so this cannot
-        // overflow; if an `Instant` ever could not hold it, the deadline is
-        // as good as never and the request timeout still bounds each attempt.
-        let deadline = self.started.checked_add(self.shared.deadline);
+        let deadline = self.deadline();
         let mut request = request;
         let mut attempt = 0;
         // Connect failures of this round over the endpoints, in order.

@@ -31,7 +31,7 @@ mod retry;
 mod show;
 mod stop;
 mod targets;
-mod tls;
+pub(crate) mod tls;
 
 pub use create::{CreateBatchTask, CreateOutcome};
 pub use delete::{DeleteBatchTask, DeleteOutcome};
@@ -580,7 +580,12 @@ impl ClientBuilder {
                         return Err(InvalidInput::new("endpoints", "would not all use the same proxy route").into());
                     }
                 }
-                self.http_builder(&endpoint, env)?.build().map_err(transport_error)?
+                let mut builder = self.http_builder(&endpoint, env)?;
+                // Plain `http://` is loopback only, never proxied.
+                if endpoints.iter().all(|e| e.base_url.starts_with("http://")) {
+                    builder = tls::plain_http_only(builder);
+                }
+                builder.build().map_err(transport_error)?
             }
         };
         Ok(Client {

@@ -69,13 +69,18 @@ impl MetadataProvider {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
             .ok_or_else(|| InvalidInput::new("metadata_endpoint", "must be an http:// or https:// URL with a host"))?;
-        let http = reqwest::Client::builder()
+        crate::client::tls::ensure_crypto_provider();
+        let mut http = reqwest::Client::builder()
             .connect_timeout(METADATA_TIMEOUT)
             .read_timeout(METADATA_TIMEOUT)
             .timeout(2 * METADATA_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             // A link-local service: never through a proxy.
-            .no_proxy()
+            .no_proxy();
+        if url.scheme() == "http" {
+            http = crate::client::tls::plain_http_only(http);
+        }
+        let http = http
             .build()
             .map_err(|_| InvalidInput::new("metadata_endpoint", "cannot start an HTTP client"))?;
         Ok(Self {

@@ -715,3 +715,44 @@ async fn a_ca_bundle_makes_a_private_ca_trusted() {
     assert_eq!(e.status(), None, "{e}");
     assert!(matches!(e, Error::Transport { .. }), "{e:?}");
 }
+
+/// A provider that never answers: the caller's own code, say.
+#[derive(Debug)]
+struct Stuck;
+
+impl ProvideCredentials for Stuck {
+    fn provide(
+        &self,
+    ) -> futures_util::future::BoxFuture<'_, Result<iotda_batchtask::config::ProvidedCredentials, ConfigError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn the_deadline_bounds_a_provider_that_never_answers() {
+    let client = Client::builder(refused())
+        .project_id(DEMO_PROJECT_ID)
+        .credentials_provider(Stuck)
+        .region("cn-north-4")
+        .deadline(Duration::from_millis(300))
+        .env(Env::from_vars::<&str, &str>([]))
+        .build()
+        .expect("client");
+    let started = std::time::Instant::now();
+    let e = tokio::time::timeout(Duration::from_secs(10), client.show_batch_task(DEMO_TASK_ID).send())
+        .await
+        .expect("the call ends at its deadline")
+        .expect_err("no credentials");
+    assert!(
+        matches!(
+            e,
+            Error::Timeout {
+                limit: iotda_batchtask::TimeoutKind::Deadline,
+                attempts: 0,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+}
