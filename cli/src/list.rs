@@ -55,8 +55,9 @@ enum ListFormat {
     /// and a count.
     Table,
     /// One object on stdout, nothing else there: {"batchtasks": [task...],
-    /// "page": {"count", "marker"} (one page only), "request_id" (one page
-    /// only)}; absent fields are left out.
+    /// then for one page (--limit, --marker, --offset) "page": {"count",
+    /// "marker"} and "request_id", for every page "request_ids": [one per
+    /// page]}; absent fields are left out.
     Json,
 }
 
@@ -98,6 +99,8 @@ struct Json<'a> {
     page: Option<&'a Page>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_ids: Option<&'a [String]>,
 }
 
 pub async fn run(args: ListArgs) -> Exit {
@@ -138,6 +141,7 @@ pub async fn run(args: ListArgs) -> Exit {
                 batchtasks: page.tasks(),
                 page: page.page(),
                 request_id: page.request_id(),
+                request_ids: None,
             }),
             ListFormat::Table => {
                 let mut text = table(page.tasks());
@@ -156,8 +160,8 @@ pub async fn run(args: ListArgs) -> Exit {
     }
     // Every page, through the library's bounded walk. A signal abandons the
     // read in flight (only a read) and keeps what came before.
-    let mut tasks = Vec::new();
-    let mut stream = std::pin::pin!(call.tasks());
+    let mut walk = Walk::default();
+    let mut pages = std::pin::pin!(call.pages());
     let mut interrupted = None;
     let mut failed = None;
     loop {
@@ -167,10 +171,13 @@ pub async fn run(args: ListArgs) -> Exit {
                 interrupted = Some(signal);
                 break;
             }
-            next = stream.next() => next,
+            next = pages.next() => next,
         };
         match next {
-            Some(Ok(task)) => tasks.push(task),
+            Some(Ok(page)) => {
+                walk.request_ids.extend(page.request_id().map(str::to_owned));
+                walk.tasks.extend(page.into_inner().batchtasks);
+            }
             Some(Err(e)) => {
                 failed = Some(e);
                 break;
@@ -179,37 +186,46 @@ pub async fn run(args: ListArgs) -> Exit {
         }
     }
     if let Some(e) = failed {
-        if tasks.is_empty() {
+        if walk.tasks.is_empty() {
             return report(&e);
         }
         // A walk that failed part-way still shows what it found, and fails.
         output::error(&e);
         errln!(
             "the listing is incomplete: showing the {} fetched before the error",
-            output::count(tasks.len(), "task", "tasks")
+            output::count(walk.tasks.len(), "task", "tasks")
         );
-        print(args.output, &tasks);
+        print(args.output, &walk);
         return Exit::RequestFailed;
     }
     if let Some(signal) = interrupted {
         errln!(
             "interrupted ({}): showing the {} fetched so far",
             signal.name(),
-            output::count(tasks.len(), "task", "tasks")
+            output::count(walk.tasks.len(), "task", "tasks")
         );
     }
-    print(args.output, &tasks);
+    print(args.output, &walk);
     interrupted.map_or(Exit::Success, signals::Signal::exit)
 }
 
-fn print(format: ListFormat, tasks: &[Task]) {
+/// The pages of a whole listing, up to the last, an error or a signal.
+#[derive(Default)]
+struct Walk {
+    tasks: Vec<Task>,
+    /// One per page that carried one.
+    request_ids: Vec<String>,
+}
+
+fn print(format: ListFormat, walk: &Walk) {
     match format {
         ListFormat::Json => output::json(&Json {
-            batchtasks: tasks,
+            batchtasks: &walk.tasks,
             page: None,
             request_id: None,
+            request_ids: Some(&walk.request_ids),
         }),
-        ListFormat::Table => output::out(table(tasks)),
+        ListFormat::Table => output::out(table(&walk.tasks)),
     }
 }
 

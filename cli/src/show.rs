@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 
 use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
+use futures_util::StreamExt as _;
 use iotda_batchtask::MAX_PAGE_SIZE;
 use iotda_batchtask::types::{Task, TaskDetail, TaskDetailStatus};
 use serde::Serialize;
@@ -75,11 +76,7 @@ struct Json<'a> {
 pub async fn run(args: ShowArgs) -> Exit {
     let walk = match walk(&args).await {
         Ok(walk) => walk,
-        Err(WalkError::Client(e)) => return report(&e),
-        Err(WalkError::Paging(message)) => {
-            output::error(message);
-            return Exit::RequestFailed;
-        }
+        Err(e) => return report(&e),
     };
     if let Some(signal) = walk.interrupted {
         errln!(
@@ -110,23 +107,10 @@ struct Walk {
     interrupted: Option<Signal>,
 }
 
-enum WalkError {
-    Client(iotda_batchtask::Error),
-    /// The server's paging went wrong (its message quotes the server).
-    Paging(String),
-}
-
-impl From<iotda_batchtask::Error> for WalkError {
-    fn from(e: iotda_batchtask::Error) -> Self {
-        WalkError::Client(e)
-    }
-}
-
-/// Fetches page after page, following `page.marker` while pages are full.
-/// Paged here rather than with the library's `sub_tasks()` stream, which
-/// drops each page's request ID. A signal abandons the page in flight (a
-/// read, safe to drop) and keeps what came before.
-async fn walk(args: &ShowArgs) -> Result<Walk, WalkError> {
+/// Every page, through the library's bounded walk (one deadline, a cap on
+/// pages and sub-tasks, markers that must advance). A signal abandons the
+/// page in flight (a read, safe to drop) and keeps what came before.
+async fn walk(args: &ShowArgs) -> Result<Walk, iotda_batchtask::Error> {
     let client = args.connection.client().await?;
     let mut call = client.show_batch_task(&args.task_id).limit(MAX_PAGE_SIZE);
     if let Some(StatusArg(status)) = args.status {
@@ -136,12 +120,8 @@ async fn walk(args: &ShowArgs) -> Result<Walk, WalkError> {
         call = call.target(target);
     }
     let mut walk = Walk::default();
-    let mut marker: Option<String> = None;
+    let mut pages = std::pin::pin!(call.pages());
     loop {
-        let mut page_call = call.clone();
-        if let Some(marker) = &marker {
-            page_call = page_call.marker(marker);
-        }
         let page = tokio::select! {
             // A signal wins over a page that is ready at the same moment.
             biased;
@@ -149,35 +129,17 @@ async fn walk(args: &ShowArgs) -> Result<Walk, WalkError> {
                 walk.interrupted = Some(signal);
                 return Ok(walk);
             }
-            page = page_call.send() => page?,
+            page = pages.next() => page,
+        };
+        let Some(page) = page.transpose()? else {
+            return Ok(walk);
         };
         walk.request_ids.extend(page.request_id().map(str::to_owned));
+        let response = page.into_inner();
         if walk.task.is_none() {
-            walk.task = page.task().cloned();
+            walk.task = response.batchtask;
         }
-        let full = page.sub_tasks().len() >= MAX_PAGE_SIZE as usize;
-        walk.details.extend_from_slice(page.sub_tasks());
-        match page.page().and_then(|p| p.marker.clone()) {
-            Some(next) if full => {
-                marker = Some(next_marker(next, marker.as_deref())?);
-            }
-            _ => return Ok(walk),
-        }
-    }
-}
-
-/// The server's next marker, if it is one and it moves down (record IDs are
-/// listed newest, i.e. highest, first): a server repeating a marker would
-/// otherwise keep this loop going for ever.
-fn next_marker(next: String, previous: Option<&str>) -> Result<String, WalkError> {
-    let valid = iotda_batchtask::validation::marker(&next).is_ok();
-    let advanced = previous.is_none_or(|p| next.to_ascii_lowercase() < p.to_ascii_lowercase());
-    if valid && advanced {
-        Ok(next)
-    } else {
-        Err(WalkError::Paging(format!(
-            "the server's paging does not advance: page.marker {next:?} after {previous:?}"
-        )))
+        walk.details.extend(response.task_details);
     }
 }
 
@@ -229,19 +191,6 @@ fn table(task: Option<&Task>, details: &[TaskDetail]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paging_must_advance() {
-        let a = "5c90fa7d3c4e4405e8525079".to_owned();
-        assert!(next_marker(a.clone(), None).is_ok());
-        assert!(next_marker(a.clone(), Some("5C90FA7D3C4E4405E852507A")).is_ok());
-        assert!(next_marker(a.clone(), Some(&a)).is_err(), "repeated");
-        assert!(
-            next_marker(a.clone(), Some("5c90fa7d3c4e4405e8525078")).is_err(),
-            "upwards"
-        );
-        assert!(next_marker("not a marker".to_owned(), None).is_err());
-    }
 
     #[test]
     fn every_status_is_accepted_in_any_case() {

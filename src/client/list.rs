@@ -6,7 +6,7 @@ use futures_util::stream::{Stream, StreamExt as _};
 use tracing::Instrument as _;
 
 use super::Client;
-use super::paging::{self, ItemBound, Paged};
+use super::paging::{self, ItemBound, Paged, WalkPage};
 use super::response::complete;
 use crate::error::Error;
 use crate::limits;
@@ -136,6 +136,26 @@ impl ListOutput {
     }
 }
 
+impl WalkPage for ListOutput {
+    type Item = types::Task;
+
+    fn len(&self) -> usize {
+        self.tasks().len()
+    }
+
+    fn marker(&self) -> Option<&str> {
+        self.page()?.marker.as_deref()
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        self.request_id()
+    }
+
+    fn into_items(self) -> Vec<types::Task> {
+        self.response.batchtasks
+    }
+}
+
 impl ListBatchTasks {
     /// Only tasks of this resource space (application); absent, every
     /// resource space's.
@@ -181,7 +201,8 @@ impl ListBatchTasks {
     /// page (50 per request unless [`ListBatchTasks::limit`] says otherwise;
     /// any `offset` applies to the first page only). Invalid input is the
     /// stream's first and only item; a failed request ends the stream with
-    /// its error.
+    /// its error. [`ListBatchTasks::pages`] walks the same pages whole, with
+    /// each one's request ID.
     ///
     /// Bounded as [`ShowBatchTask::sub_tasks`](crate::ShowBatchTask::sub_tasks)
     /// is: one [deadline](crate::ClientBuilder::deadline) for the whole walk
@@ -190,6 +211,12 @@ impl ListBatchTasks {
     /// the one before it, or the stream ends with [`Error::Decode`] naming the
     /// rule, after yielding what the pages before brought.
     pub fn tasks(self) -> impl Stream<Item = Result<types::Task, Error>> + Send + 'static {
+        paging::items(self.pages()).boxed()
+    }
+
+    /// The pages of [`ListBatchTasks::tasks`]' walk, each with its request ID
+    /// and paging, under the same bounds.
+    pub fn pages(self) -> impl Stream<Item = Result<ListOutput, Error>> + Send + 'static {
         let first = self.validated().map(|mut query| {
             query.limit = query.limit.or(Some(limits::LIST_BATCH_TASKS_LIMIT_MAX));
             query
@@ -200,20 +227,7 @@ impl ListBatchTasks {
             what: "tasks",
         };
         let client = self.client.clone();
-        paging::walk(client, first, bound, move |query: Query| {
-            let call = self.clone();
-            async move {
-                let page = call.fetch(query).await?;
-                let marker = page.page().and_then(|p| p.marker.clone());
-                let request_id = page.request_id.clone();
-                Ok(paging::Page {
-                    items: page.into_inner().batchtasks,
-                    marker,
-                    request_id,
-                })
-            }
-        })
-        .boxed()
+        paging::pages(client, first, bound, move |query: Query| self.clone().fetch(query)).boxed()
     }
 
     fn validated(&self) -> Result<Query, Error> {

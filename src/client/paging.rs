@@ -55,11 +55,18 @@ pub(super) trait Paged: Clone + Send + 'static {
     fn continue_from(self, marker: types::Marker) -> Self;
 }
 
-/// One page as a walk sees it.
-pub(super) struct Page<T> {
-    pub(super) items: Vec<T>,
-    pub(super) marker: Option<String>,
-    pub(super) request_id: Option<String>,
+/// One page as a walk sees it: the answer of one request.
+pub(super) trait WalkPage: Send + 'static {
+    /// A record of the page.
+    type Item: Send + 'static;
+    /// How many records the page holds.
+    fn len(&self) -> usize;
+    /// The page's `page.marker`, where a next page would start.
+    fn marker(&self) -> Option<&str>;
+    /// The page's `X-Request-Id`.
+    fn request_id(&self) -> Option<&str>;
+    /// The page's records, in order.
+    fn into_items(self) -> Vec<Self::Item>;
 }
 
 /// The bound on the records a walk yields, and how an error names it.
@@ -86,20 +93,20 @@ struct Walk {
     request_id: Option<String>,
 }
 
-/// Every record of every page from `first` on. Invalid input (`first` an
-/// error) is the stream's first and only item; a failed request ends the
-/// stream with its error, after what the pages before brought.
-pub(super) fn walk<Q, T, F, Fut>(
+/// Every page from `first` on. Invalid input (`first` an error) is the
+/// stream's first and only item; a failed request ends the stream with its
+/// error, after the pages before.
+pub(super) fn pages<Q, P, F, Fut>(
     client: Client,
     first: Result<Q, Error>,
     bound: ItemBound,
     fetch: F,
-) -> impl Stream<Item = Result<T, Error>> + Send + 'static
+) -> impl Stream<Item = Result<P, Error>> + Send + 'static
 where
     Q: Paged,
-    T: Send + 'static,
+    P: WalkPage,
     F: Fn(Q) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Page<T>, Error>> + Send + 'static,
+    Fut: Future<Output = Result<P, Error>> + Send + 'static,
 {
     let fetch = std::sync::Arc::new(fetch);
     stream::try_unfold(Some((first, Walk::default())), move |state| {
@@ -138,8 +145,8 @@ where
                     })??,
                 None => request.await?,
             };
-            walk.request_id = page.request_id;
-            walk.items = walk.items.saturating_add(page.items.len());
+            walk.request_id = page.request_id().map(str::to_owned);
+            walk.items = walk.items.saturating_add(page.len());
             let (max, name, what) = bound;
             if walk.items > max {
                 return Err(paging_error(
@@ -147,13 +154,13 @@ where
                     walk.request_id,
                 ));
             }
-            let full = page.items.len() >= limit && !page.items.is_empty();
-            let next = match (full, page.marker) {
+            let full = page.len() >= limit && page.len() > 0;
+            let next = match (full, page.marker()) {
                 (true, Some(marker)) => {
                     let advanced = previous
                         .as_deref()
                         .is_none_or(|p| marker.to_ascii_lowercase() < p.to_ascii_lowercase());
-                    let marker = validation::marker(&marker).ok().filter(|_| advanced).ok_or_else(|| {
+                    let marker = validation::marker(marker).ok().filter(|_| advanced).ok_or_else(|| {
                         paging_error(
                             format!("paging did not advance: page.marker {marker:?} after {previous:?}"),
                             walk.request_id.clone(),
@@ -163,10 +170,18 @@ where
                 }
                 _ => None,
             };
-            Ok(Some((stream::iter(page.items.into_iter().map(Ok)), next)))
+            Ok(Some((page, next)))
         }
     })
-    .try_flatten()
+}
+
+/// Every record of every page of [`pages`], in order.
+pub(super) fn items<P: WalkPage>(
+    pages: impl Stream<Item = Result<P, Error>> + Send + 'static,
+) -> impl Stream<Item = Result<P::Item, Error>> + Send + 'static {
+    pages
+        .map_ok(|page| stream::iter(page.into_items().into_iter().map(Ok)))
+        .try_flatten()
 }
 
 /// A walk that a server's paging would not let end.

@@ -6,7 +6,7 @@ use futures_util::stream::{Stream, StreamExt as _};
 use tracing::Instrument as _;
 
 use super::Client;
-use super::paging::{self, ItemBound, Paged};
+use super::paging::{self, ItemBound, Paged, WalkPage};
 use super::response::complete;
 use crate::error::Error;
 use crate::types;
@@ -146,6 +146,26 @@ impl ShowOutput {
     }
 }
 
+impl WalkPage for ShowOutput {
+    type Item = types::TaskDetail;
+
+    fn len(&self) -> usize {
+        self.sub_tasks().len()
+    }
+
+    fn marker(&self) -> Option<&str> {
+        self.page()?.marker.as_deref()
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        self.request_id()
+    }
+
+    fn into_items(self) -> Vec<types::TaskDetail> {
+        self.response.task_details
+    }
+}
+
 impl ShowBatchTask {
     /// Only sub-tasks in this status.
     pub fn status(mut self, status: types::TaskDetailStatus) -> Self {
@@ -202,7 +222,16 @@ impl ShowBatchTask {
     ///   IDs descend, newest first), so none repeats; otherwise the stream
     ///   ends with [`Error::Decode`] naming the rule, after yielding what the
     ///   pages before brought.
+    ///
+    /// [`ShowBatchTask::pages`] walks the same pages whole, with each one's
+    /// request ID.
     pub fn sub_tasks(self) -> impl Stream<Item = Result<types::TaskDetail, Error>> + Send + 'static {
+        paging::items(self.pages()).boxed()
+    }
+
+    /// The pages of [`ShowBatchTask::sub_tasks`]' walk, each with the task,
+    /// its request ID and paging, under the same bounds.
+    pub fn pages(self) -> impl Stream<Item = Result<ShowOutput, Error>> + Send + 'static {
         let first = self.validated().map(|mut query| {
             query.limit = query.limit.or(Some(MAX_PAGE_SIZE));
             query
@@ -213,20 +242,7 @@ impl ShowBatchTask {
             what: "sub-tasks",
         };
         let client = self.client.clone();
-        paging::walk(client, first, bound, move |query: Query| {
-            let call = self.clone();
-            async move {
-                let page = call.fetch(query).await?;
-                let marker = page.page().and_then(|p| p.marker.clone());
-                let request_id = page.request_id.clone();
-                Ok(paging::Page {
-                    items: page.into_inner().task_details,
-                    marker,
-                    request_id,
-                })
-            }
-        })
-        .boxed()
+        paging::pages(client, first, bound, move |query: Query| self.clone().fetch(query)).boxed()
     }
 
     fn validated(&self) -> Result<Query, Error> {

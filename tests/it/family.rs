@@ -408,6 +408,31 @@ async fn the_task_stream_follows_markers_until_a_short_page() {
 }
 
 #[tokio::test]
+async fn the_page_stream_keeps_each_page_and_its_request_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(TASKS_PATH))
+        .and(query_param("marker", T2))
+        .respond_with(tasks_page(&[T3]).insert_header("X-Request-Id", "rid-page-2"))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(TASKS_PATH))
+        .respond_with(tasks_page(&[T1, T2]).insert_header("X-Request-Id", "rid-page-1"))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let stream = client(&server)
+        .list_batch_tasks(TaskType::FirmwareUpgrade)
+        .limit(2)
+        .pages();
+    let pages: Vec<_> = tokio::spawn(stream.try_collect::<Vec<_>>()).await.unwrap().unwrap();
+    let seen: Vec<(Option<&str>, usize)> = pages.iter().map(|p| (p.request_id(), p.tasks().len())).collect();
+    assert_eq!(seen, [(Some("rid-page-1"), 2), (Some("rid-page-2"), 1)]);
+}
+
+#[tokio::test]
 async fn a_stuck_task_marker_ends_the_walk_with_an_error() {
     let server = MockServer::start().await;
     // Every page is full and hands back the marker it was given.

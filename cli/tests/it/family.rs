@@ -75,6 +75,10 @@ fn list_walks_every_page_filters_and_pages_by_marker() {
         [DEMO_PARTIAL_TASK_ID, DEMO_CONFIRM_TASK_ID, DEMO_TASK_ID],
         "newest first"
     );
+    // A whole listing keeps every page's request ID (the demo's tasks fit one page).
+    let ids = all["request_ids"].as_array().expect("request_ids");
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert!(ids[0].as_str().is_some_and(|id| !id.is_empty()), "{ids:?}");
 
     let out = cli(
         &emulator,
