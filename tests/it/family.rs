@@ -380,35 +380,7 @@ async fn list_sends_its_filters_and_returns_one_page() {
 }
 
 #[tokio::test]
-async fn the_task_stream_follows_markers_until_a_short_page() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(TASKS_PATH))
-        .and(query_param("marker", T2))
-        .respond_with(tasks_page(&[T3]))
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(TASKS_PATH))
-        .and(query_param("limit", "2"))
-        .respond_with(tasks_page(&[T1, T2]))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    // 'static + Send: spawned, with the client dropped first.
-    let stream = client(&server)
-        .list_batch_tasks(TaskType::FirmwareUpgrade)
-        .limit(2)
-        .tasks();
-    let tasks: Vec<_> = tokio::spawn(stream.try_collect::<Vec<_>>()).await.unwrap().unwrap();
-    let ids: Vec<&str> = tasks.iter().filter_map(|t| t.task_id.as_deref()).collect();
-    assert_eq!(ids, [T1, T2, T3]);
-    assert_eq!(server.received_requests().await.unwrap().len(), 2);
-}
-
-#[tokio::test]
-async fn the_page_stream_keeps_each_page_and_its_request_id() {
+async fn the_task_and_page_streams_follow_markers_until_a_short_page() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(TASKS_PATH))
@@ -419,15 +391,25 @@ async fn the_page_stream_keeps_each_page_and_its_request_id() {
         .await;
     Mock::given(method("GET"))
         .and(path(TASKS_PATH))
+        .and(query_param("limit", "2"))
         .respond_with(tasks_page(&[T1, T2]).insert_header("X-Request-Id", "rid-page-1"))
         .with_priority(2)
         .mount(&server)
         .await;
-    let stream = client(&server)
-        .list_batch_tasks(TaskType::FirmwareUpgrade)
-        .limit(2)
-        .pages();
-    let pages: Vec<_> = tokio::spawn(stream.try_collect::<Vec<_>>()).await.unwrap().unwrap();
+    let call = client(&server).list_batch_tasks(TaskType::FirmwareUpgrade).limit(2);
+    // 'static + Send: spawned, with the client dropped first.
+    let tasks: Vec<_> = tokio::spawn(call.clone().tasks().try_collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .unwrap();
+    let ids: Vec<&str> = tasks.iter().filter_map(|t| t.task_id.as_deref()).collect();
+    assert_eq!(ids, [T1, T2, T3]);
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    // The same walk a page at a time keeps each page's request ID.
+    let pages: Vec<_> = tokio::spawn(call.pages().try_collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .unwrap();
     let seen: Vec<(Option<&str>, usize)> = pages.iter().map(|p| (p.request_id(), p.tasks().len())).collect();
     assert_eq!(seen, [(Some("rid-page-1"), 2), (Some("rid-page-2"), 1)]);
 }
