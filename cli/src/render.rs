@@ -328,3 +328,20 @@ pub fn summary(rows: &Rows) -> String {
     };
     format!("{text} ({ids})")
 }
+
+/// A task's counters, one line: `progress: total N, processing N, ...`
+/// (`show` and `--wait` print it).
+pub fn progress(p: &iotda_batchtask::types::TaskProgress) -> String {
+    let n = |v: Option<i64>| v.map_or("-".to_owned(), |v| v.to_string());
+    format!(
+        "progress: total {}, processing {}, waitting {}, fail_wait_retry {}, success {}, fail {}, stopped {}, removed {}",
+        n(p.total),
+        n(p.processing),
+        n(p.waitting),
+        n(p.fail_wait_retry),
+        n(p.success),
+        n(p.fail),
+        n(p.stopped),
+        n(p.removed)
+    )
+}

@@ -155,18 +155,8 @@ fn table(task: Option<&Task>, details: &[TaskDetail]) -> String {
             text(&task.status, 32)
         ));
         if let Some(p) = &task.task_progress {
-            let n = |v: Option<i64>| v.map_or("-".to_owned(), |v| v.to_string());
-            out.push_str(&format!(
-                "progress: total {}, processing {}, waitting {}, fail_wait_retry {}, success {}, fail {}, stopped {}, removed {}\n",
-                n(p.total),
-                n(p.processing),
-                n(p.waitting),
-                n(p.fail_wait_retry),
-                n(p.success),
-                n(p.fail),
-                n(p.stopped),
-                n(p.removed)
-            ));
+            out.push_str(&render::progress(p));
+            out.push('\n');
         }
         out.push('\n');
     }

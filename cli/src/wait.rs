@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::Exit;
 use crate::output::{self, errln};
+use crate::render;
 use crate::sanitize;
 use crate::signals::{self, Signal};
 
@@ -115,27 +116,11 @@ impl Waited {
         };
         text.push('\n');
         if let Some(p) = &self.task_progress {
-            text.push_str(&progress(p));
+            text.push_str(&render::progress(p));
             text.push('\n');
         }
         text
     }
-}
-
-/// `progress: total N, processing N, ...`, as `show` prints it.
-pub fn progress(p: &TaskProgress) -> String {
-    let n = |v: Option<i64>| v.map_or("-".to_owned(), |v| v.to_string());
-    format!(
-        "progress: total {}, processing {}, waitting {}, fail_wait_retry {}, success {}, fail {}, stopped {}, removed {}",
-        n(p.total),
-        n(p.processing),
-        n(p.waitting),
-        n(p.fail_wait_retry),
-        n(p.success),
-        n(p.fail),
-        n(p.stopped),
-        n(p.removed)
-    )
 }
 
 /// Reads the task until it leaves Stopping and Processing, the timeout
