@@ -51,31 +51,38 @@ impl InvalidInput {
 
 /// Parses a project ID (`^[a-fA-F0-9]{1,32}$`).
 pub fn project_id(value: &str) -> Result<types::ProjectId, InvalidInput> {
-    value.parse().map_err(|e| InvalidInput::new("project_id", rule_of(e)))
+    parse("project_id", value)
 }
 
 /// Parses a batch task ID (`^[a-f0-9]{1,24}$`).
 pub fn task_id(value: &str) -> Result<types::TaskId, InvalidInput> {
-    value.parse().map_err(|e| InvalidInput::new("task_id", rule_of(e)))
+    parse("task_id", value)
 }
 
 /// Parses an `Instance-Id` header value (1 to 36 of `[a-f0-9-]`).
 pub fn instance_id(value: &str) -> Result<types::InstanceId, InvalidInput> {
-    value.parse().map_err(|e| InvalidInput::new("instance_id", rule_of(e)))
+    parse("instance_id", value)
 }
 
 /// Parses a device ID (`^[a-zA-Z0-9_-]{1,128}$`), e.g. ShowBatchTask's `target` filter.
 pub fn device_id(value: &str) -> Result<types::DeviceId, InvalidInput> {
-    value.parse().map_err(|e| InvalidInput::new("device_id", rule_of(e)))
+    parse("device_id", value)
 }
 
 /// Parses a paging marker (`^[a-fA-F0-9]{24}$`).
 pub fn marker(value: &str) -> Result<types::Marker, InvalidInput> {
-    value.parse().map_err(|e| InvalidInput::new("marker", rule_of(e)))
+    parse("marker", value)
 }
 
-fn rule_of(e: types::error::ConversionError) -> String {
-    e.to_string()
+/// Parses `value` as a generated type (its pattern and lengths from the
+/// spec); the error names `field`.
+pub(crate) fn parse<T>(field: &'static str, value: &str) -> Result<T, InvalidInput>
+where
+    T: std::str::FromStr<Err = types::error::ConversionError>,
+{
+    value
+        .parse()
+        .map_err(|e: types::error::ConversionError| InvalidInput::new(field, e.to_string()))
 }
 
 /// Checks one target: a device ID, the spec's `DeviceId` pattern

@@ -394,17 +394,11 @@ impl CreateBatchTask {
 
     /// The request body, or the first field that breaks a rule.
     fn validated(&self) -> Result<types::NewBatchTask, InvalidInput> {
-        let task_name: types::TaskName = self
-            .task_name
-            .parse()
-            .map_err(|e: types::error::ConversionError| InvalidInput::new("task_name", e.to_string()))?;
+        let task_name: types::TaskName = validation::parse("task_name", &self.task_name)?;
         let app_id = self
             .app_id
             .as_deref()
-            .map(|a| {
-                a.parse::<types::AppId>()
-                    .map_err(|e| InvalidInput::new("app_id", e.to_string()))
-            })
+            .map(|a| validation::parse("app_id", a))
             .transpose()?;
         let given = [
             self.targets.is_some(),
@@ -464,10 +458,7 @@ impl CreateBatchTask {
         let schedule_time = self
             .schedule_time
             .as_deref()
-            .map(|t| {
-                t.parse::<types::ScheduleTime>()
-                    .map_err(|e| InvalidInput::new("task_policy.schedule_time", e.to_string()))
-            })
+            .map(|t| validation::parse::<types::ScheduleTime>("task_policy.schedule_time", t))
             .transpose()?;
         let (retry_count, retry_interval) = match self.retry {
             Some((count, interval)) => {

@@ -6,12 +6,12 @@ use futures_util::stream::{Stream, StreamExt as _};
 use tracing::Instrument as _;
 
 use super::Client;
-use super::paging::{self, ItemBound, Paged, WalkPage};
+use super::paging::{self, ItemBound, WalkPage, Window};
 use super::response::complete;
 use crate::error::Error;
 use crate::limits;
 use crate::types;
-use crate::validation::{self, InvalidInput};
+use crate::validation;
 
 /// The most tasks one [`ListBatchTasks::tasks`] walk yields (1,000 pages of
 /// 50). A server paging past it ends the walk with [`Error::Decode`] naming
@@ -193,8 +193,8 @@ impl ListBatchTasks {
 
     /// Validates, sends, and returns one page of tasks.
     pub async fn send(self) -> Result<ListOutput, Error> {
-        let query = self.validated()?;
-        self.fetch(query).await
+        let (query, window) = self.validated()?;
+        self.fetch(query, window).await
     }
 
     /// Every task matching the filters, following `page.marker` from page to
@@ -217,46 +217,43 @@ impl ListBatchTasks {
     /// The pages of [`ListBatchTasks::tasks`]' walk, each with its request ID
     /// and paging, under the same bounds.
     pub fn pages(self) -> impl Stream<Item = Result<ListOutput, Error>> + Send + 'static {
-        let first = self.validated().map(|mut query| {
-            query.limit = query.limit.or(Some(limits::LIST_BATCH_TASKS_LIMIT_MAX));
-            query
-        });
+        let first = self
+            .validated()
+            .map(|(query, window)| (query, window.walking(limits::LIST_BATCH_TASKS_LIMIT_MAX)));
         let bound = ItemBound {
             max: MAX_WALK_TASKS,
             name: "MAX_WALK_TASKS",
             what: "tasks",
         };
         let client = self.client.clone();
-        paging::pages(client, first, bound, move |query: Query| self.clone().fetch(query)).boxed()
+        paging::pages(client, first, bound, move |query: Query, window: Window| {
+            self.clone().fetch(query, window)
+        })
+        .boxed()
     }
 
-    fn validated(&self) -> Result<Query, Error> {
+    fn validated(&self) -> Result<(Query, Window), Error> {
         let app_id = self
             .app_id
             .as_deref()
-            .map(|a| {
-                a.parse::<types::AppId>()
-                    .map_err(|e| InvalidInput::new("app_id", e.to_string()))
-            })
+            .map(|a| validation::parse("app_id", a))
             .transpose()?;
-        paging::check_window(
+        let window = Window::checked(
             self.limit,
             (limits::LIST_BATCH_TASKS_LIMIT_MIN, limits::LIST_BATCH_TASKS_LIMIT_MAX),
+            self.marker.as_deref(),
             self.offset,
             limits::LIST_BATCH_TASKS_OFFSET_MAX,
         )?;
-        let marker = self.marker.as_deref().map(validation::marker).transpose()?;
-        Ok(Query {
+        let query = Query {
             task_type: self.task_type,
             app_id,
             status: self.status,
-            limit: self.limit,
-            marker,
-            offset: self.offset,
-        })
+        };
+        Ok((query, window))
     }
 
-    async fn fetch(self, query: Query) -> Result<ListOutput, Error> {
+    async fn fetch(self, query: Query, window: Window) -> Result<ListOutput, Error> {
         let span = tracing::info_span!(
             target: "iotda_batchtask::client",
             "iotda.list_batch_tasks",
@@ -278,15 +275,7 @@ impl ListBatchTasks {
             if let Some(status) = query.status {
                 op = op.status(status);
             }
-            if let Some(limit) = query.limit.and_then(std::num::NonZeroU32::new) {
-                op = op.limit(limit);
-            }
-            if let Some(marker) = query.marker {
-                op = op.marker(marker);
-            }
-            if let Some(offset) = query.offset.and_then(|o| i32::try_from(o).ok()) {
-                op = op.offset(offset);
-            }
+            let op = paging::with_window!(op, window);
             let out = complete(&call, op.send())
                 .await
                 .map(|(response, request_id)| ListOutput { response, request_id });
@@ -307,25 +296,4 @@ struct Query {
     task_type: types::TaskType,
     app_id: Option<types::AppId>,
     status: Option<types::TaskStatus>,
-    limit: Option<u32>,
-    marker: Option<types::Marker>,
-    offset: Option<u32>,
-}
-
-impl Paged for Query {
-    fn marker(&self) -> Option<&str> {
-        self.marker.as_deref().map(String::as_str)
-    }
-
-    fn limit(&self) -> u32 {
-        self.limit.unwrap_or(limits::LIST_BATCH_TASKS_LIMIT_MAX)
-    }
-
-    fn continue_from(self, marker: types::Marker) -> Self {
-        Query {
-            marker: Some(marker),
-            offset: None,
-            ..self
-        }
-    }
 }

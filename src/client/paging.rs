@@ -19,41 +19,73 @@ use crate::validation;
 /// (with a smaller page `limit`, raise it).
 pub const MAX_WALK_PAGES: usize = 1_000;
 
-/// Checks a page request's `limit` (within `min..=max`) and `offset` (at most
-/// `max_offset`), the window ShowBatchTask and ListBatchTasks both take; the
-/// error names the parameter and its bounds.
-pub(super) fn check_window(
-    limit: Option<u32>,
-    (min, max): (u32, u32),
-    offset: Option<u32>,
-    max_offset: u32,
-) -> Result<(), validation::InvalidInput> {
-    if let Some(n) = limit
-        && !(min..=max).contains(&n)
-    {
-        return Err(validation::InvalidInput::new(
-            "limit",
-            format!("must be {min} to {max}"),
-        ));
-    }
-    if offset.is_some_and(|o| o > max_offset) {
-        return Err(validation::InvalidInput::new(
-            "offset",
-            format!("must be 0 to {max_offset}; page further with marker"),
-        ));
-    }
-    Ok(())
+/// A page request's window: how many records (`limit`), below which record
+/// ID (`marker`), skipping how many more (`offset`). ShowBatchTask and
+/// ListBatchTasks take the same three; a walk continues a window below the
+/// last page's marker, without the offset.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Window {
+    pub(super) limit: Option<u32>,
+    pub(super) marker: Option<types::Marker>,
+    pub(super) offset: Option<u32>,
 }
 
-/// A query a walk can continue page after page.
-pub(super) trait Paged: Clone + Send + 'static {
-    /// The marker this query starts below, if any.
-    fn marker(&self) -> Option<&str>;
-    /// Records per page (the walk's page size).
-    fn limit(&self) -> u32;
-    /// The same query continuing below `marker` (and with no offset).
-    fn continue_from(self, marker: types::Marker) -> Self;
+impl Window {
+    /// The window a builder was given, checked: `limit` within `min..=max`,
+    /// `offset` at most `max_offset`, `marker` a record ID; the error names
+    /// the parameter and its bounds.
+    pub(super) fn checked(
+        limit: Option<u32>,
+        (min, max): (u32, u32),
+        marker: Option<&str>,
+        offset: Option<u32>,
+        max_offset: u32,
+    ) -> Result<Self, validation::InvalidInput> {
+        if let Some(n) = limit
+            && !(min..=max).contains(&n)
+        {
+            return Err(validation::InvalidInput::new(
+                "limit",
+                format!("must be {min} to {max}"),
+            ));
+        }
+        if offset.is_some_and(|o| o > max_offset) {
+            return Err(validation::InvalidInput::new(
+                "offset",
+                format!("must be 0 to {max_offset}; page further with marker"),
+            ));
+        }
+        let marker = marker.map(validation::marker).transpose()?;
+        Ok(Self { limit, marker, offset })
+    }
+
+    /// A walk's first window: pages of `size` records unless a limit was given.
+    pub(super) fn walking(self, size: u32) -> Self {
+        Self {
+            limit: self.limit.or(Some(size)),
+            ..self
+        }
+    }
 }
+
+/// Applies a [`Window`] to a generated builder (each operation's builder is
+/// a type of its own, with the same three setters).
+macro_rules! with_window {
+    ($op:expr, $window:expr) => {{
+        let (mut op, window) = ($op, $window);
+        if let Some(limit) = window.limit.and_then(std::num::NonZeroU32::new) {
+            op = op.limit(limit);
+        }
+        if let Some(marker) = window.marker {
+            op = op.marker(marker);
+        }
+        if let Some(offset) = window.offset.and_then(|o| i32::try_from(o).ok()) {
+            op = op.offset(offset);
+        }
+        op
+    }};
+}
+pub(super) use with_window;
 
 /// One page as a walk sees it: the answer of one request.
 pub(super) trait WalkPage: Send + 'static {
@@ -93,19 +125,19 @@ struct Walk {
     request_id: Option<String>,
 }
 
-/// Every page from `first` on. Invalid input (`first` an error) is the
-/// stream's first and only item; a failed request ends the stream with its
-/// error, after the pages before.
+/// Every page from `first` on (a query and its [`Window::walking`]).
+/// Invalid input (`first` an error) is the stream's first and only item; a
+/// failed request ends the stream with its error, after the pages before.
 pub(super) fn pages<Q, P, F, Fut>(
     client: Client,
-    first: Result<Q, Error>,
+    first: Result<(Q, Window), Error>,
     bound: ItemBound,
     fetch: F,
 ) -> impl Stream<Item = Result<P, Error>> + Send + 'static
 where
-    Q: Paged,
+    Q: Clone + Send + 'static,
     P: WalkPage,
-    F: Fn(Q) -> Fut + Send + Sync + 'static,
+    F: Fn(Q, Window) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<P, Error>> + Send + 'static,
 {
     let fetch = std::sync::Arc::new(fetch);
@@ -116,7 +148,7 @@ where
             let Some((query, mut walk)) = state else {
                 return Ok::<_, Error>(None);
             };
-            let query = query?;
+            let (query, window) = query?;
             if walk.pages >= MAX_WALK_PAGES {
                 return Err(paging_error(
                     format!(
@@ -126,10 +158,12 @@ where
                     walk.request_id,
                 ));
             }
-            let limit = query.limit() as usize;
-            let previous = query.marker().map(str::to_owned);
+            let limit = window
+                .limit
+                .expect("a walk's window has its page size (Window::walking)") as usize;
+            let previous = window.marker.as_deref().map(|m| m.to_string());
             let started = *walk.started.get_or_insert_with(tokio::time::Instant::now);
-            let request = fetch(query.clone());
+            let request = fetch(query.clone(), window.clone());
             walk.pages += 1;
             // One deadline for the whole walk; each request also keeps its own.
             // The builder caps the deadline, so `checked_add` cannot fail;
@@ -166,7 +200,12 @@ where
                             walk.request_id.clone(),
                         )
                     })?;
-                    Some((Ok(query.continue_from(marker)), walk))
+                    let next = Window {
+                        marker: Some(marker),
+                        offset: None,
+                        ..window
+                    };
+                    Some((Ok((query, next)), walk))
                 }
                 _ => None,
             };

@@ -6,11 +6,11 @@ use futures_util::stream::{Stream, StreamExt as _};
 use tracing::Instrument as _;
 
 use super::Client;
-use super::paging::{self, ItemBound, Paged, WalkPage};
+use super::paging::{self, ItemBound, WalkPage, Window};
 use super::response::complete;
 use crate::error::Error;
 use crate::types;
-use crate::validation::{self, InvalidInput};
+use crate::validation;
 
 /// The most sub-tasks one ShowBatchTask page holds (the spec's `limit` maximum).
 pub const MAX_PAGE_SIZE: u32 = crate::limits::SHOW_BATCH_TASK_LIMIT_MAX;
@@ -200,8 +200,8 @@ impl ShowBatchTask {
 
     /// Validates, sends, and returns the task with one page of sub-tasks.
     pub async fn send(self) -> Result<ShowOutput, Error> {
-        let query = self.validated()?;
-        self.fetch(query).await
+        let (query, window) = self.validated()?;
+        self.fetch(query, window).await
     }
 
     /// Every sub-task matching the filters, following `page.marker` from page
@@ -232,45 +232,44 @@ impl ShowBatchTask {
     /// The pages of [`ShowBatchTask::sub_tasks`]' walk, each with the task,
     /// its request ID and paging, under the same bounds.
     pub fn pages(self) -> impl Stream<Item = Result<ShowOutput, Error>> + Send + 'static {
-        let first = self.validated().map(|mut query| {
-            query.limit = query.limit.or(Some(MAX_PAGE_SIZE));
-            query
-        });
+        let first = self
+            .validated()
+            .map(|(query, window)| (query, window.walking(MAX_PAGE_SIZE)));
         let bound = ItemBound {
             max: MAX_WALK_SUB_TASKS,
             name: "MAX_WALK_SUB_TASKS; Huawei allows 30,000 per task",
             what: "sub-tasks",
         };
         let client = self.client.clone();
-        paging::pages(client, first, bound, move |query: Query| self.clone().fetch(query)).boxed()
+        paging::pages(client, first, bound, move |query: Query, window: Window| {
+            self.clone().fetch(query, window)
+        })
+        .boxed()
     }
 
-    fn validated(&self) -> Result<Query, Error> {
+    fn validated(&self) -> Result<(Query, Window), Error> {
         let task_id = validation::task_id(&self.task_id)?;
         let target = self
             .target
             .as_deref()
-            .map(|t| validation::device_id(t).map_err(|e| InvalidInput::new("target", e.rule().to_owned())))
+            .map(|t| validation::parse("target", t))
             .transpose()?;
-        paging::check_window(
+        let window = Window::checked(
             self.limit,
             (crate::limits::SHOW_BATCH_TASK_LIMIT_MIN, MAX_PAGE_SIZE),
+            self.marker.as_deref(),
             self.offset,
             MAX_OFFSET,
         )?;
-        let limit = self.limit;
-        let marker = self.marker.as_deref().map(validation::marker).transpose()?;
-        Ok(Query {
+        let query = Query {
             task_id,
             status: self.status,
             target,
-            limit,
-            marker,
-            offset: self.offset,
-        })
+        };
+        Ok((query, window))
     }
 
-    async fn fetch(self, query: Query) -> Result<ShowOutput, Error> {
+    async fn fetch(self, query: Query, window: Window) -> Result<ShowOutput, Error> {
         let span = tracing::info_span!(
             target: "iotda_batchtask::client",
             "iotda.show_batch_task",
@@ -292,15 +291,7 @@ impl ShowBatchTask {
             if let Some(target) = query.target {
                 op = op.target(target);
             }
-            if let Some(limit) = query.limit.and_then(std::num::NonZeroU32::new) {
-                op = op.limit(limit);
-            }
-            if let Some(marker) = query.marker {
-                op = op.marker(marker);
-            }
-            if let Some(offset) = query.offset.and_then(|o| i32::try_from(o).ok()) {
-                op = op.offset(offset);
-            }
+            let op = paging::with_window!(op, window);
             let out = complete(&call, op.send())
                 .await
                 .map(|(response, request_id)| ShowOutput { response, request_id });
@@ -321,25 +312,4 @@ struct Query {
     task_id: types::TaskId,
     status: Option<types::TaskDetailStatus>,
     target: Option<types::DeviceId>,
-    limit: Option<u32>,
-    marker: Option<types::Marker>,
-    offset: Option<u32>,
-}
-
-impl Paged for Query {
-    fn marker(&self) -> Option<&str> {
-        self.marker.as_deref().map(String::as_str)
-    }
-
-    fn limit(&self) -> u32 {
-        self.limit.unwrap_or(MAX_PAGE_SIZE)
-    }
-
-    fn continue_from(self, marker: types::Marker) -> Self {
-        Query {
-            marker: Some(marker),
-            offset: None,
-            ..self
-        }
-    }
 }
