@@ -64,7 +64,7 @@ fn crate_bulk(rig: &Rig, server: &Server<'_>) -> Duration {
         rig.client.block_on(async {
             let start = Instant::now();
             let out = client
-                .stop_batch_task_bulk(TASK)
+                .stop_batch_task(TASK)
                 .targets(targets)
                 .concurrency(BULK_CONCURRENCY)
                 .send()

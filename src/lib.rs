@@ -42,8 +42,8 @@
 //!
 //! # Features
 //! - `client` (default): the HTTP client, auth and signing: [`Client`],
-//!   [`Error`], the outcome model in `outcome`, bulk stops, retries and
-//!   confirms in `bulk`.
+//!   [`Error`], the outcome model in `outcome`; a stop, retry or confirm
+//!   takes any number of targets ([`BatchTargetsCall`]).
 //! - `rustls` (default, implies `client`): HTTPS through rustls on aws-lc-rs,
 //!   rustls' and reqwest's default provider.
 //! - `rustls-ring` (implies `client`): HTTPS through rustls on `ring`, for
@@ -113,8 +113,6 @@ pub mod validation;
 #[cfg(feature = "client")]
 pub mod auth;
 #[cfg(feature = "client")]
-pub mod bulk;
-#[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
 pub mod config;
@@ -128,6 +126,8 @@ pub mod region;
 mod retry;
 #[cfg(feature = "client")]
 mod targeted;
+#[cfg(feature = "client")]
+pub use targeted::Operation;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod test_util;
@@ -136,21 +136,22 @@ pub mod test_util;
 pub use auth::{Credentials, Signing};
 #[cfg(feature = "client")]
 pub use client::{
-    BatchTargetsCall, Client, ClientBuilder, CreateBatchTask, CreateOutcome, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE,
-    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT, DeleteBatchTask, DeleteOutcome, ListBatchTasks, ListOutput,
-    MAX_OFFSET, MAX_PAGE_SIZE, ShowBatchTask, ShowOutput, StopBatchTask, USER_AGENT,
+    AuthKind, BatchTargetsCall, Client, ClientBuilder, CreateBatchTask, CreateOutcome, DEFAULT_CANCEL_GRACE, DEFAULT_CONCURRENCY,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT, DeleteBatchTask,
+    DeleteOutcome, ListBatchTasks, ListOutput, MAX_CONCURRENCY, MAX_OFFSET, MAX_PAGE_SIZE, PlannedRequest, ShowBatchTask,
+    ShowOutput, TargetsProgress, USER_AGENT,
 };
 #[cfg(feature = "client")]
 pub use error::{ApiError, Error, HuaweiCode, TimeoutKind};
 #[cfg(feature = "client")]
-pub use outcome::{StopReport, TargetOutcome, TargetResult, TargetsReport};
+pub use outcome::{TargetOutcome, TargetResult, TargetsReport};
 pub use output::Status;
 pub use output::TargetStatus;
 #[cfg(feature = "client")]
 pub use retry::RetryPolicy;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
-pub use test_util::{ApiErrorBuilder, StopReportBuilder, TargetsReportBuilder};
+pub use test_util::{ApiErrorBuilder, TargetsReportBuilder};
 pub use validation::InvalidInput;
 // Bounds a caller may want to check against (the CLI's --timeout, say).
 #[cfg(feature = "client")]

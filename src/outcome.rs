@@ -21,7 +21,12 @@
 //! | retry | `Waitting`, `Processing`, `Success` | `Fail`, `FailWaitRetry`, `Stopped` |
 //! | confirm | `Processing`, `Success`, `Fail`, `FailWaitRetry` | `Waitting` |
 //!
-//! Any other status, or no sub-task, is a failure. Huawei does not document
+//! Any other status, or no sub-task, is a failure. A retry or confirm also
+//! reads its targets *before* sending, and only a change from a state the
+//! operation acts on counts as applied: a target already past it (a confirm
+//! of a sub-task already `Success`) is [`Failed::NotApplicable`], as the
+//! server would have answered, and one whose earlier read failed stays
+//! unknown. Huawei does not document
 //! the status a retried or confirmed sub-task takes; the table is this
 //! crate's reading of the documented states (see `docs/library.md`). See
 //! [`BatchTargetsCall::reconcile`](crate::BatchTargetsCall::reconcile).
@@ -86,6 +91,20 @@ pub enum Failed {
         /// The `X-Request-Id` of the read.
         request_id: Option<Arc<str>>,
     },
+    /// A retry or confirm whose answer was lost, for a target whose
+    /// sub-task was, in a read made *before* sending, in a state the
+    /// operation does not act on (a confirm of a sub-task already
+    /// `Success`, say): the server refuses such a target, so the call did
+    /// not apply to it, whatever a read shows now.
+    NotApplicable {
+        /// The sub-task's status before the call; `None` when the task had
+        /// no sub-task for the target.
+        before: Option<String>,
+        /// Its status in the read after the lost answer.
+        status: Option<String>,
+        /// The `X-Request-Id` of the read after the lost answer.
+        request_id: Option<Arc<str>>,
+    },
 }
 
 /// Why a target's outcome is unknown.
@@ -128,7 +147,11 @@ impl TargetResult {
             TargetOutcome::Succeeded(
                 Succeeded::Answered { request_id } | Succeeded::ConfirmedByRead { request_id },
             )
-            | TargetOutcome::Failed(Failed::Answered { request_id, .. } | Failed::ConfirmedByRead { request_id, .. })
+            | TargetOutcome::Failed(
+                Failed::Answered { request_id, .. }
+                | Failed::ConfirmedByRead { request_id, .. }
+                | Failed::NotApplicable { request_id, .. },
+            )
             | TargetOutcome::Unknown(Unknown::Unanswered { request_id, .. }) => request_id.as_deref(),
             TargetOutcome::Failed(Failed::Refused(error)) | TargetOutcome::Unknown(Unknown::Error(error)) => {
                 error.request_id()
@@ -155,10 +178,6 @@ pub struct TargetsReport {
     /// call applied.
     pub(crate) applied: Option<bool>,
 }
-
-/// The report of a stop: [`TargetsReport`], its name before retry and
-/// confirm shared it.
-pub type StopReport = TargetsReport;
 
 impl TargetsReport {
     /// Every target's result.

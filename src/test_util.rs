@@ -25,10 +25,10 @@
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //! use iotda_batchtask::outcome::Unknown;
-//! use iotda_batchtask::{Error, StopReport, TargetOutcome, TimeoutKind};
+//! use iotda_batchtask::{Error, TargetOutcome, TargetsReport, TimeoutKind};
 //!
 //! let lost = Error::timeout(TimeoutKind::Request, Duration::from_secs(30), 1, None);
-//! let report = StopReport::builder()
+//! let report = TargetsReport::builder()
 //!     .succeeded("dev-1", Some("rid-1"))
 //!     .failed("dev-2", "IOTDA.014219", "The target is not in the task", Some("rid-1"))
 //!     .result("dev-3", TargetOutcome::Unknown(Unknown::Error(Arc::new(lost))))
@@ -53,10 +53,6 @@ impl TargetsReport {
         TargetsReportBuilder::default()
     }
 }
-
-/// The builder of a [`StopReport`](crate::StopReport): [`TargetsReportBuilder`],
-/// its name before retry and confirm shared the report.
-pub type StopReportBuilder = TargetsReportBuilder;
 
 /// Builds a [`TargetsReport`] for a test (feature `test-util`); from
 /// [`TargetsReport::builder`].

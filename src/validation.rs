@@ -148,7 +148,7 @@ where
             "targets",
             format!(
                 "has {} distinct devices; one request takes at most {MAX_TARGETS_PER_REQUEST} \
-                 (the bulk call splits larger lists)",
+                 (a stop, retry or confirm call splits larger lists into requests)",
                 unique.len()
             ),
         ));

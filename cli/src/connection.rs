@@ -96,10 +96,6 @@ const SETTING_NAMES: [(&str, &str); 6] = [
 ];
 
 impl Connection {
-    /// The `Instance-Id` header's value, if any (for `--dry-run`).
-    pub fn instance_id(&self) -> Option<&str> {
-        self.instance_id.as_deref()
-    }
 
     /// Builds the client: credentials from the chain (or `--profile`), the
     /// endpoint and project as configured or found. Errors about a setting

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::connection::{CREDENTIALS_HELP, Connection};
-use crate::dry_run::{self, Planned};
+use crate::dry_run;
 use crate::list::TypeArg;
 use crate::output::{self, outln};
 use crate::render::Format;
@@ -151,20 +151,17 @@ async fn run_inner(args: CreateArgs) -> Result<Exit, iotda_batchtask::Error> {
     let client = args.connection.client().await?;
     let call = call(&client, &args, targets, document);
     if args.dry_run {
-        // The library's own body and checks: what `send` would post.
-        let body = serde_json::to_value(call.body()?).expect("a generated request type serialises");
-        let mut requests = Vec::new();
+        // The library's own plan: what `send` would send.
+        let requests = call.plan().await?;
         let mut notes = Vec::new();
         if !args.no_reconcile {
-            requests.push(listing(&client, &args, 1));
             notes.push(
                 "the first request reads the newest task of this type; if the create's answer is then lost, \
                  the tasks created since are listed (GET, 50 a page) to find this name: the create is never sent twice"
                     .to_owned(),
             );
         }
-        requests.push(Planned::new(&client, "POST", "/batchtasks", Some(body)));
-        dry_run::print(args.output, &args.connection, &requests, &notes);
+        dry_run::print(args.output, &requests, &notes);
         return Ok(Exit::Success);
     }
     // One POST: a signal lets it finish (its fate is what the report says);
@@ -222,15 +219,6 @@ fn call(
         call = call.task_ext_info(info.clone());
     }
     call
-}
-
-/// The ListBatchTasks read a create makes before sending (`--dry-run`).
-fn listing(client: &Client, args: &CreateArgs, limit: u32) -> Planned {
-    let mut query = format!("?task_type={}&limit={limit}", args.task_type.0.as_str());
-    if let Some(app_id) = &args.app_id {
-        query.push_str(&format!("&app_id={app_id}"));
-    }
-    Planned::new(client, "GET", &format!("/batchtasks{query}"), None)
 }
 
 /// Prints the outcome and gives its exit code.

@@ -7,7 +7,7 @@ use iotda_batchtask::DeleteOutcome;
 use serde::Serialize;
 
 use crate::connection::{CREDENTIALS_HELP, Connection};
-use crate::dry_run::{self, Planned};
+use crate::dry_run;
 use crate::output::{self, outln};
 use crate::render::Format;
 use crate::sanitize;
@@ -62,19 +62,14 @@ pub async fn run(args: DeleteArgs) -> Exit {
 async fn run_inner(args: DeleteArgs) -> Result<Exit, iotda_batchtask::Error> {
     let task_id = iotda_batchtask::validation::task_id(&args.task_id)?;
     let client = args.connection.client().await?;
-    let path = format!("/batchtasks/{}", task_id.as_str());
     if args.dry_run {
         let notes = [
             "a lost answer is settled by one ShowBatchTask read (GET .../batchtasks/{task_id}?limit=1): \
                       the DELETE is never sent twice"
                 .to_owned(),
         ];
-        dry_run::print(
-            args.output,
-            &args.connection,
-            &[Planned::new(&client, "DELETE", &path, None)],
-            &notes,
-        );
+        let requests = client.delete_batch_task(task_id.as_str()).plan().await?;
+        dry_run::print(args.output, &requests, &notes);
         return Ok(Exit::Success);
     }
     let shown = sanitize::cell(&args.task_id, 64);

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use futures_util::TryStreamExt as _;
 use iotda_batchtask::Client;
-use iotda_batchtask::bulk::BulkProgress;
+use iotda_batchtask::TargetsProgress;
 use iotda_batchtask::config::{CredentialChain, Env};
 use iotda_batchtask::types::TaskType;
 use iotda_batchtask_emulator::{DEMO_TASK_ID, Emulator, EmulatorConfig, Seed, demo_device_id};
@@ -96,15 +96,15 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 
     let bulk: Vec<String> = (4..=250).map(demo_device_id).collect();
     outln!(
-        "\n3. Stop the next {} in one bulk call: 100 per request, 2 requests at a time.",
+        "\n3. Stop the next {} in one call: 100 per request, 2 requests at a time.",
         output::count(bulk.len(), "device", "devices")
     );
     outln!("   $ iotda-batchtask stop --task-id {DEMO_TASK_ID} --targets-file devices.txt --concurrency 2\n");
     let out = client
-        .stop_batch_task_bulk(DEMO_TASK_ID)
+        .stop_batch_task(DEMO_TASK_ID)
         .targets(bulk)
         .concurrency(2)
-        .on_progress(|p: &BulkProgress| {
+        .on_progress(|p: &TargetsProgress| {
             outln!(
                 "   progress: {}/{}, {} of {} stopped",
                 p.requests_done,
@@ -149,7 +149,7 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     );
     outln!("   $ iotda-batchtask retry --task-id {DEMO_TASK_ID} --targets-file stopped.txt\n");
     let out = client
-        .retry_batch_task_bulk(DEMO_TASK_ID)
+        .retry_batch_task(DEMO_TASK_ID)
         .targets(stopped)
         .concurrency(2)
         .send()

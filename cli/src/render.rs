@@ -114,6 +114,18 @@ impl Row {
                     op.done_statuses()
                 )),
             ),
+            TargetOutcome::Failed(Failed::NotApplicable { before, status, .. }) => (
+                FAILURE,
+                "read",
+                Some(codes::SUB_TASK_STATE.to_owned()),
+                Some(format!(
+                    "the answer was lost; a read before sending found the sub-task {}, which a {} does not act on \
+                     (now {})",
+                    before.as_deref().unwrap_or("absent"),
+                    op.name(),
+                    status.as_deref().unwrap_or("absent"),
+                )),
+            ),
             TargetOutcome::Unknown(Unknown::Error(error)) => (
                 UNKNOWN,
                 "request",

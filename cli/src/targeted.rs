@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use iotda_batchtask::bulk::{self, BulkProgress};
-use iotda_batchtask::{Client, TargetsReport};
+use iotda_batchtask::{BatchTargetsCall, Client, Operation, TargetsProgress, TargetsReport};
 use serde::Serialize;
 
 use crate::connection::{CREDENTIALS_HELP, Connection};
@@ -48,37 +47,36 @@ impl Op {
         }
     }
 
-    /// The sub-task statuses a read counts as done, for messages.
-    pub fn done_statuses(self) -> &'static str {
+    /// The library's operation, which owns its rules.
+    pub fn operation(self) -> Operation {
         match self {
-            Op::Stop => "Stopped",
-            Op::Retry => "Waitting, Processing or Success",
-            Op::Confirm => "Processing, Success, Fail or FailWaitRetry",
+            Op::Stop => Operation::Stop,
+            Op::Retry => Operation::Retry,
+            Op::Confirm => Operation::Confirm,
+        }
+    }
+
+    /// The sub-task statuses a read counts as done, for messages
+    /// (the library's [`Operation::done_statuses`]).
+    pub fn done_statuses(self) -> String {
+        let statuses: Vec<&str> = self.operation().done_statuses().iter().map(|s| s.as_str()).collect();
+        match statuses.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
         }
     }
 
     /// What `--all` acts on, for the confirmation question.
-    fn everything(self) -> &'static str {
-        match self {
-            Op::Stop => "stop EVERY running, waiting and failed-awaiting-retry sub-task",
-            Op::Retry => "retry EVERY failed, failed-awaiting-retry and stopped sub-task",
-            Op::Confirm => "confirm EVERY waiting sub-task",
-        }
+    fn everything(self) -> String {
+        format!("{} {}", self.name(), self.operation().everything().replacen("every", "EVERY", 1))
     }
 
-    fn call(self, client: &Client, task_id: &str) -> iotda_batchtask::BatchTargetsCall {
+    fn call(self, client: &Client, task_id: &str) -> BatchTargetsCall {
         match self {
             Op::Stop => client.stop_batch_task(task_id),
             Op::Retry => client.retry_batch_task(task_id),
             Op::Confirm => client.confirm_batch_task(task_id),
-        }
-    }
-
-    fn bulk<'a>(self, client: &Client, task_id: &str) -> bulk::BulkCall<'a> {
-        match self {
-            Op::Stop => client.stop_batch_task_bulk(task_id),
-            Op::Retry => client.retry_batch_task_bulk(task_id),
-            Op::Confirm => client.confirm_batch_task_bulk(task_id),
         }
     }
 }
@@ -99,7 +97,7 @@ pub struct TargetedArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     output: Format,
     /// Requests in flight at once when naming more than 100 devices.
-    #[arg(long, default_value_t = bulk::DEFAULT_CONCURRENCY, value_name = "N")]
+    #[arg(long, default_value_t = iotda_batchtask::DEFAULT_CONCURRENCY, value_name = "N")]
     concurrency: usize,
     /// Do not read the task to settle a request whose answer was lost (a
     /// timeout, a reset, a 5xx): report its targets as unknown instead. By
@@ -158,7 +156,12 @@ async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::
     };
     let client = args.connection.client().await?;
     if args.dry_run {
-        let requests = dry_run::targeted(&client, op.name(), &args.task_id, targets.as_deref())?;
+        let call = op.call(&client, &args.task_id).concurrency(args.concurrency);
+        let call = match &targets {
+            Some(targets) => call.targets(targets.iter().map(String::as_str)),
+            None => call.all(),
+        };
+        let requests = call.plan().await?;
         let mut notes = vec![match targets {
             Some(_) => format!(
                 "a lost answer is settled by ShowBatchTask reads (GET .../batchtasks/{{task_id}}?target=...), \
@@ -172,7 +175,7 @@ async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::
         if args.wait.wait {
             notes.push("--wait then reads the task (GET .../batchtasks/{task_id}?limit=1) until it leaves Stopping and Processing".to_owned());
         }
-        dry_run::print(args.output, &args.connection, &requests, &notes);
+        dry_run::print(args.output, &requests, &notes);
         return Ok(Exit::Success);
     }
     let report = match targets {
@@ -263,8 +266,8 @@ async fn all(
     }
 }
 
-/// Named targets, any number: the bulk call splits them into requests of at
-/// most 100.
+/// Named targets, any number: the call splits them into requests of at most
+/// 100.
 async fn named(
     op: Op,
     client: &Client,
@@ -276,11 +279,11 @@ async fn named(
     let progress_bar = bar.clone();
     let done = op.done();
     let report = op
-        .bulk(client, &args.task_id)
+        .call(client, &args.task_id)
         .targets(targets)
         .concurrency(args.concurrency)
         .reconcile(!args.no_reconcile)
-        .on_progress(move |p: &BulkProgress| {
+        .on_progress(move |p: &TargetsProgress| {
             progress_bar.set_position(p.requests_done as u64);
             progress_bar.set_message(format!("{} of {} {done}", p.succeeded, p.targets_total));
         })

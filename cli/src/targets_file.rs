@@ -77,7 +77,7 @@ fn read_bounded(source: impl Read, name: &str) -> Result<String, InvalidInput> {
 /// Parses a targets list: one device ID per line; blank lines and `#`
 /// comments (whole-line or trailing; a device ID cannot contain `#`) are
 /// skipped, surrounding whitespace and a UTF-8 byte-order mark are ignored.
-/// Errors name the line. Repeats are kept (the bulk call drops them).
+/// Errors name the line. Repeats are kept (the call drops them).
 pub fn parse(text: &str) -> Result<Vec<String>, InvalidInput> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut targets = Vec::new();

@@ -527,3 +527,20 @@ impl CreateBatchTask {
         })
     }
 }
+
+impl CreateBatchTask {
+    /// The requests [`send`](Self::send) would make, validated as it
+    /// validates, sending nothing: with reads on, the listing of the newest
+    /// task of this type that marks where a lost answer's search starts
+    /// (the search itself happens only if the answer is lost), then the POST.
+    pub async fn plan(&self) -> Result<Vec<super::PlannedRequest>, Error> {
+        let body = serde_json::to_value(self.validated()?).expect("a generated request type serialises");
+        let auth = self.client.auth_kind().await?;
+        let mut plan = Vec::new();
+        if self.reconcile {
+            plan.push(self.listing().limit(1).planned(auth));
+        }
+        plan.push(self.client.planned(auth, "POST", "/batchtasks", Some(body)));
+        Ok(plan)
+    }
+}

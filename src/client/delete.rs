@@ -155,3 +155,18 @@ impl DeleteBatchTask {
         }
     }
 }
+
+impl DeleteBatchTask {
+    /// The request [`send`](Self::send) would make, validated as it
+    /// validates, sending nothing.
+    pub async fn plan(&self) -> Result<Vec<super::PlannedRequest>, Error> {
+        let task_id = validation::task_id(&self.task_id)?;
+        let auth = self.client.auth_kind().await?;
+        Ok(vec![self.client.planned(
+            auth,
+            "DELETE",
+            &format!("/batchtasks/{}", task_id.as_str()),
+            None,
+        )])
+    }
+}

@@ -19,7 +19,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, 
 use tracing::Instrument as _;
 
 use super::generated;
-use super::{Auth, Shared};
+use super::{Auth, Authenticator, Shared};
 use crate::error::{Error, TimeoutKind, chain};
 use crate::retry::Outcome;
 
@@ -101,6 +101,7 @@ impl CallContext {
     async fn authenticate(&self, request: &mut reqwest::Request) -> Result<(), Error> {
         let current;
         let auth = match &self.shared.auth {
+            Auth::Fixed(auth) => auth,
             // What is current now: a retry or a later request of a long call
             // signs with refreshed credentials.
             Auth::Provided(cache) => {
@@ -119,22 +120,14 @@ impl CallContext {
                 };
                 &*current
             }
-            auth => auth,
         };
         match auth {
-            Auth::Provided(_) => {
-                return Err(crate::validation::InvalidInput::new(
-                    "credentials",
-                    "a provider cannot provide a provider",
-                )
-                .into());
-            }
-            Auth::Token(token) => {
+            Authenticator::Token(token) => {
                 request
                     .headers_mut()
                     .insert(HeaderName::from_static("x-auth-token"), token.clone());
             }
-            Auth::Signed(signer) => {
+            Authenticator::Signed { signer, .. } => {
                 signer.sign(request, jiff::Timestamp::now()).map_err(|e| {
                     Error::from(crate::validation::InvalidInput::new(
                         "request",

@@ -253,6 +253,29 @@ impl ListBatchTasks {
         Ok((query, window))
     }
 
+    /// The GET [`send`](Self::send) would make, as planned without sending
+    /// (the page query as given; values are validated when sent).
+    pub(crate) fn planned(&self, auth: super::AuthKind) -> super::PlannedRequest {
+        let mut query = format!("?task_type={}", self.task_type.as_str());
+        let encode = |value: &str| percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string();
+        if let Some(app_id) = &self.app_id {
+            query.push_str(&format!("&app_id={}", encode(app_id)));
+        }
+        if let Some(status) = &self.status {
+            query.push_str(&format!("&status={}", status.as_str()));
+        }
+        if let Some(limit) = self.limit {
+            query.push_str(&format!("&limit={limit}"));
+        }
+        if let Some(marker) = &self.marker {
+            query.push_str(&format!("&marker={}", encode(marker)));
+        }
+        if let Some(offset) = self.offset {
+            query.push_str(&format!("&offset={offset}"));
+        }
+        self.client.planned(auth, "GET", &format!("/batchtasks{query}"), None)
+    }
+
     async fn fetch(self, query: Query, window: Window) -> Result<ListOutput, Error> {
         let span = tracing::info_span!(
             target: "iotda_batchtask::client",

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use iotda_batchtask::bulk::BulkProgress;
+use iotda_batchtask::TargetsProgress;
 use iotda_batchtask::outcome::{Failed, Succeeded, TargetOutcome, Unknown};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -64,10 +64,10 @@ async fn splits_merges_in_input_order_and_deduplicates() {
     let server = server().await;
     let mut input = devices(0..250);
     input.insert(10, "dev-00003".to_owned()); // a repeat
-    let progress = Arc::new(Mutex::new(Vec::<BulkProgress>::new()));
+    let progress = Arc::new(Mutex::new(Vec::<TargetsProgress>::new()));
     let seen = progress.clone();
     let out = client(&server.uri(), Mode::Derived)
-        .stop_batch_task_bulk(TASK)
+        .stop_batch_task(TASK)
         .targets(input)
         .concurrency(2)
         .on_progress(move |p| seen.lock().unwrap().push(*p))
@@ -98,7 +98,7 @@ async fn a_failed_request_fails_only_its_own_targets() {
     input[20] = "ghost".to_owned();
     input[250] = "stubborn".to_owned();
     let out = client(&server.uri(), Mode::Plain)
-        .stop_batch_task_bulk(TASK)
+        .stop_batch_task(TASK)
         .targets(input.clone())
         .send()
         .await
@@ -148,7 +148,7 @@ async fn cancelling_stops_issuing_and_reports_every_target_once() {
     let (fire, fired) = tokio::sync::oneshot::channel::<()>();
     let fire = Mutex::new(Some(fire));
     let out = client(&server.uri(), Mode::Token)
-        .stop_batch_task_bulk(TASK)
+        .stop_batch_task(TASK)
         .targets(input.clone())
         .concurrency(1)
         .on_progress(move |p| {
@@ -183,7 +183,7 @@ async fn a_signal_after_the_last_request_went_out_cancels_nothing() {
     let (fire, fired) = tokio::sync::oneshot::channel::<()>();
     let fire = Mutex::new(Some(fire));
     let out = client(&server.uri(), Mode::Token)
-        .stop_batch_task_bulk(TASK)
+        .stop_batch_task(TASK)
         .targets(input.clone())
         .concurrency(3)
         // All three requests are in flight before the first answer: fire then.
@@ -253,7 +253,7 @@ async fn concurrency_is_bounded_and_used() {
         let peak = Arc::new(AtomicUsize::new(0));
         let url = slow_counting_server(peak.clone()).await;
         let out = client(&url, Mode::Token)
-            .stop_batch_task_bulk(TASK)
+            .stop_batch_task(TASK)
             .targets(devices(0..1000))
             .concurrency(concurrency)
             .send()
@@ -274,16 +274,16 @@ async fn bad_input_is_rejected_before_sending() {
     let server = server().await;
     let c = client(&server.uri(), Mode::Token);
     let cases = [
-        ("targets", c.stop_batch_task_bulk(TASK).targets(Vec::<String>::new())),
-        ("targets[2]", c.stop_batch_task_bulk(TASK).targets(["a", "b", "c d"])),
-        ("task_id", c.stop_batch_task_bulk("XYZ").targets(["a"])),
+        ("targets", c.stop_batch_task(TASK).targets(Vec::<String>::new())),
+        ("targets[2]", c.stop_batch_task(TASK).targets(["a", "b", "c d"])),
+        ("task_id", c.stop_batch_task("XYZ").targets(["a"])),
         (
             "concurrency",
-            c.stop_batch_task_bulk(TASK).targets(["a"]).concurrency(0),
+            c.stop_batch_task(TASK).targets(["a"]).concurrency(0),
         ),
         (
             "concurrency",
-            c.stop_batch_task_bulk(TASK).targets(["a"]).concurrency(65),
+            c.stop_batch_task(TASK).targets(["a"]).concurrency(65),
         ),
     ];
     for (field, call) in cases {
@@ -303,7 +303,7 @@ async fn aborting_reports_requests_in_flight_as_unknown() {
     let (fire, fired) = tokio::sync::oneshot::channel::<()>();
     let fire = Mutex::new(Some(fire));
     let out = client(&url, Mode::Token)
-        .stop_batch_task_bulk(TASK)
+        .stop_batch_task(TASK)
         .targets(input.clone())
         .concurrency(2)
         .on_progress(move |_| {
@@ -336,7 +336,7 @@ async fn the_cancel_grace_bounds_the_wait_for_requests_in_flight() {
     // requests are in flight, and a zero grace abandons them.
     let url = slow_counting_server(Arc::new(AtomicUsize::new(0))).await;
     let out = client(&url, Mode::Token)
-        .stop_batch_task_bulk(TASK)
+        .stop_batch_task(TASK)
         .targets(devices(0..300))
         .concurrency(3)
         .cancel_on(tokio::time::sleep(std::time::Duration::from_millis(10)))

@@ -8,7 +8,7 @@ use common::*;
 use std::sync::Arc;
 
 use iotda_batchtask::outcome::{Succeeded, TargetOutcome, Unknown};
-use iotda_batchtask::{Client, Credentials, Error, Signing, StopReport};
+use iotda_batchtask::{Client, Credentials, Error, Signing, TargetsReport};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -28,7 +28,7 @@ async fn answering(status: u16, body: &str, content_type: &str, request_id: Opti
 
 /// Stops two devices without reading to settle ambiguity: these tests are
 /// about what one answer says (the fault suite covers the reads).
-async fn stop_one(server: &MockServer) -> Result<StopReport, Error> {
+async fn stop_one(server: &MockServer) -> Result<TargetsReport, Error> {
     client(&server.uri(), Mode::Derived)
         .stop_batch_task(TASK)
         .targets(["dev-1", "dev-2"])
@@ -239,7 +239,7 @@ async fn each_call_rule_rejects_before_sending() {
     let server = untouchable().await;
     let c = client(&server.uri(), Mode::Derived);
     let many: Vec<String> = (0..101).map(|i| format!("dev-{i}")).collect();
-    let cases: Vec<(&str, iotda_batchtask::StopBatchTask)> = vec![
+    let cases: Vec<(&str, iotda_batchtask::BatchTargetsCall)> = vec![
         ("task_id", c.stop_batch_task("").all()),
         ("task_id", c.stop_batch_task("61A5F4CBD86B7A1D1C2F3E4A").all()),
         ("task_id", c.stop_batch_task("61a5f4cbd86b7a1d1c2f3e4a0").all()),
@@ -427,7 +427,7 @@ async fn each_request_span_says_what_was_asked() {
     // A bulk call's chunks: 100 and 50 targets, each its own request span.
     let many = (0..150).map(|i| format!("dev-{i}"));
     client
-        .stop_batch_task_bulk(TASK)
+        .stop_batch_task(TASK)
         .targets(many)
         .concurrency(1)
         .send()
@@ -489,7 +489,7 @@ async fn stop_futures_are_send_and_static() {
         let client = client(&server.uri(), Mode::Token);
         (
             spawnable(client.stop_batch_task(TASK).target("dev-1").send()),
-            spawnable(client.stop_batch_task_bulk(TASK).targets(["dev-1"]).send()),
+            spawnable(client.stop_batch_task(TASK).targets(["dev-1"]).send()),
         )
     };
     assert!(tokio::spawn(single).await.unwrap().unwrap().all_succeeded());

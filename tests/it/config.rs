@@ -333,7 +333,7 @@ async fn temporary_credentials_expiring_mid_bulk_stop_are_refreshed() {
     let targets: Vec<String> = (1..=250).map(demo_device_id).collect();
     let moved = Mutex::new(false);
     let report = client
-        .stop_batch_task_bulk(DEMO_TASK_ID)
+        .stop_batch_task(DEMO_TASK_ID)
         .targets(&targets)
         .concurrency(1)
         .on_progress(|p| {

@@ -56,7 +56,7 @@ fn the_family_futures_are_send_and_static() {
     let task_type = iotda_batchtask::types::TaskType::FirmwareUpgrade;
     drop(spawnable(client.retry_batch_task(task).all().send()));
     drop(spawnable(client.confirm_batch_task(task).all().send()));
-    drop(spawnable(client.retry_batch_task_bulk(task).targets(["d"]).send()));
+    drop(spawnable(client.retry_batch_task(task).targets(["d"]).send()));
     drop(spawnable(client.list_batch_tasks(task_type).send()));
     drop(spawnable(
         client.list_batch_tasks(task_type).tasks().try_collect::<Vec<_>>(),
@@ -113,14 +113,14 @@ mod test_util {
 
     use iotda_batchtask::outcome::{Failed, Succeeded, Unknown};
     use iotda_batchtask::types;
-    use iotda_batchtask::{ApiError, Error, HuaweiCode, ShowOutput, StopReport, TargetOutcome, TimeoutKind};
+    use iotda_batchtask::{ApiError, Error, HuaweiCode, ShowOutput, TargetsReport, TargetOutcome, TimeoutKind};
 
     #[test]
     fn stop_reports_build_with_every_outcome() {
         let mut stray = types::BatchTargetResult::default();
         stray.target = Some("dev-x".into());
         stray.status = Some("success".into());
-        let report = StopReport::builder()
+        let report = TargetsReport::builder()
             .succeeded("dev-1", Some("rid-1"))
             .failed("dev-2", "IOTDA.014219", "not in the task", Some("rid-1"))
             .unknown(
@@ -165,11 +165,11 @@ mod test_util {
         );
         assert!(report.cancelled() && report.unexpected().len() == 1 && !report.all_succeeded());
 
-        let ok = StopReport::builder().succeeded("dev-1", None).requests_sent(2).build();
+        let ok = TargetsReport::builder().succeeded("dev-1", None).requests_sent(2).build();
         assert!(ok.all_succeeded());
         assert_eq!(ok.requests_sent(), 2);
-        assert_eq!(StopReport::builder().build().requests_sent(), 0);
-        let lost_all = StopReport::builder().task_status("Processing").build();
+        assert_eq!(TargetsReport::builder().build().requests_sent(), 0);
+        let lost_all = TargetsReport::builder().task_status("Processing").build();
         assert_eq!(lost_all.task_status(), Some("Processing"));
         assert!(!lost_all.all_succeeded());
         // A retry's lost `all()` read as applied, whatever the task's status.

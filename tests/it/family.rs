@@ -314,8 +314,8 @@ async fn bulk_retry_and_confirm_chunk_by_one_hundred_on_their_own_paths() {
         let client = client(&server);
         let devices: Vec<String> = (0..250).map(|i| format!("dev-{i:03}")).collect();
         let call = match op {
-            "retry" => client.retry_batch_task_bulk(TASK),
-            _ => client.confirm_batch_task_bulk(TASK),
+            "retry" => client.retry_batch_task(TASK),
+            _ => client.confirm_batch_task(TASK),
         };
         let report = call.targets(devices.clone()).concurrency(2).send().await.unwrap();
         assert!(report.all_succeeded(), "{op}");

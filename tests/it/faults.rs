@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use iotda_batchtask::error::TimeoutKind;
 use iotda_batchtask::outcome::{TargetOutcome, Unknown};
-use iotda_batchtask::{Client, Credentials, Error, RetryPolicy, StopReport};
+use iotda_batchtask::{Client, Credentials, Error, RetryPolicy, TargetsReport};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -83,11 +83,11 @@ fn client_for(endpoint: &str) -> Client {
 
 /// A call's result with an ambiguous failure (every target unknown through
 /// the same error) shown as that error, so each row names one variant.
-type Outcome = Result<StopReport, Arc<Error>>;
+type Outcome = Result<TargetsReport, Arc<Error>>;
 
 type Check = fn(&Outcome) -> bool;
 
-fn flatten(result: Result<StopReport, Error>) -> Outcome {
+fn flatten(result: Result<TargetsReport, Error>) -> Outcome {
     let report = result.map_err(Arc::new)?;
     let shared = match report.results().first().map(|r| &r.outcome) {
         Some(TargetOutcome::Unknown(Unknown::Error(error))) => error.clone(),
@@ -277,7 +277,7 @@ fn faults(redirect_target: &str) -> Vec<Fault> {
                 ),
                 ok.clone(),
             ])),
-            |r| r.as_ref().is_ok_and(StopReport::all_succeeded),
+            |r| r.as_ref().is_ok_and(TargetsReport::all_succeeded),
         )
         .attempts(2)
         .within(Duration::from_millis(2500)),

@@ -85,7 +85,7 @@ async fn nothing_formats_or_logs_a_secret() {
             assert_formats_clean("StopBatchTask", &call);
             match call.send().await {
                 Ok(out) => {
-                    assert_formats_clean("StopReport", &out);
+                    assert_formats_clean("TargetsReport", &out);
                     // An ambiguous failure lives in the report: its error too.
                     for result in out.results() {
                         if let iotda_batchtask::TargetOutcome::Unknown(Unknown::Error(e)) = &result.outcome {

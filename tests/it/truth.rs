@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::common::*;
 use crate::fault_proxy::{Fault, Plan, REQUEST_TIMEOUT, proxy};
 use iotda_batchtask::outcome::{Failed, Succeeded, TargetOutcome, Unknown};
-use iotda_batchtask::{Client, Credentials, RetryPolicy, StopReport};
+use iotda_batchtask::{Client, Credentials, RetryPolicy, TargetsReport};
 use iotda_batchtask_emulator::{
     DEMO_DEVICE_COUNT, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, EmulatorHandle, TaskDetailStatus,
     demo_device_id,
@@ -58,7 +58,7 @@ fn all_targets() -> Vec<String> {
 
 /// Holds `report` against the emulator's final state; `settled` demands
 /// that no outcome is unknown.
-fn check(setup: &Setup, targets: &[String], report: &StopReport, settled: bool) {
+fn check(setup: &Setup, targets: &[String], report: &TargetsReport, settled: bool) {
     let after = setup.emulator.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap().subtasks;
     let reported: Vec<&str> = report.results().iter().map(|r| r.target.as_str()).collect();
     assert_eq!(reported, targets, "every target exactly once, in order");
@@ -96,7 +96,7 @@ async fn lost_answers_are_settled_by_reading() {
         let targets = all_targets();
         let report = setup
             .client
-            .stop_batch_task_bulk(DEMO_TASK_ID)
+            .stop_batch_task(DEMO_TASK_ID)
             .targets(targets.clone())
             .concurrency(2)
             .send()
@@ -163,7 +163,7 @@ async fn without_reads_a_lost_answer_is_unknown() {
     let targets = all_targets();
     let report = setup
         .client
-        .stop_batch_task_bulk(DEMO_TASK_ID)
+        .stop_batch_task(DEMO_TASK_ID)
         .targets(targets.clone())
         .reconcile(false)
         .send()
@@ -206,7 +206,7 @@ async fn the_same_faults_give_the_same_report() {
         targets.extend((1..=30).map(demo_device_id)); // repeats
         let report = setup
             .client
-            .stop_batch_task_bulk(DEMO_TASK_ID)
+            .stop_batch_task(DEMO_TASK_ID)
             .targets(targets)
             .concurrency(3)
             .send()

@@ -41,7 +41,7 @@ fn client(h: &EmulatorHandle) -> Client {
         .expect("valid test client")
 }
 
-fn outcome_of<'a>(report: &'a iotda_batchtask::StopReport, target: &str) -> &'a TargetOutcome {
+fn outcome_of<'a>(report: &'a iotda_batchtask::TargetsReport, target: &str) -> &'a TargetOutcome {
     &report
         .results()
         .iter()

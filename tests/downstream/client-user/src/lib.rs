@@ -2,11 +2,11 @@
 //! that depends on the types alone.
 
 use iotda_batchtask::types::{BatchTargetResult, BatchTargetsResponse};
-use iotda_batchtask::{Client, Error, StopReport};
+use iotda_batchtask::{Client, Error, TargetsReport};
 
 /// Stops `targets` and summarises the answer with the types-only crate.
 pub async fn stop_and_summarize(client: &Client, task: &str, targets: &[&str]) -> Result<(usize, usize), Error> {
-    let report: StopReport = client
+    let report: TargetsReport = client
         .stop_batch_task(task)
         .targets(targets.iter().copied())
         .send()

@@ -6,7 +6,7 @@
 //! - E0433 on the README's `.cancel_on(async { tokio::signal::ctrl_c().await; })`
 //!   under the Quick start's dependencies: CI compiles the README under default
 //!   features (`cargo test -p iotda-batchtask --doc` in `.ci/run`).
-//! - E0451 `StopOutput { .. }`: `StopReport::builder()` in `tests/test_util.rs`.
+//! - E0451 `StopOutput { .. }`: `TargetsReport::builder()` in `tests/test_util.rs`.
 //! - E0521 `tokio::spawn(client.stop_batch_task(id).all().send())` and E0597 on
 //!   returning `sub_tasks()`: `tests/spawn.rs` (which spawns `.all().send()` too).
 //! - `sub_tasks()` needing `futures-util`: `tests/spawn.rs` polls it with the

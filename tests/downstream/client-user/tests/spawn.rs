@@ -44,7 +44,7 @@ async fn every_operation_runs_in_a_spawned_task() {
     let stop = tokio::spawn(client.stop_batch_task(DEMO_TASK_ID).target("dev-0001").send());
     let bulk = tokio::spawn(
         client
-            .stop_batch_task_bulk(DEMO_TASK_ID)
+            .stop_batch_task(DEMO_TASK_ID)
             .targets(["dev-0002", "dev-0003"])
             .concurrency(2)
             .send(),
@@ -93,7 +93,7 @@ async fn every_operation_of_the_loop_runs_in_a_spawned_task() {
     let retry = tokio::spawn(client.retry_batch_task(DEMO_PARTIAL_TASK_ID).target("dev-0009").send());
     let retry_bulk = tokio::spawn(
         client
-            .retry_batch_task_bulk(DEMO_PARTIAL_TASK_ID)
+            .retry_batch_task(DEMO_PARTIAL_TASK_ID)
             .targets(["dev-0007", "dev-0010"])
             .send(),
     );
@@ -105,7 +105,7 @@ async fn every_operation_of_the_loop_runs_in_a_spawned_task() {
     );
     let confirm_bulk = tokio::spawn(
         client
-            .confirm_batch_task_bulk(DEMO_CONFIRM_TASK_ID)
+            .confirm_batch_task(DEMO_CONFIRM_TASK_ID)
             .targets(["dev-0002", "dev-0003"])
             .send(),
     );

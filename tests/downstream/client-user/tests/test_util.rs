@@ -7,10 +7,10 @@ use std::time::Duration;
 use iotda_batchtask::outcome::Unknown;
 use iotda_batchtask::output::Status;
 use iotda_batchtask::types::{BatchTask, TaskDetail, TaskDetailStatus};
-use iotda_batchtask::{ApiError, Error, ShowOutput, StopReport, TargetOutcome, TimeoutKind};
+use iotda_batchtask::{ApiError, Error, ShowOutput, TargetsReport, TargetOutcome, TimeoutKind};
 
 /// What a downstream tool might do with a report: devices to retry later.
-fn to_retry(report: &StopReport) -> Vec<&str> {
+fn to_retry(report: &TargetsReport) -> Vec<&str> {
     report
         .unknown()
         .chain(report.not_attempted())
@@ -26,7 +26,7 @@ fn alert(error: &Error) -> bool {
 #[test]
 fn retries_only_what_is_not_known() {
     let lost = Error::timeout(TimeoutKind::Deadline, Duration::from_secs(60), 2, None);
-    let report = StopReport::builder()
+    let report = TargetsReport::builder()
         .succeeded("dev-1", Some("rid"))
         .failed("dev-2", "IOTDA.014219", "The target is not in the task", Some("rid"))
         .result("dev-3", TargetOutcome::Unknown(Unknown::Error(Arc::new(lost))))

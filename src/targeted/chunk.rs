@@ -1,12 +1,5 @@
-//! The one path of an operation that acts on named targets (StopBatchTask,
-//! RetryBatchTask, ConfirmBatchTask): send a request, turn its answer or
-//! error into per-target outcomes, and settle ambiguous ones by reading,
-//! never by resending blind.
-//!
-//! A single call and a bulk call both run [`run_chunk`] for each request of
-//! at most 100 targets; the bulk scheduler only adds chunking, concurrency
-//! and cancellation (see `bulk.rs`). The three operations differ only in
-//! their request and in what a read shows ([`Operation`]).
+//! One request of at most 100 targets, settled: send it, turn its answer or
+//! error into per-target outcomes, and settle ambiguous ones by reading.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,11 +8,12 @@ use std::time::Instant;
 use futures_util::stream::{self, StreamExt as _};
 use tracing::Instrument as _;
 
+use super::Operation;
 use crate::Client;
 use crate::error::Error;
 use crate::outcome::{Failed, Succeeded, TargetOutcome, Unknown};
 use crate::output::{STATUS_FAILURE, STATUS_SUCCESS};
-use crate::types::{self, BatchTargetResult, TaskDetailStatus, TaskStatus};
+use crate::types::{self, BatchTargetResult};
 
 /// Attempts of one chunk's targets: the first send, and at most one resend
 /// of targets a read showed still running after an ambiguous attempt.
@@ -27,123 +21,6 @@ const MAX_SENDS: usize = 2;
 
 /// Reads in flight at once while settling one chunk.
 const READ_CONCURRENCY: usize = 4;
-
-/// The operation a call performs on its targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Operation {
-    /// StopBatchTask.
-    #[default]
-    Stop,
-    /// RetryBatchTask.
-    Retry,
-    /// ConfirmBatchTask.
-    Confirm,
-}
-
-/// What a read of the whole task says about a `{}` (every sub-task) call
-/// whose answer was lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TaskVerdict {
-    /// The call took effect.
-    Applied,
-    /// The call has not taken effect and the task still accepts it, so
-    /// sending `{}` again is safe (it acts only on sub-tasks still waiting
-    /// for it) and needed.
-    Pending,
-    /// The call has not taken effect and the task no longer accepts it.
-    NotApplied,
-}
-
-impl Operation {
-    /// The operation's name in the API, for messages.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Stop => "StopBatchTask",
-            Self::Retry => "RetryBatchTask",
-            Self::Confirm => "ConfirmBatchTask",
-        }
-    }
-
-    /// Whether a sub-task in `status` shows the operation took effect.
-    ///
-    /// - Stop: `Stopped`.
-    /// - Retry: `Waitting`, `Processing` or `Success`: the sub-task is
-    ///   running again (or has since succeeded). Huawei does not say which
-    ///   status a retried sub-task takes; these are the states a re-run
-    ///   passes through. A sub-task that was never failed or stopped is not
-    ///   retried, and a read cannot tell it apart; the request's own answer
-    ///   would have said `failure` for it.
-    /// - Confirm: `Processing`, `Success`, `Fail` or `FailWaitRetry`: the
-    ///   sub-task has left `Waitting`, so it was dispatched.
-    pub(crate) fn is_done(self, status: &str) -> bool {
-        use TaskDetailStatus as S;
-        let done: &[S] = match self {
-            Self::Stop => &[S::Stopped],
-            Self::Retry => &[S::Waitting, S::Processing, S::Success],
-            Self::Confirm => &[S::Processing, S::Success, S::Fail, S::FailWaitRetry],
-        };
-        done.iter().any(|s| s.as_str() == status)
-    }
-
-    /// Whether a sub-task in `status` is one the operation still acts on, so
-    /// sending it again is both safe and needed.
-    ///
-    /// - Stop: `Processing`, `Waitting`, `FailWaitRetry` (what `{}` stops).
-    /// - Retry: `Fail`, `FailWaitRetry`, `Stopped` (what `{}` re-runs).
-    /// - Confirm: `Waitting` (what `{}` confirms).
-    pub(crate) fn is_pending(self, status: &str) -> bool {
-        use TaskDetailStatus as S;
-        let pending: &[S] = match self {
-            Self::Stop => &[S::Processing, S::Waitting, S::FailWaitRetry],
-            Self::Retry => &[S::Fail, S::FailWaitRetry, S::Stopped],
-            Self::Confirm => &[S::Waitting],
-        };
-        pending.iter().any(|s| s.as_str() == status)
-    }
-
-    /// What a read of the task says about a lost `{}` call; `None` when the
-    /// read does not say (no status, or no counters where they are needed).
-    ///
-    /// - Stop: `Stopping` or `Stopped` is applied; `Initializing`,
-    ///   `Waitting` or `Processing` is pending; any other status is not.
-    /// - Retry: no sub-task left `Fail`, `FailWaitRetry` or `Stopped` (by
-    ///   `task_progress`) is applied; otherwise pending while the task is
-    ///   `Processing`, `Fail` or `PartialSuccess` (the statuses Huawei allows
-    ///   a retry in), not applied in any other.
-    /// - Confirm: no sub-task left `Waitting` is applied; otherwise pending
-    ///   while the task is `Initializing`, `Waitting` or `Processing` (not
-    ///   finished, not `Stopping`), not applied in any other.
-    pub(crate) fn task_verdict(self, task: &types::Task) -> Option<TaskVerdict> {
-        use TaskStatus as T;
-        let status = task.status.as_deref()?;
-        let is = |list: &[T]| list.iter().any(|s| s.as_str() == status);
-        let verdict = |left: Option<i64>, accepting: &[T]| {
-            Some(match left? {
-                0 => TaskVerdict::Applied,
-                _ if is(accepting) => TaskVerdict::Pending,
-                _ => TaskVerdict::NotApplied,
-            })
-        };
-        let progress = task.task_progress.as_ref();
-        match self {
-            Self::Stop => Some(if is(&[T::Stopping, T::Stopped]) {
-                TaskVerdict::Applied
-            } else if is(&[T::Initializing, T::Waitting, T::Processing]) {
-                TaskVerdict::Pending
-            } else {
-                TaskVerdict::NotApplied
-            }),
-            Self::Retry => verdict(
-                progress.and_then(|p| Some(p.fail? + p.fail_wait_retry? + p.stopped?)),
-                &[T::Processing, T::Fail, T::PartialSuccess],
-            ),
-            Self::Confirm => verdict(
-                progress.and_then(|p| p.waitting),
-                &[T::Initializing, T::Waitting, T::Processing],
-            ),
-        }
-    }
-}
 
 /// What one chunk's requests and reads produced.
 #[derive(Debug, Default)]
@@ -157,9 +34,17 @@ pub(crate) struct ChunkReport {
     pub(crate) unexpected: Vec<BatchTargetResult>,
 }
 
+/// A target's sub-task before a retry or confirm was sent.
+enum Before {
+    /// Its status (`None`: the task has no sub-task for it).
+    Read(Option<String>),
+    /// The read failed.
+    Unread,
+}
+
 /// Sends `targets` (1 to 100 distinct, valid device IDs) and settles every
 /// one of them. `reconcile` turns the reads after an ambiguous attempt on.
-pub(crate) async fn run_chunk(
+pub(crate) async fn run(
     client: &Client,
     operation: Operation,
     task_id: &types::TaskId,
@@ -168,6 +53,34 @@ pub(crate) async fn run_chunk(
 ) -> ChunkReport {
     let started = Instant::now();
     let mut report = ChunkReport::default();
+    // Retry and confirm: each sub-task's state before sending, so that a
+    // read after a lost answer can tell a change this call made from a state
+    // that was already so (a confirmed sub-task that has since failed is
+    // `Fail`; so is one that was never waiting). A stop needs none: only a
+    // stop makes a sub-task `Stopped`, and a stopped device is what its
+    // report promises.
+    let before: Option<Vec<Before>> = if reconcile && operation != Operation::Stop {
+        let all: Vec<usize> = (0..targets.len()).collect();
+        let reads = read_statuses(client, task_id, targets, &all).await;
+        report.reads += reads.len();
+        Some(
+            reads
+                .into_iter()
+                .map(|read| match read {
+                    Ok((status, request_id)) => {
+                        report.request_ids.extend(request_id.map(|id| id.to_string()));
+                        Before::Read(status)
+                    }
+                    Err(error) => {
+                        tracing::debug!(error = %error, "the read before sending failed: a lost answer will stay unknown");
+                        Before::Unread
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
     // While the chunk is being settled, an `Unknown` outcome is one still
     // in doubt: settled by reading, or left as it is.
     let mut slots: Vec<TargetOutcome> = Vec::new();
@@ -210,15 +123,28 @@ pub(crate) async fn run_chunk(
             if let Some(id) = &request_id {
                 report.request_ids.push(id.to_string());
             }
-            slots[i] = match status {
-                Some(status) if operation.is_done(&status) => {
+            let before = before.as_ref().map(|before| &before[i]);
+            slots[i] = match (status, before) {
+                // Not a state the call acts on before it was sent: the
+                // server refuses it, whatever the sub-task shows now.
+                (status, Some(Before::Read(was))) if !was.as_deref().is_some_and(|was| operation.is_pending(was)) => {
+                    TargetOutcome::Failed(Failed::NotApplicable {
+                        before: was.clone(),
+                        status,
+                        request_id,
+                    })
+                }
+                // Done now, but what it was before is unknown: this call
+                // may or may not have done it.
+                (Some(status), Some(Before::Unread)) if operation.is_done(&status) => continue,
+                (Some(status), _) if operation.is_done(&status) => {
                     TargetOutcome::Succeeded(Succeeded::ConfirmedByRead { request_id })
                 }
-                Some(status) if operation.is_pending(&status) && may_resend => {
+                (Some(status), _) if operation.is_pending(&status) && may_resend => {
                     to_send.push(i);
                     continue;
                 }
-                status => TargetOutcome::Failed(Failed::ConfirmedByRead { status, request_id }),
+                (status, _) => TargetOutcome::Failed(Failed::ConfirmedByRead { status, request_id }),
             };
         }
         if to_send.is_empty() {
@@ -226,7 +152,7 @@ pub(crate) async fn run_chunk(
         }
         tracing::info!(
             targets = to_send.len(),
-            "a read showed these targets still running after an ambiguous attempt: sending again"
+            "a read showed these targets still to do after an ambiguous attempt: sending again"
         );
     }
     report.outcomes = slots;
@@ -452,112 +378,4 @@ mod tests {
         assert!(matches!(outcome_of_answer(None, &rid), TargetOutcome::Unknown(_)));
     }
 
-    #[test]
-    fn retry_and_confirm_settle_by_the_sub_task_status() {
-        use TaskDetailStatus as S;
-        let (retry, confirm) = (Operation::Retry, Operation::Confirm);
-        for done in [S::Waitting, S::Processing, S::Success] {
-            assert!(
-                retry.is_done(done.as_str()) && !retry.is_pending(done.as_str()),
-                "{done:?}"
-            );
-        }
-        for pending in [S::Fail, S::FailWaitRetry, S::Stopped] {
-            assert!(
-                retry.is_pending(pending.as_str()) && !retry.is_done(pending.as_str()),
-                "{pending:?}"
-            );
-        }
-        assert!(confirm.is_pending(S::Waitting.as_str()) && !confirm.is_done(S::Waitting.as_str()));
-        for done in [S::Processing, S::Success, S::Fail, S::FailWaitRetry] {
-            assert!(
-                confirm.is_done(done.as_str()) && !confirm.is_pending(done.as_str()),
-                "{done:?}"
-            );
-        }
-        for neither in [S::Removed.as_str(), ""] {
-            for op in [retry, confirm] {
-                assert!(!op.is_done(neither) && !op.is_pending(neither), "{op:?} {neither:?}");
-            }
-        }
-        assert!(!confirm.is_done(S::Stopped.as_str()) && !confirm.is_pending(S::Stopped.as_str()));
-    }
-
-    fn task(status: &str, progress: Option<types::TaskProgress>) -> types::Task {
-        types::Task {
-            status: Some(status.to_owned()),
-            task_progress: progress,
-            ..Default::default()
-        }
-    }
-
-    fn progress(fail: i64, fail_wait_retry: i64, stopped: i64, waitting: i64) -> Option<types::TaskProgress> {
-        Some(types::TaskProgress {
-            fail: Some(fail),
-            fail_wait_retry: Some(fail_wait_retry),
-            stopped: Some(stopped),
-            waitting: Some(waitting),
-            ..Default::default()
-        })
-    }
-
-    #[test]
-    fn a_read_of_the_task_settles_a_lost_call_on_every_sub_task() {
-        use TaskVerdict::{Applied, NotApplied, Pending};
-        let cases = [
-            (Operation::Stop, task("Stopping", None), Some(Applied)),
-            (Operation::Stop, task("Stopped", None), Some(Applied)),
-            (Operation::Stop, task("Processing", None), Some(Pending)),
-            (Operation::Stop, task("Success", None), Some(NotApplied)),
-            (
-                Operation::Retry,
-                task("Processing", progress(0, 0, 0, 3)),
-                Some(Applied),
-            ),
-            (Operation::Retry, task("Fail", progress(2, 0, 1, 0)), Some(Pending)),
-            (
-                Operation::Retry,
-                task("PartialSuccess", progress(0, 0, 1, 0)),
-                Some(Pending),
-            ),
-            (
-                Operation::Retry,
-                task("Stopped", progress(0, 0, 4, 0)),
-                Some(NotApplied),
-            ),
-            (Operation::Retry, task("Processing", None), None),
-            (
-                Operation::Confirm,
-                task("Processing", progress(0, 0, 0, 0)),
-                Some(Applied),
-            ),
-            (
-                Operation::Confirm,
-                task("Waitting", progress(0, 0, 0, 5)),
-                Some(Pending),
-            ),
-            (
-                Operation::Confirm,
-                task("Stopping", progress(0, 0, 0, 5)),
-                Some(NotApplied),
-            ),
-        ];
-        for (op, task, expected) in cases {
-            assert_eq!(op.task_verdict(&task), expected, "{op:?} {task:?}");
-        }
-        assert_eq!(Operation::Stop.task_verdict(&types::Task::default()), None);
-    }
-
-    #[test]
-    fn stop_settles_by_the_sub_task_status() {
-        use TaskDetailStatus as S;
-        let stop = Operation::Stop;
-        assert!(stop.is_done(S::Stopped.as_str()));
-        for pending in [S::Processing, S::Waitting, S::FailWaitRetry] {
-            assert!(stop.is_pending(pending.as_str()) && !stop.is_done(pending.as_str()));
-        }
-        for other in [S::Success.as_str(), S::Fail.as_str(), S::Removed.as_str(), ""] {
-            assert!(!stop.is_pending(other) && !stop.is_done(other));
-        }
-    }
 }

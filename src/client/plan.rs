@@ -1,0 +1,115 @@
+//! The requests a call would send, without sending them (the CLI's
+//! `--dry-run`): method, URL, headers by name with credentials masked, the
+//! authentication the configured credentials give, and the bodies. One
+//! source for the plan and the real run, so they cannot drift apart.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Auth, Authenticator, Client};
+use crate::error::Error;
+
+/// What a masked header value shows.
+const MASKED: &str = "***";
+
+/// One request a call would send.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedRequest {
+    /// `GET`, `POST` or `DELETE`.
+    pub method: &'static str,
+    /// The full URL, query included.
+    pub url: String,
+    /// The headers it carries, by name; credentials are masked and the
+    /// signature's values say when they are computed.
+    pub headers: Vec<(&'static str, String)>,
+    /// The JSON body, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+}
+
+/// How requests are authenticated, as the configured credentials say (for a
+/// provider, the credentials it gives now: the chain's file, environment or
+/// ECS metadata).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthKind {
+    /// An IAM token in `X-Auth-Token`.
+    Token,
+    /// AK/SK signing in `Authorization` (with `X-Sdk-Date`).
+    Signed,
+    /// AK/SK signing with temporary credentials: also `X-Security-Token`.
+    SignedTemporary,
+}
+
+impl AuthKind {
+    /// The headers this authentication adds, values masked.
+    fn headers(self) -> Vec<(&'static str, String)> {
+        match self {
+            AuthKind::Token => vec![("X-Auth-Token", MASKED.to_owned())],
+            AuthKind::Signed | AuthKind::SignedTemporary => {
+                let mut headers = vec![
+                    ("X-Sdk-Date", "(the time of sending)".to_owned()),
+                    ("Authorization", format!("{MASKED} (AK/SK signature, computed when sent)")),
+                ];
+                if self == AuthKind::SignedTemporary {
+                    headers.push(("X-Security-Token", MASKED.to_owned()));
+                }
+                headers
+            }
+        }
+    }
+}
+
+impl Client {
+    /// How this client's requests are authenticated. With a credentials
+    /// provider, fetches its credentials if none are current (bounded by the
+    /// client's deadline), as the first request would.
+    pub async fn auth_kind(&self) -> Result<AuthKind, Error> {
+        let current;
+        let auth = match &self.shared.auth {
+            Auth::Fixed(auth) => auth,
+            Auth::Provided(cache) => {
+                current = tokio::time::timeout(self.shared.deadline, cache.get())
+                    .await
+                    .map_err(|_| Error::Timeout {
+                        limit: crate::TimeoutKind::Deadline,
+                        elapsed: self.shared.deadline,
+                        attempts: 0,
+                        request_id: None,
+                    })??;
+                &*current
+            }
+        };
+        Ok(match auth {
+            Authenticator::Token(_) => AuthKind::Token,
+            Authenticator::Signed { temporary: false, .. } => AuthKind::Signed,
+            Authenticator::Signed { temporary: true, .. } => AuthKind::SignedTemporary,
+        })
+    }
+
+    /// A request to `path` (after `/v5/iot/{project_id}`), with the headers
+    /// every request of this client carries.
+    pub(crate) fn planned(
+        &self,
+        auth: AuthKind,
+        method: &'static str,
+        path: &str,
+        body: Option<Value>,
+    ) -> PlannedRequest {
+        let mut headers = vec![
+            ("Content-Type", "application/json".to_owned()),
+            ("User-Agent", crate::USER_AGENT.to_owned()),
+        ];
+        if let Some(id) = &self.shared.instance_id {
+            headers.push(("Instance-Id", id.to_string()));
+        }
+        headers.extend(auth.headers());
+        PlannedRequest {
+            method,
+            url: format!("{}/v5/iot/{}{path}", self.endpoint(), self.project_id()),
+            headers,
+            body,
+        }
+    }
+}
