@@ -97,9 +97,8 @@ pub enum Failed {
     /// `Success`, say): the server refuses such a target, so the call did
     /// not apply to it, whatever a read shows now.
     NotApplicable {
-        /// The sub-task's status before the call; `None` when the task had
-        /// no sub-task for the target.
-        before: Option<String>,
+        /// The sub-task's status before the call.
+        before: String,
         /// Its status in the read after the lost answer.
         status: Option<String>,
         /// The `X-Request-Id` of the read after the lost answer.

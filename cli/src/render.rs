@@ -121,7 +121,7 @@ impl Row {
                 Some(format!(
                     "the answer was lost; a read before sending found the sub-task {}, which a {} does not act on \
                      (now {})",
-                    before.as_deref().unwrap_or("absent"),
+                    before,
                     op.name(),
                     status.as_deref().unwrap_or("absent"),
                 )),

@@ -72,7 +72,7 @@ impl Op {
         format!("{} {}", self.name(), self.operation().everything().replacen("every", "EVERY", 1))
     }
 
-    fn call(self, client: &Client, task_id: &str) -> BatchTargetsCall {
+    fn call(self, client: &Client, task_id: &str) -> BatchTargetsCall<'static> {
         match self {
             Op::Stop => client.stop_batch_task(task_id),
             Op::Retry => client.retry_batch_task(task_id),

@@ -23,7 +23,7 @@ impl Client {
     /// println!("{} sub-tasks dispatched", report.succeeded().count());
     /// # Ok(()) }
     /// ```
-    pub fn confirm_batch_task(&self, task_id: impl Into<String>) -> BatchTargetsCall {
+    pub fn confirm_batch_task<'a>(&self, task_id: impl Into<String>) -> BatchTargetsCall<'a> {
         BatchTargetsCall::new(self, Operation::Confirm, task_id.into())
     }
 }

@@ -26,7 +26,7 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn retry_batch_task(&self, task_id: impl Into<String>) -> BatchTargetsCall {
+    pub fn retry_batch_task<'a>(&self, task_id: impl Into<String>) -> BatchTargetsCall<'a> {
         BatchTargetsCall::new(self, Operation::Retry, task_id.into())
     }
 }

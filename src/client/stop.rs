@@ -17,7 +17,7 @@ impl Client {
     /// println!("{} stopped", report.succeeded().count());
     /// # Ok(()) }
     /// ```
-    pub fn stop_batch_task(&self, task_id: impl Into<String>) -> BatchTargetsCall {
+    pub fn stop_batch_task<'a>(&self, task_id: impl Into<String>) -> BatchTargetsCall<'a> {
         BatchTargetsCall::new(self, Operation::Stop, task_id.into())
     }
 }

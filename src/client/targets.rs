@@ -50,8 +50,9 @@ pub struct TargetsProgress {
 /// [`all`](Self::all): `{}`, every sub-task the operation acts on. The three
 /// operations share the body, the per-target answer, the validation, the
 /// outcome model ([`crate::outcome`]) and the reads that settle a lost
-/// answer. It holds its own handle to the client, so its future is
-/// `'static`.
+/// answer. It holds its own handle to the client; `'a` is the lifetime of
+/// the callbacks and signals given to it, so its future is `'static` unless
+/// they borrow.
 ///
 /// ```no_run
 /// # async fn demo(client: iotda_batchtask::Client) -> Result<(), iotda_batchtask::Error> {
@@ -66,12 +67,12 @@ pub struct TargetsProgress {
 /// # Ok(()) }
 /// ```
 #[must_use = "nothing is sent until .send().await"]
-pub struct BatchTargetsCall {
+pub struct BatchTargetsCall<'a> {
     client: Client,
     operation: Operation,
     task_id: String,
     selection: Selection,
-    schedule: Schedule,
+    schedule: Schedule<'a>,
 }
 
 #[derive(Debug)]
@@ -82,7 +83,7 @@ enum Selection {
     Conflict,
 }
 
-impl fmt::Debug for BatchTargetsCall {
+impl fmt::Debug for BatchTargetsCall<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BatchTargetsCall")
             .field("operation", &self.operation.name())
@@ -94,7 +95,7 @@ impl fmt::Debug for BatchTargetsCall {
     }
 }
 
-impl BatchTargetsCall {
+impl<'a> BatchTargetsCall<'a> {
     pub(super) fn new(client: &Client, operation: Operation, task_id: String) -> Self {
         Self {
             client: client.clone(),
@@ -177,7 +178,7 @@ impl BatchTargetsCall {
     }
 
     /// Called after each request is settled (from the task awaiting `send`).
-    pub fn on_progress(mut self, f: impl Fn(&TargetsProgress) + Send + Sync + 'static) -> Self {
+    pub fn on_progress(mut self, f: impl Fn(&TargetsProgress) + Send + Sync + 'a) -> Self {
         self.schedule.progress = Some(Box::new(f));
         self
     }
@@ -186,7 +187,7 @@ impl BatchTargetsCall {
     /// get [`cancel_grace`](Self::cancel_grace) to finish, and targets never
     /// sent come back [`NotAttempted`](TargetOutcome::NotAttempted).
     /// (Dropping the `send` future instead aborts everything, with no report.)
-    pub fn cancel_on(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
+    pub fn cancel_on(mut self, signal: impl Future<Output = ()> + Send + 'a) -> Self {
         self.schedule.cancel = Some(Box::pin(signal));
         self
     }
@@ -194,7 +195,7 @@ impl BatchTargetsCall {
     /// When `signal` completes, requests in flight are abandoned at once and
     /// their targets reported [`Unknown::Interrupted`](crate::outcome::Unknown::Interrupted);
     /// nothing more is sent. (A second Ctrl-C, say.)
-    pub fn abort_on(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
+    pub fn abort_on(mut self, signal: impl Future<Output = ()> + Send + 'a) -> Self {
         self.schedule.abort = Some(Box::pin(signal));
         self
     }
@@ -283,7 +284,8 @@ fn unselected(operation: Operation, selection: &Selection) -> Error {
     let rule = match selection {
         Selection::Conflict => "given together with all(); choose one".to_owned(),
         _ => format!(
-            "not given: name the devices with targets(...), or call all() to act on {}",
+            "not given: name the devices with targets(...), or call all() to {} {}",
+            operation.path_segment(),
             operation.everything()
         ),
     };

@@ -127,7 +127,7 @@ pub(crate) async fn run(
             slots[i] = match (status, before) {
                 // Not a state the call acts on before it was sent: the
                 // server refuses it, whatever the sub-task shows now.
-                (status, Some(Before::Read(was))) if !was.as_deref().is_some_and(|was| operation.is_pending(was)) => {
+                (status, Some(Before::Read(Some(was)))) if !operation.is_pending(was) => {
                     TargetOutcome::Failed(Failed::NotApplicable {
                         before: was.clone(),
                         status,

@@ -23,17 +23,17 @@ use crate::outcome::{TargetOutcome, TargetResult, TargetsReport, Unknown};
 use crate::types;
 use crate::validation::MAX_TARGETS_PER_REQUEST;
 
-pub(crate) type ProgressFn = Box<dyn Fn(&TargetsProgress) + Send + Sync>;
-pub(crate) type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(crate) type ProgressFn<'a> = Box<dyn Fn(&TargetsProgress) + Send + Sync + 'a>;
+pub(crate) type Signal<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// How a call's requests are scheduled: the builder's options.
-pub(crate) struct Schedule {
+pub(crate) struct Schedule<'a> {
     pub(crate) reconcile: bool,
     pub(crate) concurrency: usize,
     pub(crate) grace: Duration,
-    pub(crate) progress: Option<ProgressFn>,
-    pub(crate) cancel: Option<Signal>,
-    pub(crate) abort: Option<Signal>,
+    pub(crate) progress: Option<ProgressFn<'a>>,
+    pub(crate) cancel: Option<Signal<'a>>,
+    pub(crate) abort: Option<Signal<'a>>,
 }
 
 /// Sends `targets` (distinct, valid, at least one) and reports every one.
@@ -42,7 +42,7 @@ pub(crate) async fn run(
     operation: Operation,
     task_id: &types::TaskId,
     targets: Vec<String>,
-    schedule: Schedule,
+    schedule: Schedule<'_>,
 ) -> TargetsReport {
     // The targets move into their chunks (no copy).
     let mut rest = targets.into_iter().peekable();

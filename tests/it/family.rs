@@ -110,8 +110,19 @@ async fn a_lost_retry_is_settled_by_reading_and_resent_only_for_targets_still_to
         .respond_with(ok(json!({"targets": [{"target": "dev-2", "status": "success"}]})))
         .mount(&server)
         .await;
-    // dev-1 is running again (the retry applied); dev-2 is still stopped;
-    // dev-3 succeeded since (counted as re-run); dev-4 has no sub-task.
+    // Before sending: all three failed or stopped (the retry acts on them).
+    for (target, status) in [("dev-1", "Fail"), ("dev-2", "Stopped"), ("dev-3", "Fail")] {
+        Mock::given(method("GET"))
+            .and(path(task_path()))
+            .and(query_param("target", target))
+            .respond_with(sub_task(target, status))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+    }
+    // After the lost answer: dev-1 is running again (the retry applied);
+    // dev-2 is still stopped; dev-3 succeeded since (counted as re-run);
+    // dev-4 has no sub-task.
     for (target, status) in [("dev-1", "Waitting"), ("dev-2", "Stopped"), ("dev-3", "Success")] {
         Mock::given(method("GET"))
             .and(path(task_path()))
@@ -151,7 +162,7 @@ async fn a_lost_retry_is_settled_by_reading_and_resent_only_for_targets_still_to
         TargetOutcome::Failed(Failed::ConfirmedByRead { status: None, .. })
     ));
     assert_eq!(report.requests_sent(), 2);
-    assert_eq!(report.reads(), 4);
+    assert_eq!(report.reads(), 8, "4 before sending, 4 after the lost answer");
     assert_eq!(requests_to(&server, "POST", &retry).await.len(), 2);
 }
 
@@ -164,6 +175,17 @@ async fn a_lost_confirm_of_a_waiting_sub_task_is_resent_and_a_dispatched_one_is_
         .respond_with(lost())
         .mount(&server)
         .await;
+    // Before sending both wait; after the lost answer dev-1 has been
+    // dispatched and dev-2 still waits.
+    for (target, status) in [("dev-1", "Waitting"), ("dev-2", "Waitting")] {
+        Mock::given(method("GET"))
+            .and(path(task_path()))
+            .and(query_param("target", target))
+            .respond_with(sub_task(target, status))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+    }
     for (target, status) in [("dev-1", "Processing"), ("dev-2", "Waitting")] {
         Mock::given(method("GET"))
             .and(path(task_path()))

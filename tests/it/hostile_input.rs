@@ -50,7 +50,6 @@ async fn bad_input_matrix_sends_nothing() {
             .region("cn-north-4")
             .credentials(c)
     };
-    let many: Vec<String> = (0..101).map(|i| format!("d{i}")).collect();
 
     let cases: Vec<(&str, &str, Attempt)> = vec![
         // task_id
@@ -112,7 +111,22 @@ async fn bad_input_matrix_sends_nothing() {
             }),
         ),
         ("targets", "0 targets", attempt(ok(), TASK, Some(Vec::new()))),
-        ("targets", "101 targets", attempt(ok(), TASK, Some(many))),
+        (
+            "concurrency",
+            "65 requests in flight",
+            Box::pin({
+                let b = ok();
+                async move {
+                    b.build()?
+                        .stop_batch_task(TASK)
+                        .target("dev-1")
+                        .concurrency(65)
+                        .send()
+                        .await
+                        .map(drop)
+                }
+            }),
+        ),
         (
             "targets",
             "all() and targets",

@@ -20,6 +20,7 @@ mod load;
 mod proxy;
 mod robustness;
 mod secrets;
+mod settled_by_change;
 mod show;
 mod signing;
 mod truth;
