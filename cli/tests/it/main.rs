@@ -10,6 +10,7 @@ mod fault_proxy;
 mod admin;
 mod commands;
 mod configuration;
+mod dry_run;
 mod family;
 mod robust;
 mod secrets;
