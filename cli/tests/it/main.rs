@@ -11,5 +11,6 @@ mod admin;
 mod commands;
 mod configuration;
 mod family;
+mod lost_answers;
 mod robust;
 mod secrets;
