@@ -14,3 +14,4 @@ mod family;
 mod lost_answers;
 mod robust;
 mod secrets;
+mod wait_reads;
