@@ -11,6 +11,7 @@ mod admin;
 mod commands;
 mod configuration;
 mod family;
+mod json_invisible_chars;
 mod lost_answers;
 mod robust;
 mod secrets;
