@@ -92,7 +92,8 @@ pub struct CreateArgs {
         value_name = "SECONDS",
         default_value = DEFAULT_SETTLE_WINDOW,
         value_parser = parse_settle_window,
-        conflicts_with = "no_reconcile"
+        conflicts_with = "no_reconcile",
+        allow_negative_numbers = true
     )]
     settle_window: Duration,
     /// Print the requests a real run would send (method, URL, body;

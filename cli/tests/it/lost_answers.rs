@@ -220,3 +220,17 @@ fn a_lost_delete_is_deleted_only_on_iotdas_task_not_found() {
         assert_eq!(report["outcome"], outcome, "{report}");
     }
 }
+
+#[test]
+fn a_settle_window_out_of_range_is_refused_while_parsing() {
+    let runtime = runtime();
+    let server = runtime.block_on(MockServer::start());
+    for bad in ["-1", "86401", "nan", "soon"] {
+        let out = create(&server, &["--settle-window", bad]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("--settle-window"), "{bad}: {stderr}");
+    }
+    let requests = runtime.block_on(server.received_requests()).expect("recording");
+    assert!(requests.is_empty(), "nothing is sent");
+}
