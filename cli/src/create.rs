@@ -1,9 +1,12 @@
 //! `iotda-batchtask create`: create a batch task from flags and a device
 //! file, and report truthfully whether it was created. CreateBatchTask is
-//! never sent twice: a lost answer is settled by listing the tasks (the
-//! library's rule), and what is left unsettled is reported unknown.
+//! never sent twice: a lost answer is settled by listing the tasks for a
+//! settle window (the library's rule), and what is left unsettled is
+//! reported unknown: never "safe to run again", since a server may create
+//! the task after the client gave up.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use iotda_batchtask::types::Task;
@@ -82,6 +85,17 @@ pub struct CreateArgs {
     /// report the task's fate unknown instead.
     #[arg(long)]
     no_reconcile: bool,
+    /// After a lost answer, keep listing the tasks for the new one this many
+    /// seconds (0: one listing, at once) before reporting it unknown.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value = DEFAULT_SETTLE_WINDOW,
+        value_parser = parse_settle_window,
+        conflicts_with = "no_reconcile",
+        allow_negative_numbers = true
+    )]
+    settle_window: Duration,
     /// Print the requests a real run would send (method, URL, body;
     /// credentials masked) and send nothing.
     #[arg(long)]
@@ -109,10 +123,27 @@ struct Targets {
     document_source: Option<String>,
 }
 
+/// The default `--settle-window`, the library's.
+const DEFAULT_SETTLE_WINDOW: &str = "10";
+const _: () = assert!(CreateBatchTask::DEFAULT_SETTLE_WINDOW.as_secs() == 10);
+
+/// `--settle-window`: 0 to a day, checked while parsing.
+fn parse_settle_window(text: &str) -> Result<Duration, String> {
+    if text.trim().parse::<f64>().is_ok_and(|s| s == 0.0) {
+        return Ok(Duration::ZERO);
+    }
+    crate::connection::parse_timeout(text).map_err(|_| {
+        format!(
+            "must be a number of seconds from 0 to {}",
+            iotda_batchtask::MAX_DEADLINE.as_secs()
+        )
+    })
+}
+
 /// `--output json`.
 #[derive(Serialize)]
 struct Json<'a> {
-    /// `created`, `created_by_read`, `not_created` or `unknown`.
+    /// `created`, `created_by_read` or `unknown`.
     outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     task: Option<&'a Task>,
@@ -155,11 +186,12 @@ async fn run_inner(args: CreateArgs) -> Result<Exit, iotda_batchtask::Error> {
         let requests = call.plan().await?;
         let mut notes = Vec::new();
         if !args.no_reconcile {
-            notes.push(
+            notes.push(format!(
                 "the first request reads the newest task of this type; if the create's answer is then lost, \
-                 the tasks created since are listed (GET, 50 a page) to find this name: the create is never sent twice"
-                    .to_owned(),
-            );
+                 the tasks created since are listed (GET, 50 a page) to find this name, for up to {} s: the \
+                 create is never sent twice",
+                args.settle_window.as_secs_f64()
+            ));
         }
         dry_run::print(args.output, &requests, &notes);
         return Ok(Exit::Success);
@@ -190,7 +222,8 @@ fn call(
 ) -> CreateBatchTask {
     let mut call = client
         .create_batch_task(&args.name, args.task_type.0)
-        .reconcile(!args.no_reconcile);
+        .reconcile(!args.no_reconcile)
+        .settle_window(args.settle_window);
     if let Some(targets) = targets {
         call = call.targets(targets);
     }
@@ -228,7 +261,6 @@ fn print(args: &CreateArgs, outcome: &CreateOutcome) -> Exit {
             ("created", Some(&**task), request_id.as_deref(), None, Exit::Success)
         }
         CreateOutcome::CreatedByRead { task } => ("created_by_read", Some(&**task), None, None, Exit::Success),
-        CreateOutcome::NotCreated { error } => ("not_created", None, None, Some(error), Exit::RequestFailed),
         CreateOutcome::Unknown { error } => ("unknown", None, None, Some(error), Exit::Unknown),
         // A newer library's outcome this CLI does not know: claim nothing.
         #[allow(unreachable_patterns)]
@@ -259,22 +291,16 @@ fn print(args: &CreateArgs, outcome: &CreateOutcome) -> Exit {
                 text(&task.status)
             );
         }
-        ("not_created", None) => {
-            if let Some(error) = error {
-                output::error(error);
-            }
-            output::errln!(
-                "not created: the answer was lost and listing the {task_type} tasks shows no new task named \
-                 {shown_name}; running the command again is safe"
-            );
-        }
         _ => {
             if let Some(error) = error {
                 output::error(error);
             }
+            // Never "safe to run again": a server can create the task after
+            // the client gave up, and a second create starts a second rollout.
             output::errln!(
-                "the task may have been created and no read could tell; look for {shown_name} with \
-                 `iotda-batchtask list --task-type {task_type}` before creating it again"
+                "the task may have been created (the server may still be working on the request) and no read \
+                 could tell; look for {shown_name} with `iotda-batchtask list --task-type {task_type}` before \
+                 creating it again"
             );
         }
     }

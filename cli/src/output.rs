@@ -43,12 +43,45 @@ pub fn err(text: impl Display) {
     }
 }
 
-/// `value` as one line of JSON on stdout.
+/// `value` as one line of JSON on stdout, every invisible character
+/// ([`sanitize::is_invisible`]) in a string escaped as `\uXXXX`: the same
+/// data to a JSON parser, and nothing a terminal would act on or reorder
+/// when the JSON itself is shown. serde_json escapes only `"`, `\` and
+/// U+0000 to U+001F.
 pub fn json(value: &impl Serialize) {
-    match serde_json::to_string(value) {
+    match to_json(value) {
         Ok(text) => out(format_args!("{text}\n")),
         // Only a Serialize impl that refuses (none of ours do) gets here.
         Err(e) => error(format_args!("cannot encode the JSON output: {e}")),
+    }
+}
+
+/// `value` as compact JSON with invisible characters escaped.
+fn to_json(value: &impl Serialize) -> serde_json::Result<String> {
+    let mut bytes = Vec::new();
+    value.serialize(&mut serde_json::Serializer::with_formatter(&mut bytes, EscapeInvisible))?;
+    Ok(String::from_utf8(bytes).expect("serde_json writes UTF-8 and the escapes are ASCII"))
+}
+
+/// serde_json's compact formatter, but escaping what
+/// [`sanitize::is_invisible`] names in the unescaped parts of strings (keys
+/// included); serde_json has already escaped the rest.
+struct EscapeInvisible;
+
+impl serde_json::ser::Formatter for EscapeInvisible {
+    fn write_string_fragment<W: ?Sized + Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
+        let mut plain = 0;
+        for (at, c) in fragment.char_indices() {
+            if sanitize::is_invisible(c) {
+                writer.write_all(&fragment.as_bytes()[plain..at])?;
+                // Above U+FFFF, JSON's \u escape is a UTF-16 surrogate pair.
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+                plain = at + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[plain..])
     }
 }
 
@@ -103,7 +136,20 @@ fn closed(stream: Stream, error: &io::Error) -> ! {
 
 #[cfg(test)]
 mod tests {
-    use super::count;
+    use super::{count, to_json};
+
+    #[test]
+    fn json_escapes_invisible_characters_and_keeps_the_data() {
+        let text = "a\u{202e}b\u{2066}c\u{200b}d\u{feff}e\u{2028}f\u{85}g\u{e0041}h\n\"\\ é 中";
+        let value = serde_json::json!({ text: [text] });
+        let json = to_json(&value).unwrap();
+        assert!(!json.chars().any(crate::sanitize::is_invisible), "{json}");
+        assert!(
+            json.contains(r#"a\u202eb\u2066c\u200bd\ufeffe\u2028f\u0085g\udb40\udc41h\n\"\\ é 中"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&json).unwrap(), value);
+    }
 
     #[test]
     fn counts_agree_in_number() {

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use iotda_batchtask::Client;
 use iotda_batchtask::types::{TaskProgress, TaskStatus};
+use iotda_batchtask::{Client, ShowOutput};
 use serde::Serialize;
 
 use crate::Exit;
@@ -123,6 +123,26 @@ impl Waited {
     }
 }
 
+/// The task's status and counters from a read. An answer without the task,
+/// or without a status IoTDA documents, settles nothing: it is a failed
+/// read, never "the task left Stopping and Processing".
+fn status_of(page: &ShowOutput) -> Result<(TaskStatus, Option<TaskProgress>), String> {
+    let request = page
+        .request_id()
+        .map_or_else(String::new, |id| format!(" (request id {id})"));
+    let task = page
+        .task()
+        .ok_or_else(|| format!("ShowBatchTask answered without the task (no batchtask){request}"))?;
+    let status = task
+        .status
+        .as_deref()
+        .ok_or_else(|| format!("ShowBatchTask answered without the task's status{request}"))?;
+    let status = status
+        .parse::<TaskStatus>()
+        .map_err(|_| format!("ShowBatchTask answered a task status IoTDA does not document: {status:?}{request}"))?;
+    Ok((status, task.task_progress.clone()))
+}
+
 /// Reads the task until it leaves Stopping and Processing, the timeout
 /// passes, a read fails, or a signal arrives. A read still in flight at the
 /// deadline is abandoned (it is only a read).
@@ -158,23 +178,19 @@ pub async fn until_settled(client: &Client, task_id: &str, args: &WaitArgs) -> W
             page = read => page,
         };
         waited.reads += 1;
-        match page {
-            Ok(page) => {
-                let task = page.task();
-                waited.task_status = task.and_then(|t| t.status.clone());
-                waited.task_progress = task.and_then(|t| t.task_progress.clone());
+        let status = match page.map_err(|e| e.to_string()).and_then(|page| status_of(&page)) {
+            Ok((status, progress)) => {
+                waited.task_status = Some(status.as_str().to_owned());
+                waited.task_progress = progress;
+                status
             }
-            Err(e) => {
+            Err(error) => {
                 waited.outcome = Outcome::ReadFailed;
-                waited.error = Some(e.to_string());
+                waited.error = Some(error);
                 break;
             }
-        }
-        let running = waited
-            .task_status
-            .as_deref()
-            .is_some_and(|s| RUNNING.iter().any(|r| r.as_str() == s));
-        if !running {
+        };
+        if !RUNNING.contains(&status) {
             waited.outcome = Outcome::Settled;
             break;
         }

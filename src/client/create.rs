@@ -1,9 +1,12 @@
 //! CreateBatchTask: create a batch task (a firmware or software upgrade, or
 //! another bulk operation). Never sent twice: a lost answer is settled by
-//! listing the tasks of that type and finding the new one by name.
+//! listing the tasks of that type, for a settle window, and finding the new
+//! one by name. Not finding it proves nothing (the server may still be
+//! working on the request), so that is unknown, never "not created".
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
 use serde_json::{Map, Value};
@@ -43,8 +46,7 @@ impl Client {
     ///     CreateOutcome::Created { task, .. } | CreateOutcome::CreatedByRead { task } => {
     ///         println!("created {:?}", task.task_id)
     ///     }
-    ///     CreateOutcome::NotCreated { .. } => println!("not created; safe to try again"),
-    ///     CreateOutcome::Unknown { error } => println!("may have been created: {error}"),
+    ///     CreateOutcome::Unknown { error } => println!("may have been created (list before creating again): {error}"),
     /// }
     /// # Ok(()) }
     /// ```
@@ -64,6 +66,7 @@ impl Client {
             gateway_mode: false,
             need_confirm: None,
             reconcile: true,
+            settle_window: CreateBatchTask::DEFAULT_SETTLE_WINDOW,
         }
     }
 }
@@ -87,7 +90,14 @@ pub struct CreateBatchTask {
     gateway_mode: bool,
     need_confirm: Option<bool>,
     reconcile: bool,
+    settle_window: Duration,
 }
+
+/// The first pause between two settling listings, and the longest: a task
+/// created late usually shows within a few seconds, and a window of minutes
+/// should still cost few reads.
+const SETTLE_FIRST_PAUSE: Duration = Duration::from_secs(1);
+const SETTLE_LONGEST_PAUSE: Duration = Duration::from_secs(4);
 
 impl fmt::Debug for CreateBatchTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -100,6 +110,7 @@ impl fmt::Debug for CreateBatchTask {
             .field("document_source", &self.document_source)
             .field("need_confirm", &self.need_confirm)
             .field("reconcile", &self.reconcile)
+            .field("settle_window", &self.settle_window)
             .finish_non_exhaustive()
     }
 }
@@ -114,23 +125,25 @@ pub enum CreateOutcome {
         /// The `X-Request-Id` of the answer.
         request_id: Option<String>,
     },
-    /// The answer was lost; listing the tasks of this type found exactly one
-    /// with this name created since the call began.
+    /// The answer was lost; listing the tasks of this type (within the
+    /// [settle window](CreateBatchTask::settle_window)) found exactly one with
+    /// this name created since the call began.
     CreatedByRead {
         /// The task as listed.
         task: Box<types::Task>,
     },
-    /// The answer was lost; listing the tasks of this type found none with
-    /// this name created since the call began: nothing was created, and
-    /// sending the call again is safe.
-    NotCreated {
-        /// The error of the attempt.
-        error: Arc<Error>,
-    },
     /// The request may have been processed and nothing settled it: reading
-    /// was off, the listing failed, or it found more than one new task with
-    /// this name (which is this call's cannot be told). Look before creating
-    /// again.
+    /// was off, a listing failed, it found more than one new task with this
+    /// name (which is this call's cannot be told), or it found none within
+    /// the [settle window](CreateBatchTask::settle_window), which proves
+    /// nothing: the server may create the task after the client gave up.
+    /// List the tasks (by name) before creating again, or a second rollout
+    /// may start.
+    ///
+    /// There is no "not created" outcome: a request that provably never
+    /// reached the service (validation, no connection, a 4xx refusal) is an
+    /// `Err` from [`CreateBatchTask::send`], and one that may have reached
+    /// it cannot be proven unprocessed by reading.
     Unknown {
         /// The error of the attempt ([`Error::may_have_been_processed`] is `true`).
         error: Arc<Error>,
@@ -142,7 +155,7 @@ impl CreateOutcome {
     pub fn task_id(&self) -> Option<&str> {
         match self {
             Self::Created { task, .. } | Self::CreatedByRead { task } => task.task_id.as_deref(),
-            Self::NotCreated { .. } | Self::Unknown { .. } => None,
+            Self::Unknown { .. } => None,
         }
     }
 
@@ -257,14 +270,33 @@ impl CreateBatchTask {
     /// `true` the call first reads the newest task of its type
     /// (ListBatchTasks, one task); if the answer is then lost (a timeout or
     /// reset after sending, a 5xx), it lists the tasks created since (record
-    /// IDs grow: newer tasks sort above that one) and looks for this name:
-    /// [`CreateOutcome::CreatedByRead`], [`NotCreated`](CreateOutcome::NotCreated)
-    /// or, when the list does not settle it, [`Unknown`](CreateOutcome::Unknown).
-    /// If the first read fails, nothing is sent and the call ends with its
-    /// error. With `false`, no read is made and a lost answer is
-    /// [`Unknown`](CreateOutcome::Unknown).
+    /// IDs grow: newer tasks sort above that one) and looks for this name,
+    /// again and again within the [settle window](Self::settle_window):
+    /// exactly one is [`CreateOutcome::CreatedByRead`]; none by the window's
+    /// end, more than one, or a failed listing is
+    /// [`Unknown`](CreateOutcome::Unknown). If the first read fails, nothing
+    /// is sent and the call ends with its error. With `false`, no read is
+    /// made and a lost answer is [`Unknown`](CreateOutcome::Unknown).
     pub fn reconcile(mut self, reconcile: bool) -> Self {
         self.reconcile = reconcile;
+        self
+    }
+
+    /// The default [settle window](Self::settle_window): 10 seconds.
+    pub const DEFAULT_SETTLE_WINDOW: Duration = Duration::from_secs(10);
+
+    /// How long, after a lost answer, to keep listing for the task before
+    /// calling the outcome [`Unknown`](CreateOutcome::Unknown) (default
+    /// [`DEFAULT_SETTLE_WINDOW`](Self::DEFAULT_SETTLE_WINDOW), at most
+    /// [`MAX_DEADLINE`](crate::MAX_DEADLINE)). A server that answers late may
+    /// create the task after the client gave up, so one listing made at once
+    /// proves nothing. The listings come 1, 2, then 4 seconds apart and end
+    /// as soon as one finds the task; no listing starts after the window, so
+    /// the call takes at most the window plus one listing (bounded by the
+    /// client's deadline). Zero: one listing, at once. It costs nothing
+    /// when the answer arrives.
+    pub fn settle_window(mut self, window: Duration) -> Self {
+        self.settle_window = window;
         self
     }
 
@@ -295,6 +327,13 @@ impl CreateBatchTask {
     /// connection): nothing was created. `Ok` says what is known.
     pub async fn send(self) -> Result<CreateOutcome, Error> {
         let body = self.validated()?;
+        if self.settle_window > crate::MAX_DEADLINE {
+            return Err(InvalidInput::new(
+                "settle_window",
+                format!("must be at most {} s", crate::MAX_DEADLINE.as_secs()),
+            )
+            .into());
+        }
         let targets = body.targets.len();
         let mark = if self.reconcile {
             Some(self.newest_task_id().await?)
@@ -339,23 +378,49 @@ impl CreateBatchTask {
         let Some(mark) = mark else {
             return Ok(CreateOutcome::Unknown { error });
         };
-        match self.created_since(mark).await {
-            Ok(mut found) if found.len() == 1 => Ok(CreateOutcome::CreatedByRead {
-                task: Box::new(found.remove(0)),
-            }),
-            Ok(found) if found.is_empty() => Ok(CreateOutcome::NotCreated { error }),
-            Ok(found) => {
-                tracing::info!(
-                    tasks = found.len(),
-                    "several new tasks have this name: which is this call's is unknown"
-                );
-                Ok(CreateOutcome::Unknown { error })
+        Ok(self.settle(mark, error).await)
+    }
+
+    /// Lists the tasks created since `mark` until one named like this call's
+    /// shows or the settle window ends. Never sends the create again.
+    async fn settle(&self, mark: Option<String>, error: Arc<Error>) -> CreateOutcome {
+        let end = tokio::time::Instant::now() + self.settle_window;
+        let mut pause = SETTLE_FIRST_PAUSE;
+        let mut reads = 0u32;
+        loop {
+            reads += 1;
+            match self.created_since(mark.clone()).await {
+                Ok(mut found) if found.len() == 1 => {
+                    return CreateOutcome::CreatedByRead {
+                        task: Box::new(found.remove(0)),
+                    };
+                }
+                Ok(found) if found.is_empty() => {}
+                Ok(found) => {
+                    tracing::info!(
+                        tasks = found.len(),
+                        "several new tasks have this name: which is this call's is unknown"
+                    );
+                    return CreateOutcome::Unknown { error };
+                }
+                Err(read) => {
+                    tracing::debug!(error = %read, "the listing did not settle the create");
+                    return CreateOutcome::Unknown { error };
+                }
             }
-            Err(read) => {
-                tracing::debug!(error = %read, "the listing did not settle the create");
-                Ok(CreateOutcome::Unknown { error })
+            let now = tokio::time::Instant::now();
+            if now >= end {
+                break;
             }
+            tokio::time::sleep(pause.min(end - now)).await;
+            pause = (pause * 2).min(SETTLE_LONGEST_PAUSE);
         }
+        tracing::info!(
+            reads,
+            window_seconds = self.settle_window.as_secs_f64(),
+            "the task did not show within the settle window; the server may still create it"
+        );
+        CreateOutcome::Unknown { error }
     }
 
     /// The listing this task would appear in.

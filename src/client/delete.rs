@@ -8,7 +8,7 @@ use tracing::Instrument as _;
 
 use super::Client;
 use super::response::complete;
-use crate::error::Error;
+use crate::error::{Error, HuaweiCode};
 use crate::validation;
 
 impl Client {
@@ -63,8 +63,11 @@ pub enum DeleteOutcome {
         /// The `X-Request-Id` of the answer.
         request_id: Option<String>,
     },
-    /// The answer was lost; a ShowBatchTask read then found no such task
-    /// (404), so the DELETE took effect.
+    /// The answer was lost; a ShowBatchTask read of this task then got
+    /// IoTDA's "no such task" (404 `IOTDA.014200`), so the DELETE took
+    /// effect. Any other 404 (a gateway's `APIGW.0101`, a proxy's page)
+    /// says nothing of the task and leaves the outcome
+    /// [`Unknown`](Self::Unknown).
     DeletedByRead {
         /// The `X-Request-Id` of the read.
         request_id: Option<String>,
@@ -95,10 +98,12 @@ impl DeleteOutcome {
 impl DeleteBatchTask {
     /// Whether to settle a lost answer by reading (default `true`): when the
     /// DELETE may have been processed but no answer says so (a timeout or
-    /// reset after sending, a 5xx), read the task with ShowBatchTask; a 404
-    /// means deleted ([`DeleteOutcome::DeletedByRead`]), a task means not
+    /// reset after sending, a 5xx), read the task with ShowBatchTask; IoTDA's
+    /// 404 `IOTDA.014200` for it means deleted
+    /// ([`DeleteOutcome::DeletedByRead`]), a task means not
     /// ([`DeleteOutcome::NotDeleted`]). With `false`, or when the read fails
-    /// too, the outcome is [`DeleteOutcome::Unknown`].
+    /// in any other way (another 404 among them), the outcome is
+    /// [`DeleteOutcome::Unknown`].
     pub fn reconcile(mut self, reconcile: bool) -> Self {
         self.reconcile = reconcile;
         self
@@ -145,9 +150,14 @@ impl DeleteBatchTask {
                 status: page.task().and_then(|t| t.status.clone()),
                 request_id: page.request_id().map(str::to_owned),
             }),
-            Err(read) if read.is_not_found() => Ok(DeleteOutcome::DeletedByRead {
-                request_id: read.request_id().map(str::to_owned),
-            }),
+            // Only IoTDA's own "no such task", to a read of this task's path,
+            // is proof: its body names no task, so the path is what ties it
+            // to this one. A gateway's or a proxy's 404 proves nothing.
+            Err(read) if read.status() == Some(404) && read.code() == Some(HuaweiCode::TaskNotFound) => {
+                Ok(DeleteOutcome::DeletedByRead {
+                    request_id: read.request_id().map(str::to_owned),
+                })
+            }
             Err(read) => {
                 tracing::debug!(error = %read, "the read did not settle the delete");
                 Ok(DeleteOutcome::Unknown { error: Arc::new(error) })

@@ -17,6 +17,7 @@ mod faults;
 mod generated;
 mod hostile_input;
 mod load;
+mod lost_answers;
 mod proxy;
 mod robustness;
 mod secrets;

@@ -293,14 +293,16 @@ fn create_from_a_device_file_and_report_what_is_known() {
         2
     );
 
-    // Lost before anything was made: not created, exit 1, safe to run again.
+    // Lost before anything was made: the listing cannot prove that (the
+    // server may create it late), so unknown, exit 4, never "safe to run
+    // again".
     emulator
         .handle
         .inject(Fault::status(StatusCode::SERVICE_UNAVAILABLE).on(Operation::CreateBatchTask))
         .unwrap();
-    let out = create("fw_2_3").output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert_eq!(json(&out)["outcome"], "not_created");
+    let out = create("fw_2_3").args(["--settle-window", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert_eq!(json(&out)["outcome"], "unknown");
 
     // Without reading, a lost answer is unknown (exit 4), in the table too.
     emulator

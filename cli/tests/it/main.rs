@@ -12,5 +12,8 @@ mod commands;
 mod configuration;
 mod dry_run;
 mod family;
+mod json_invisible_chars;
+mod lost_answers;
 mod robust;
 mod secrets;
+mod wait_reads;
