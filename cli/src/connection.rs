@@ -96,7 +96,6 @@ const SETTING_NAMES: [(&str, &str); 6] = [
 ];
 
 impl Connection {
-
     /// Builds the client: credentials from the chain (or `--profile`), the
     /// endpoint and project as configured or found. Errors about a setting
     /// name its flag and variable.

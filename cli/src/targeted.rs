@@ -69,7 +69,11 @@ impl Op {
 
     /// What `--all` acts on, for the confirmation question.
     fn everything(self) -> String {
-        format!("{} {}", self.name(), self.operation().everything().replacen("every", "EVERY", 1))
+        format!(
+            "{} {}",
+            self.name(),
+            self.operation().everything().replacen("every", "EVERY", 1)
+        )
     }
 
     fn call(self, client: &Client, task_id: &str) -> BatchTargetsCall<'static> {

@@ -10,10 +10,8 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
 use serde_json::{Map, Value};
-use tracing::Instrument as _;
 
 use super::Client;
-use super::response::complete;
 use crate::error::Error;
 use crate::limits;
 use crate::types::{self, TaskType};
@@ -346,25 +344,9 @@ impl CreateBatchTask {
             task_type = self.task_type.as_str(),
             targets,
         );
-        let result = async {
-            let shared = &self.client.shared;
-            let call = self.client.call();
-            let mut op = call
-                .create_batch_task()
-                .project_id(shared.project_id.clone())
-                .body(body);
-            if let Some(instance_id) = &shared.instance_id {
-                op = op.instance_id(instance_id.clone());
-            }
-            let out = complete(&call, op.send()).await;
-            match &out {
-                Ok((task, _)) => tracing::debug!(task_id = task.task_id.as_deref(), "create answered"),
-                Err(e) => tracing::debug!(error = %e, ambiguous = e.may_have_been_processed(), "create failed"),
-            }
-            out
-        }
-        .instrument(span)
-        .await;
+        let (result, _) = super::send!(&self.client, span, "CreateBatchTask", |call| call
+            .create_batch_task()
+            .body(body));
         let error = match result {
             Ok((task, request_id)) => {
                 return Ok(CreateOutcome::Created {

@@ -4,10 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use tracing::Instrument as _;
-
 use super::Client;
-use super::response::complete;
 use crate::error::{Error, HuaweiCode};
 use crate::validation;
 
@@ -121,24 +118,9 @@ impl DeleteBatchTask {
             "iotda.delete_batch_task",
             task_id = task_id.as_str(),
         );
-        let result = async {
-            let shared = &self.client.shared;
-            let call = self.client.call();
-            let mut op = call
-                .delete_batch_task()
-                .project_id(shared.project_id.clone())
-                .task_id(task_id.clone());
-            if let Some(instance_id) = &shared.instance_id {
-                op = op.instance_id(instance_id.clone());
-            }
-            let out = complete(&call, op.send()).await;
-            if let Err(e) = &out {
-                tracing::debug!(error = %e, ambiguous = e.may_have_been_processed(), "delete failed");
-            }
-            out
-        }
-        .instrument(span)
-        .await;
+        let (result, _) = super::send!(&self.client, span, "DeleteBatchTask", |call| call
+            .delete_batch_task()
+            .task_id(task_id.clone()));
         let error = match result {
             Ok(((), request_id)) => return Ok(DeleteOutcome::Deleted { request_id }),
             Err(error) if !error.may_have_been_processed() => return Err(error),

@@ -94,6 +94,13 @@ impl CallContext {
         headers.remove(ACCEPT);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, HeaderValue::from_static(crate::USER_AGENT));
+        // Every operation takes the instance's ID; it is added here, once,
+        // rather than by each operation (it is signed with the rest).
+        if let Some(id) = &self.shared.instance_id {
+            let value = HeaderValue::from_str(id.as_str())
+                .expect("a validated instance ID is visible ASCII, a legal header value");
+            headers.insert(HeaderName::from_static("instance-id"), value);
+        }
         self.authenticate(request).await
     }
 

@@ -3,11 +3,9 @@
 use std::fmt;
 
 use futures_util::stream::{Stream, StreamExt as _};
-use tracing::Instrument as _;
 
 use super::Client;
 use super::paging::{self, ItemBound, WalkPage, Window};
-use super::response::complete;
 use crate::error::Error;
 use crate::limits;
 use crate::types;
@@ -257,7 +255,8 @@ impl ListBatchTasks {
     /// (the page query as given; values are validated when sent).
     pub(crate) fn planned(&self, auth: super::AuthKind) -> super::PlannedRequest {
         let mut query = format!("?task_type={}", self.task_type.as_str());
-        let encode = |value: &str| percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let encode =
+            |value: &str| percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string();
         if let Some(app_id) = &self.app_id {
             query.push_str(&format!("&app_id={}", encode(app_id)));
         }
@@ -282,34 +281,17 @@ impl ListBatchTasks {
             "iotda.list_batch_tasks",
             task_type = query.task_type.as_str(),
         );
-        async move {
-            let shared = &self.client.shared;
-            let call = self.client.call();
-            let mut op = call
-                .list_batch_tasks()
-                .project_id(shared.project_id.clone())
-                .task_type(query.task_type);
-            if let Some(instance_id) = &shared.instance_id {
-                op = op.instance_id(instance_id.clone());
-            }
+        let (result, _) = super::send!(&self.client, span, "ListBatchTasks", |call| {
+            let mut op = call.list_batch_tasks().task_type(query.task_type);
             if let Some(app_id) = query.app_id {
                 op = op.app_id(app_id);
             }
             if let Some(status) = query.status {
                 op = op.status(status);
             }
-            let op = paging::with_window!(op, window);
-            let out = complete(&call, op.send())
-                .await
-                .map(|(response, request_id)| ListOutput { response, request_id });
-            match &out {
-                Ok(out) => tracing::debug!(tasks = out.tasks().len(), "list finished"),
-                Err(e) => tracing::debug!(error = %e, "list failed"),
-            }
-            out
-        }
-        .instrument(span)
-        .await
+            paging::with_window!(op, window)
+        });
+        result.map(|(response, request_id)| ListOutput { response, request_id })
     }
 }
 

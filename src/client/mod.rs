@@ -28,6 +28,8 @@ mod delete;
 mod list;
 mod paging;
 mod plan;
+mod send;
+pub(crate) use send::send;
 mod retry;
 mod show;
 mod stop;

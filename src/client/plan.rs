@@ -50,7 +50,10 @@ impl AuthKind {
             AuthKind::Signed | AuthKind::SignedTemporary => {
                 let mut headers = vec![
                     ("X-Sdk-Date", "(the time of sending)".to_owned()),
-                    ("Authorization", format!("{MASKED} (AK/SK signature, computed when sent)")),
+                    (
+                        "Authorization",
+                        format!("{MASKED} (AK/SK signature, computed when sent)"),
+                    ),
                 ];
                 if self == AuthKind::SignedTemporary {
                     headers.push(("X-Security-Token", MASKED.to_owned()));

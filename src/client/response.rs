@@ -12,16 +12,9 @@ use crate::validation::InvalidInput;
 pub(super) type GeneratedResult<T> =
     Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<types::ErrorBody>>;
 
-/// Runs a generated call within the client's deadline and maps its outcome.
-pub(super) async fn complete<T>(
-    call: &generated::Client,
-    send: impl std::future::Future<Output = GeneratedResult<T>>,
-) -> Result<(T, Option<String>), Error> {
-    complete_with_ids(call, send).await.0
-}
-
-/// [`complete`], and every request ID its attempts received (a retried
-/// 429's included), for reports that must keep them all.
+/// Runs a generated call within the client's deadline and maps its outcome,
+/// with every request ID its attempts received (a retried 429's included),
+/// for reports that must keep them all.
 pub(crate) async fn complete_with_ids<T>(
     call: &generated::Client,
     send: impl std::future::Future<Output = GeneratedResult<T>>,

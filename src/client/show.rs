@@ -3,11 +3,9 @@
 use std::fmt;
 
 use futures_util::stream::{Stream, StreamExt as _};
-use tracing::Instrument as _;
 
 use super::Client;
 use super::paging::{self, ItemBound, WalkPage, Window};
-use super::response::complete;
 use crate::error::Error;
 use crate::types;
 use crate::validation;
@@ -275,34 +273,17 @@ impl ShowBatchTask {
             "iotda.show_batch_task",
                 task_id = query.task_id.as_str(),
         );
-        async move {
-            let shared = &self.client.shared;
-            let call = self.client.call();
-            let mut op = call
-                .show_batch_task()
-                .project_id(shared.project_id.clone())
-                .task_id(query.task_id);
-            if let Some(instance_id) = &shared.instance_id {
-                op = op.instance_id(instance_id.clone());
-            }
+        let (result, _) = super::send!(&self.client, span, "ShowBatchTask", |call| {
+            let mut op = call.show_batch_task().task_id(query.task_id);
             if let Some(status) = query.status {
                 op = op.task_detail_status(status);
             }
             if let Some(target) = query.target {
                 op = op.target(target);
             }
-            let op = paging::with_window!(op, window);
-            let out = complete(&call, op.send())
-                .await
-                .map(|(response, request_id)| ShowOutput { response, request_id });
-            match &out {
-                Ok(out) => tracing::debug!(sub_tasks = out.sub_tasks().len(), "show finished"),
-                Err(e) => tracing::debug!(error = %e, "show failed"),
-            }
-            out
-        }
-        .instrument(span)
-        .await
+            paging::with_window!(op, window)
+        });
+        result.map(|(response, request_id)| ShowOutput { response, request_id })
     }
 }
 

@@ -8,12 +8,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::Client;
+use super::plan::PlannedRequest;
 use crate::error::Error;
 use crate::outcome::{Failed, TargetOutcome, TargetsReport};
 use crate::targeted::schedule::{self, Schedule};
 use crate::targeted::{Operation, every};
 use crate::validation::{self, InvalidInput, MAX_TARGETS_PER_REQUEST};
-use super::plan::PlannedRequest;
 
 /// Requests in flight at once unless told otherwise
 /// ([`BatchTargetsCall::concurrency`]).

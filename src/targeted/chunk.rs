@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt as _};
-use tracing::Instrument as _;
 
 use super::Operation;
 use crate::Client;
+use crate::client::send;
 use crate::error::Error;
 use crate::outcome::{Failed, Succeeded, TargetOutcome, Unknown};
 use crate::output::{STATUS_FAILURE, STATUS_SUCCESS};
@@ -180,39 +180,22 @@ pub(crate) async fn send_targets(
             tracing::info_span!(target: "iotda_batchtask::client", "iotda.confirm_batch_task", task_id = task_id.as_str(), targets = count, all)
         }
     };
-    async move {
-        let shared = &client.shared;
-        let call = client.call();
-        let body = types::BatchTargets { targets };
-        let instance_id = shared.instance_id.clone();
-        // The three generated builders are distinct types with the same methods.
-        macro_rules! send {
-            ($method:ident) => {{
-                let mut op = call
-                    .$method()
-                    .project_id(shared.project_id.clone())
-                    .task_id(task_id.clone())
-                    .body(body);
-                if let Some(instance_id) = instance_id {
-                    op = op.instance_id(instance_id);
-                }
-                crate::client::complete_with_ids(&call, op.send()).await
-            }};
-        }
-        let (result, ids) = match operation {
-            Operation::Stop => send!(stop_batch_task),
-            Operation::Retry => send!(retry_batch_task),
-            Operation::Confirm => send!(confirm_batch_task),
-        };
-        let name = operation.name();
-        match &result {
-            Ok((answer, _)) => tracing::debug!(answers = answer.targets.len(), "{name} answered"),
-            Err(e) => tracing::debug!(error = %e, ambiguous = e.may_have_been_processed(), "{name} failed"),
-        }
-        (result.map(|(answer, request_id)| (answer.targets, request_id)), ids)
-    }
-    .instrument(span)
-    .await
+    let body = types::BatchTargets { targets };
+    let (result, ids) = match operation {
+        Operation::Stop => send!(client, span, "StopBatchTask", |call| call
+            .stop_batch_task()
+            .task_id(task_id.clone())
+            .body(body)),
+        Operation::Retry => send!(client, span, "RetryBatchTask", |call| call
+            .retry_batch_task()
+            .task_id(task_id.clone())
+            .body(body)),
+        Operation::Confirm => send!(client, span, "ConfirmBatchTask", |call| call
+            .confirm_batch_task()
+            .task_id(task_id.clone())
+            .body(body)),
+    };
+    (result.map(|(answer, request_id)| (answer.targets, request_id)), ids)
 }
 
 /// Per target of `sent` (indices into `targets`), what the answer or error
@@ -377,5 +360,4 @@ mod tests {
         }
         assert!(matches!(outcome_of_answer(None, &rid), TargetOutcome::Unknown(_)));
     }
-
 }

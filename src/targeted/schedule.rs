@@ -15,8 +15,8 @@ use futures_util::future::{self, FutureExt};
 use futures_util::stream::{self, StreamExt as _};
 use tracing::Instrument as _;
 
-use super::chunk::{self, ChunkReport};
 use super::Operation;
+use super::chunk::{self, ChunkReport};
 use crate::Client;
 use crate::client::TargetsProgress;
 use crate::outcome::{TargetOutcome, TargetResult, TargetsReport, Unknown};

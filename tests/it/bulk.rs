@@ -277,14 +277,8 @@ async fn bad_input_is_rejected_before_sending() {
         ("targets", c.stop_batch_task(TASK).targets(Vec::<String>::new())),
         ("targets[2]", c.stop_batch_task(TASK).targets(["a", "b", "c d"])),
         ("task_id", c.stop_batch_task("XYZ").targets(["a"])),
-        (
-            "concurrency",
-            c.stop_batch_task(TASK).targets(["a"]).concurrency(0),
-        ),
-        (
-            "concurrency",
-            c.stop_batch_task(TASK).targets(["a"]).concurrency(65),
-        ),
+        ("concurrency", c.stop_batch_task(TASK).targets(["a"]).concurrency(0)),
+        ("concurrency", c.stop_batch_task(TASK).targets(["a"]).concurrency(65)),
     ];
     for (field, call) in cases {
         let err = call.send().await.unwrap_err();

@@ -113,7 +113,7 @@ mod test_util {
 
     use iotda_batchtask::outcome::{Failed, Succeeded, Unknown};
     use iotda_batchtask::types;
-    use iotda_batchtask::{ApiError, Error, HuaweiCode, ShowOutput, TargetsReport, TargetOutcome, TimeoutKind};
+    use iotda_batchtask::{ApiError, Error, HuaweiCode, ShowOutput, TargetOutcome, TargetsReport, TimeoutKind};
 
     #[test]
     fn stop_reports_build_with_every_outcome() {
@@ -165,7 +165,10 @@ mod test_util {
         );
         assert!(report.cancelled() && report.unexpected().len() == 1 && !report.all_succeeded());
 
-        let ok = TargetsReport::builder().succeeded("dev-1", None).requests_sent(2).build();
+        let ok = TargetsReport::builder()
+            .succeeded("dev-1", None)
+            .requests_sent(2)
+            .build();
         assert!(ok.all_succeeded());
         assert_eq!(ok.requests_sent(), 2);
         assert_eq!(TargetsReport::builder().build().requests_sent(), 0);

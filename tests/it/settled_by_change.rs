@@ -17,7 +17,9 @@ use iotda_batchtask_emulator::{
 };
 
 async fn emulator() -> (EmulatorHandle, Client) {
-    let emulator = Emulator::start(EmulatorConfig::new().ak_sk(AK, SK)).await.expect("emulator");
+    let emulator = Emulator::start(EmulatorConfig::new().ak_sk(AK, SK))
+        .await
+        .expect("emulator");
     let client = Client::builder(emulator.base_url())
         .project_id(DEMO_PROJECT_ID)
         .credentials(Credentials::ak_sk(AK, SK))
@@ -70,8 +72,12 @@ async fn a_lost_confirm_never_counts_a_state_that_was_already_so() {
         let task = DEMO_CONFIRM_TASK_ID;
         // dev-0001 has already succeeded and dev-0002 failed: a confirm does
         // not act on them, and the server refuses both. dev-0003 waits.
-        emulator.set_sub_task(DEMO_PROJECT_ID, task, "dev-0001", S::Success).unwrap();
-        emulator.set_sub_task(DEMO_PROJECT_ID, task, "dev-0002", S::Fail).unwrap();
+        emulator
+            .set_sub_task(DEMO_PROJECT_ID, task, "dev-0001", S::Success)
+            .unwrap();
+        emulator
+            .set_sub_task(DEMO_PROJECT_ID, task, "dev-0002", S::Fail)
+            .unwrap();
         emulator.inject(loss.fault(Operation::ConfirmBatchTask)).unwrap();
         let report = client
             .confirm_batch_task(task)
@@ -79,8 +85,14 @@ async fn a_lost_confirm_never_counts_a_state_that_was_already_so() {
             .send()
             .await
             .expect("a report");
-        assert!(not_applicable(outcome(&report, "dev-0001"), "Success"), "{loss:?}: {report:?}");
-        assert!(not_applicable(outcome(&report, "dev-0002"), "Fail"), "{loss:?}: {report:?}");
+        assert!(
+            not_applicable(outcome(&report, "dev-0001"), "Success"),
+            "{loss:?}: {report:?}"
+        );
+        assert!(
+            not_applicable(outcome(&report, "dev-0002"), "Fail"),
+            "{loss:?}: {report:?}"
+        );
         assert!(report.results()[2].is_success(), "{loss:?}: {report:?}");
         match loss {
             // Not processed: still waiting when read, so sent again, answered.
@@ -122,7 +134,10 @@ async fn a_lost_retry_never_counts_a_state_that_was_already_so() {
             .await
             .expect("a report");
         // Already Success: a retry does not act on it, whatever a read shows.
-        assert!(not_applicable(outcome(&report, &succeeded), "Success"), "{loss:?}: {report:?}");
+        assert!(
+            not_applicable(outcome(&report, &succeeded), "Success"),
+            "{loss:?}: {report:?}"
+        );
         for device in [&failed, &stopped] {
             assert!(
                 matches!(outcome(&report, device), TargetOutcome::Succeeded(_)),
@@ -136,6 +151,13 @@ async fn a_lost_retry_never_counts_a_state_that_was_already_so() {
         assert_eq!(status(&emulator, task, &succeeded), S::Success);
         // Read before and after; sent once or, when not processed, twice.
         let sent = emulator.journal().of(Operation::RetryBatchTask, task).count();
-        assert_eq!(sent, match loss { Loss::Before => 2, Loss::After => 1 }, "{loss:?}");
+        assert_eq!(
+            sent,
+            match loss {
+                Loss::Before => 2,
+                Loss::After => 1,
+            },
+            "{loss:?}"
+        );
     }
 }

@@ -27,7 +27,14 @@ fn bin(vars: &[(&str, &str)]) -> Command {
 fn planned_headers(mut cmd: Command, url: &str) -> Vec<Vec<String>> {
     let out = cmd
         .args(["stop", "--dry-run", "--output", "json", "--endpoint", url])
-        .args(["--project-id", DEMO_PROJECT_ID, "--region", "cn-north-4", "--task-id", DEMO_TASK_ID])
+        .args([
+            "--project-id",
+            DEMO_PROJECT_ID,
+            "--region",
+            "cn-north-4",
+            "--task-id",
+            DEMO_TASK_ID,
+        ])
         .args(["--target", "dev-0001"])
         .output()
         .expect("ran");
@@ -51,7 +58,11 @@ fn planned_headers(mut cmd: Command, url: &str) -> Vec<Vec<String>> {
 }
 
 fn emulator() -> Running {
-    start(EmulatorConfig::new().ak_sk(AK, SK).temporary_credentials(Duration::from_secs(3600)))
+    start(
+        EmulatorConfig::new()
+            .ak_sk(AK, SK)
+            .temporary_credentials(Duration::from_secs(3600)),
+    )
 }
 
 #[test]
@@ -99,5 +110,10 @@ fn a_token_is_shown_as_a_token_and_a_security_token_the_library_never_reads_is_i
         &url,
     );
     assert!(headers[0].iter().any(|h| h == "X-Auth-Token"), "{headers:?}");
-    assert!(!headers[0].iter().any(|h| h == "Authorization" || h == "X-Security-Token"), "{headers:?}");
+    assert!(
+        !headers[0]
+            .iter()
+            .any(|h| h == "Authorization" || h == "X-Security-Token"),
+        "{headers:?}"
+    );
 }
