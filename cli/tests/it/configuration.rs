@@ -15,7 +15,7 @@ fn emulator() -> Running {
 }
 
 /// The binary with only `vars` set (and a refusing metadata address).
-fn bin(vars: &[(&str, &str)]) -> Command {
+pub(crate) fn bin(vars: &[(&str, &str)]) -> Command {
     let mut cmd = Command::cargo_bin("iotda-batchtask").expect("binary");
     cmd.env_clear()
         .env("IOTDA_METADATA_ENDPOINT", "http://127.0.0.1:9")

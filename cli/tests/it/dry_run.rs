@@ -4,24 +4,13 @@
 //! sends `X-Auth-Token`. Nothing reaches the server.
 
 use crate::common::{AK, Running, SK, start};
+use crate::configuration::bin;
 
 use std::time::Duration;
 
 use assert_cmd::Command;
 use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig};
 use serde_json::Value;
-
-/// The binary with only `vars` set (and a refusing metadata address).
-fn bin(vars: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::cargo_bin("iotda-batchtask").expect("binary");
-    cmd.env_clear()
-        .env("IOTDA_METADATA_ENDPOINT", "http://127.0.0.1:9")
-        .timeout(Duration::from_secs(60));
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd
-}
 
 /// The header names of each planned request of a JSON dry run.
 fn planned_headers(mut cmd: Command, url: &str) -> Vec<Vec<String>> {
