@@ -523,8 +523,8 @@ impl ClientBuilder {
             .ok_or_else(|| {
                 InvalidInput::new(
                     "project_id",
-                    "not set (--project-id, HUAWEICLOUD_SDK_PROJECT_ID, or the credentials file's project_id); \
-                     build_async() discovers it from the region",
+                    "not set (ClientBuilder::project_id, HUAWEICLOUD_SDK_PROJECT_ID, or the credentials file's \
+                     project_id); build_async() discovers it from the region",
                 )
             })?;
         let project_id = validation::project_id(&project_id)?;
