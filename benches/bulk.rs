@@ -1,5 +1,5 @@
 //! (4) Stopping 10,000 targets (100 requests of 100) with 8 requests in
-//! flight: this crate's `stop_batch_task_bulk` (derived AK/SK) against
+//! flight: this crate's `stop_batch_task(..).targets(..)` (derived AK/SK) against
 //! hand-written reqwest code sending the same requests with the same
 //! concurrency (signed beforehand, outside the timing, like the floor of the
 //! `e2e` bench) and decoding each answer into a small serde struct.
