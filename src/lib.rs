@@ -123,7 +123,7 @@ pub mod outcome;
 #[cfg(feature = "client")]
 pub mod region;
 #[cfg(feature = "client")]
-mod retry;
+mod retry_policy;
 #[cfg(feature = "client")]
 mod targeted;
 #[cfg(feature = "client")]
@@ -148,7 +148,7 @@ pub use outcome::{TargetOutcome, TargetResult, TargetsReport};
 pub use output::Status;
 pub use output::TargetStatus;
 #[cfg(feature = "client")]
-pub use retry::RetryPolicy;
+pub use retry_policy::RetryPolicy;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use test_util::{ApiErrorBuilder, TargetsReportBuilder};

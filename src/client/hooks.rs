@@ -21,7 +21,7 @@ use tracing::Instrument as _;
 use super::generated;
 use super::{Auth, Authenticator, Shared};
 use crate::error::{Error, TimeoutKind, chain};
-use crate::retry::Outcome;
+use crate::retry_policy::Outcome;
 
 /// The header IoTDA and the API gateway put the request ID in.
 const REQUEST_ID: &str = "x-request-id";
@@ -147,7 +147,7 @@ impl CallContext {
     }
 
     /// Sends the request, retrying only what provably was not processed (see
-    /// [`crate::retry`]), and reads the final answer's body under the cap.
+    /// [`crate::retry_policy`]), and reads the final answer's body under the cap.
     async fn execute(&self, client: &reqwest::Client, request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
         let deadline = self.deadline();
         let mut request = request;

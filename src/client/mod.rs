@@ -13,7 +13,7 @@ use crate::auth::credentials::Secret;
 use crate::auth::{Credentials, Signer, Signing};
 use crate::config::{ConfigError, CredentialCache, Env, ProvideCredentials, ProvidedCredentials};
 use crate::error::{Error, chain};
-use crate::retry::RetryPolicy;
+use crate::retry_policy::RetryPolicy;
 use crate::types;
 use crate::validation::{self, InvalidInput};
 use proxy::{ProxySetting, Route};

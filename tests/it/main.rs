@@ -11,7 +11,7 @@ mod client;
 mod config;
 mod conformance;
 mod downstream;
-mod family;
+mod operator_loop;
 mod fault_proxy;
 mod faults;
 mod generated;

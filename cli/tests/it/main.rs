@@ -11,7 +11,7 @@ mod admin;
 mod commands;
 mod configuration;
 mod dry_run;
-mod family;
+mod operator_loop;
 mod json_invisible_chars;
 mod lost_answers;
 mod robust;

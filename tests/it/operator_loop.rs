@@ -1,4 +1,4 @@
-//! The rest of the batch-task family against canned servers on 127.0.0.1
+//! The operator's loop beyond stop and show, against canned servers on 127.0.0.1
 //! (wiremock): retry and confirm through the shared targeted path (answers,
 //! lost answers settled by reading, `{}` settled by reading the task, bulk),
 //! ListBatchTasks (one page, the bounded walk over every page), DeleteBatchTask
