@@ -46,7 +46,7 @@ pub enum Error {
     },
 
     /// No answer within a time limit.
-    #[error("timed out after {elapsed:?} ({limit}) after {attempts} attempt(s){}", RequestIdSuffix(request_id.as_deref()))]
+    #[error("timed out after {elapsed:?} ({limit}) after {}{}", Tries(*limit, *attempts), RequestIdSuffix(request_id.as_deref()))]
     #[non_exhaustive]
     Timeout {
         /// Which limit fired.
@@ -96,6 +96,9 @@ pub enum TimeoutKind {
     Request,
     /// The whole call, retries included, passed its deadline.
     Deadline,
+    /// A paged walk (every page of a list or show) passed its one deadline;
+    /// the error's `attempts` counts the pages requested.
+    Walk,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -104,6 +107,7 @@ impl fmt::Display for TimeoutKind {
             Self::Connect => "connect timeout",
             Self::Request => "request timeout",
             Self::Deadline => "overall deadline",
+            Self::Walk => "deadline of a paged walk",
         })
     }
 }
@@ -380,6 +384,18 @@ impl Error {
 }
 
 /// ` (request id X)` or nothing.
+/// "3 attempt(s)", or for a walk "3 page request(s)".
+struct Tries(TimeoutKind, u32);
+
+impl fmt::Display for Tries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            TimeoutKind::Walk => write!(f, "{} page request(s)", self.1),
+            _ => write!(f, "{} attempt(s)", self.1),
+        }
+    }
+}
+
 struct RequestIdSuffix<'a>(Option<&'a str>);
 
 impl fmt::Display for RequestIdSuffix<'_> {

@@ -190,9 +190,26 @@ impl ListBatchTasks {
     }
 
     /// Validates, sends, and returns one page of tasks.
+    ///
+    /// A page never holds more tasks than a [`limit`](Self::limit) asked
+    /// for: a server that sends more is cut to the limit, with a warning in
+    /// the log (the caller asked for that many; the paging still says how
+    /// many match).
     pub async fn send(self) -> Result<ListOutput, Error> {
         let (query, window) = self.validated()?;
-        self.fetch(query, window).await
+        let limit = window.limit.map(|limit| limit as usize);
+        let mut page = self.fetch(query, window).await?;
+        if let Some(limit) = limit
+            && page.response.batchtasks.len() > limit
+        {
+            tracing::warn!(
+                sent = page.response.batchtasks.len(),
+                limit,
+                "the server sent more tasks than the page's limit; keeping the first {limit}"
+            );
+            page.response.batchtasks.truncate(limit);
+        }
+        Ok(page)
     }
 
     /// Every task matching the filters, following `page.marker` from page to

@@ -172,7 +172,7 @@ where
                 Some(at) => tokio::time::timeout_at(at, request)
                     .await
                     .map_err(|_| Error::Timeout {
-                        limit: crate::error::TimeoutKind::Deadline,
+                        limit: crate::error::TimeoutKind::Walk,
                         elapsed: started.elapsed(),
                         attempts: u32::try_from(walk.pages).unwrap_or(u32::MAX),
                         request_id: None,

@@ -213,7 +213,7 @@ impl ShowBatchTask {
     ///
     /// - one [deadline](crate::ClientBuilder::deadline) for the whole walk,
     ///   counted from the first request; past it the stream ends with
-    ///   [`Error::Timeout`] ([`TimeoutKind::Deadline`](crate::error::TimeoutKind),
+    ///   [`Error::Timeout`] ([`TimeoutKind::Walk`](crate::error::TimeoutKind),
     ///   `attempts` counting the pages requested);
     /// - at most [`MAX_WALK_PAGES`](crate::MAX_WALK_PAGES) requests and [`MAX_WALK_SUB_TASKS`]
     ///   sub-tasks, and each marker must sort below the one before it (record

@@ -243,11 +243,16 @@ async fn one_deadline_covers_the_whole_walk() {
         .await
         .expect("the walk ends");
     match err {
-        Some(Error::Timeout {
-            limit: TimeoutKind::Deadline,
-            attempts,
-            ..
-        }) => assert!((2..=6).contains(&attempts), "{attempts} pages requested"),
+        Some(
+            e @ Error::Timeout {
+                limit: TimeoutKind::Walk,
+                attempts,
+                ..
+            },
+        ) => {
+            assert!((2..=6).contains(&attempts), "{attempts} pages requested");
+            assert!(e.to_string().contains("page request(s)"), "{e}");
+        }
         other => panic!("{other:?}"),
     }
     assert!(

@@ -402,6 +402,26 @@ async fn list_sends_its_filters_and_returns_one_page() {
 }
 
 #[tokio::test]
+async fn a_page_never_holds_more_tasks_than_its_limit() {
+    let server = MockServer::start().await;
+    // A server that ignores `limit=1` and sends three.
+    Mock::given(method("GET"))
+        .and(path(TASKS_PATH))
+        .and(query_param("limit", "1"))
+        .respond_with(tasks_page(&[T1, T2, T3]))
+        .mount(&server)
+        .await;
+    let page = client(&server)
+        .list_batch_tasks(TaskType::FirmwareUpgrade)
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page.tasks().iter().filter_map(|t| t.task_id.as_deref()).collect();
+    assert_eq!(ids, [T1], "the first task only, as asked");
+}
+
+#[tokio::test]
 async fn the_task_and_page_streams_follow_markers_until_a_short_page() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
