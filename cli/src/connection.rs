@@ -110,11 +110,25 @@ impl Connection {
 
     async fn build(&self) -> Result<Client, Error> {
         let env = Env::process();
-        let builder = self.builder(&env)?.credentials_provider(credentials(&env)?);
-        builder.build_async().await
+        let mut builder = self.builder(&env)?;
+        if let Some(path) = self.ca_cert.clone() {
+            // On a blocking thread under the deadline, as the library reads
+            // the credentials file: a stalled file system cannot hang the run.
+            let deadline = self.timeout.unwrap_or(iotda_batchtask::DEFAULT_DEADLINE);
+            let shown = path.display().to_string();
+            let read = tokio::time::timeout(deadline, tokio::task::spawn_blocking(move || read_ca(&path)))
+                .await
+                .map_err(|_| {
+                    InvalidInput::new("ca_cert", format!("cannot read {shown}: not read within the deadline"))
+                })?
+                .map_err(|e| InvalidInput::new("ca_cert", format!("cannot read {shown}: {e}")))?;
+            builder = builder.ca_cert_pem(read?);
+        }
+        builder.credentials_provider(credentials(&env)?).build_async().await
     }
 
-    /// The builder for these options over `env`, without credentials.
+    /// The builder for these options over `env`, without credentials and
+    /// without the `--ca-cert` file (read by [`Connection::client`]).
     pub fn builder(&self, env: &Env) -> Result<ClientBuilder, Error> {
         let mut builder = match (&self.endpoint, &self.region) {
             (Some(endpoint), _) => Client::builder(endpoint),
@@ -143,9 +157,6 @@ impl Connection {
         }
         if let Some(proxy) = &self.proxy {
             builder = builder.proxy(proxy);
-        }
-        if let Some(path) = &self.ca_cert {
-            builder = builder.ca_cert_pem(read_ca(path)?);
         }
         if let Some(timeout) = self.timeout {
             builder = builder
@@ -199,19 +210,10 @@ fn name_setting(error: Error) -> Error {
     }
 }
 
-/// The `--ca-cert` file, bounded.
+/// The `--ca-cert` file: a regular file (a FIFO would block for ever), bounded.
 fn read_ca(path: &std::path::Path) -> Result<Vec<u8>, InvalidInput> {
-    use std::io::Read as _;
-    let fail = |why: String| InvalidInput::new("ca_cert", format!("cannot read {}: {why}", path.display()));
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut pem = Vec::new();
-    file.take(MAX_CA_BYTES + 1)
-        .read_to_end(&mut pem)
-        .map_err(|e| fail(e.to_string()))?;
-    if pem.len() as u64 > MAX_CA_BYTES {
-        return Err(fail(format!("larger than {MAX_CA_BYTES} bytes")));
-    }
-    Ok(pem)
+    iotda_batchtask::config::read_small_file(path, MAX_CA_BYTES)
+        .map_err(|e| InvalidInput::new("ca_cert", format!("cannot read {}: {e}", path.display())))
 }
 
 /// `--timeout`: checked while parsing, so that clap names the option and

@@ -435,7 +435,27 @@ impl ClientBuilder {
     /// (so a configuration mistake shows now, not at the first request) and,
     /// when no project ID is given or carried by the credentials, finding it
     /// with IAM ([`crate::config::ProjectDiscovery`]; needs the region).
-    pub async fn build_async(mut self) -> Result<Client, Error> {
+    ///
+    /// The deadline ([`ClientBuilder::deadline`]) bounds all of it, a
+    /// provider's files and requests included: past it the build ends with
+    /// [`Error::Timeout`] ([`TimeoutKind::Deadline`](crate::TimeoutKind::Deadline), no attempts).
+    pub async fn build_async(self) -> Result<Client, Error> {
+        let deadline = self.deadline;
+        validation::duration("deadline", deadline)?;
+        let started = std::time::Instant::now();
+        tokio::time::timeout(deadline, self.build_async_unbounded())
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    limit: crate::TimeoutKind::Deadline,
+                    elapsed: started.elapsed(),
+                    attempts: 0,
+                    request_id: None,
+                })
+            })
+    }
+
+    async fn build_async_unbounded(mut self) -> Result<Client, Error> {
         let env = self.config.env.clone().unwrap_or_else(Env::process);
         let provided = match (&self.credentials, &self.config.provider) {
             (Some(credentials), None) => ProvidedCredentials::new(credentials.clone(), "given"),

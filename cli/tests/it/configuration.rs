@@ -351,3 +351,68 @@ fn the_proxy_flag_is_used_for_remote_hosts_never_for_loopback() {
     // The proxy's address is named; nothing of the credentials is.
     assert!(!text(&remote.stderr).contains(SK));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_for_a_file_setting_is_refused_naming_it_not_waited_on() {
+    let emulator = emulator();
+    let url = emulator.handle.base_url();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".huaweicloud")).expect("mkdir");
+    let made = std::process::Command::new("mkfifo")
+        .arg(home.join(".huaweicloud/credentials"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let fifo_text = fifo.to_str().expect("utf-8");
+    let common = [
+        "--endpoint",
+        &url,
+        "--region",
+        "cn-north-4",
+        "--project-id",
+        DEMO_PROJECT_ID,
+    ];
+    // (variables, extra flags, the path the error must name)
+    type Run<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, String);
+    let runs: [Run; 3] = [
+        (
+            vec![("HUAWEICLOUD_SDK_CREDENTIALS_FILE", fifo_text)],
+            vec![],
+            fifo.display().to_string(),
+        ),
+        (
+            vec![("HOME", home.to_str().expect("utf-8"))],
+            vec![],
+            home.join(".huaweicloud/credentials").display().to_string(),
+        ),
+        (
+            vec![("HUAWEICLOUD_SDK_AK", AK), ("HUAWEICLOUD_SDK_SK", SK)],
+            vec!["--ca-cert", fifo_text],
+            fifo.display().to_string(),
+        ),
+    ];
+    for (vars, extra, named) in runs {
+        let out = bin(&vars)
+            .timeout(Duration::from_secs(20))
+            .args(["show", "--task-id", DEMO_TASK_ID, "--timeout", "1"])
+            .args(common)
+            .args(&extra)
+            .output()
+            .expect("ran");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{vars:?} {extra:?}: {stderr}");
+        assert!(
+            stderr.contains(&named) && stderr.contains("not a regular file"),
+            "{stderr}"
+        );
+    }
+    assert!(emulator.handle.journal().is_empty());
+}
