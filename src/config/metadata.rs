@@ -40,8 +40,9 @@ const NO_AGENCY: &str = "Please configure Cloud Service Agency first";
 /// becomes [`Credentials::temporary`] valid until `expires_at`. Each request
 /// has [`METADATA_TIMEOUT`] to connect and to answer; no proxy is used.
 ///
-/// No answer at all (not an ECS host) is "not configured"; an answer that
-/// is not credentials is an error. A [`Client`](crate::Client) asks again
+/// No answer at all (not an ECS host), or a 403 or 404 for the security
+/// key (no agency here), is "not configured"; another answer that is not
+/// credentials is an error. A [`Client`](crate::Client) asks again
 /// when fewer than [`REFRESH_MARGIN`](super::REFRESH_MARGIN) remain.
 #[derive(Debug, Clone)]
 pub struct MetadataProvider {
@@ -108,6 +109,18 @@ impl MetadataProvider {
         } else {
             (status, body)
         };
+        if matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) {
+            // Something answers at the address but has no credentials for
+            // this host: not an ECS host with an agency. The chain's error
+            // then names every source, not only this one.
+            return Err(ConfigError::NotConfigured {
+                provider: "ECS metadata",
+                looked_for: format!(
+                    "{} ({ENDPOINT_VAR}) answered {SECURITY_KEY_PATH} with HTTP {status}: no agency here",
+                    self.endpoint
+                ),
+            });
+        }
         if status != StatusCode::OK {
             let hint = if String::from_utf8_lossy(&body).contains(NO_AGENCY) {
                 " (the host has no cloud service agency)"

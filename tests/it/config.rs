@@ -946,3 +946,103 @@ async fn the_deadline_bounds_credentials_fetched_while_building() {
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn a_bad_endpoint_setting_is_named_as_the_setting_that_holds_it() {
+    use iotda_batchtask::region::iotda_endpoints;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let var = "HUAWEICLOUD_SDK_REGION_IOTDA_CN_NORTH_4";
+    let bad_var = Env::from_vars([(var, "ftp://iotda.example"), ("HOME", "/nonexistent")]);
+    let e = iotda_endpoints("cn-north-4", &bad_var).expect_err("not http(s)");
+    assert!(e.to_string().contains(var), "{e}");
+    let e = Client::for_region("cn-north-4")
+        .project_id(DEMO_PROJECT_ID)
+        .credentials(Credentials::ak_sk(AK, SK))
+        .env(bad_var)
+        .build()
+        .expect_err("not http(s)");
+    assert!(
+        e.to_string().contains(var) && !e.to_string().contains("IOTDA_ENDPOINT"),
+        "{e}"
+    );
+
+    let file = write_file(
+        &dir,
+        "regions.yaml",
+        "iotda:\n  - id: cn-north-4\n    endpoint: not-a-url\n",
+    );
+    let e = iotda_endpoints(
+        "cn-north-4",
+        &Env::from_vars([("HUAWEICLOUD_SDK_REGIONS_FILE", file.as_os_str())]),
+    )
+    .expect_err("not a URL");
+    assert!(
+        matches!(&e, ConfigError::File { path, .. } if *path == file) && e.to_string().contains("cn-north-4"),
+        "{e:?}"
+    );
+
+    // The IAM endpoint, from the variable and from the credentials file.
+    let credentials = write_file(
+        &dir,
+        "credentials",
+        "[basic]\nak = AK\nsk = SK\niam_endpoint = iam nowhere\n",
+    );
+    let cases = [
+        (
+            vec![
+                ("HUAWEICLOUD_SDK_IAM_ENDPOINT", "ftp://iam.example"),
+                ("HUAWEICLOUD_SDK_AK", AK),
+                ("HUAWEICLOUD_SDK_SK", SK),
+            ],
+            "HUAWEICLOUD_SDK_IAM_ENDPOINT",
+        ),
+        (
+            vec![("HUAWEICLOUD_SDK_CREDENTIALS_FILE", credentials.to_str().expect("utf-8"))],
+            "iam_endpoint",
+        ),
+    ];
+    for (vars, named) in cases {
+        let env = Env::from_vars(vars);
+        let e = Client::builder("https://x.st1.iotda-app.cn-north-4.myhuaweicloud.com")
+            .credentials_provider(CredentialChain::new(&env).expect("chain"))
+            .env(env)
+            .build_async()
+            .await
+            .expect_err("bad IAM endpoint");
+        assert_eq!(e.as_invalid_input().map(|i| i.field()), Some(named), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn a_metadata_address_answering_403_or_404_is_no_agency_not_an_error() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    for status in [403, 404] {
+        let server = MockServer::start().await;
+        Mock::given(method("PUT"))
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(status).set_body_string("Forbidden"))
+            .mount(&server)
+            .await;
+        let uri = server.uri();
+        let env = Env::from_vars([("IOTDA_METADATA_ENDPOINT", uri.as_str()), ("HOME", "/nonexistent-home")]);
+        let e = CredentialChain::new(&env)
+            .expect("chain")
+            .resolve()
+            .await
+            .expect_err("nothing");
+        let message = e.to_string();
+        assert!(matches!(e, ConfigError::NothingConfigured(_)), "{status}: {e:?}");
+        for looked in [
+            "HUAWEICLOUD_SDK_AK",
+            "/nonexistent-home/.huaweicloud/credentials",
+            &uri,
+            &status.to_string(),
+        ] {
+            assert!(message.contains(looked), "{looked} missing from: {message}");
+        }
+    }
+}

@@ -416,3 +416,22 @@ fn a_fifo_for_a_file_setting_is_refused_naming_it_not_waited_on() {
     }
     assert!(emulator.handle.journal().is_empty());
 }
+
+#[test]
+fn a_bad_region_override_is_named_not_blamed_on_the_endpoint_flag() {
+    let out = bin(&[
+        ("HUAWEICLOUD_SDK_AK", AK),
+        ("HUAWEICLOUD_SDK_SK", SK),
+        ("HUAWEICLOUD_SDK_REGION_IOTDA_CN_NORTH_4", "ftp://iotda.example"),
+    ])
+    .args(["show", "--task-id", DEMO_TASK_ID, "--region", "cn-north-4"])
+    .args(["--project-id", DEMO_PROJECT_ID])
+    .output()
+    .expect("ran");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("HUAWEICLOUD_SDK_REGION_IOTDA_CN_NORTH_4") && !stderr.contains("--endpoint"),
+        "{stderr}"
+    );
+}
