@@ -7,6 +7,7 @@ use ini::{Ini, ParseOption};
 
 use super::env::Env;
 use super::error::ConfigError;
+use super::explain::Preview;
 use super::provider::{ProvideCredentials, ProvidedCredentials};
 use crate::auth::Credentials;
 use crate::validation::InvalidInput;
@@ -214,6 +215,14 @@ impl ProvideCredentials for CredentialsFileProvider {
                 Err(_) => self.load(),
             }
         })
+    }
+
+    fn preview(&self) -> Result<Preview, ConfigError> {
+        match self.load() {
+            Ok(provided) => Ok(Preview::Found(provided)),
+            Err(e @ ConfigError::NotConfigured { .. }) => Ok(Preview::NotConfigured(e.to_string())),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::env::Env;
 use super::error::ConfigError;
+use super::explain::{AuthKind, Preview};
 use super::provider::{ProvideCredentials, ProvidedCredentials};
 use crate::auth::Credentials;
 use crate::validation::InvalidInput;
@@ -197,6 +198,15 @@ impl MetadataProvider {
 impl ProvideCredentials for MetadataProvider {
     fn provide(&self) -> BoxFuture<'_, Result<ProvidedCredentials, ConfigError>> {
         Box::pin(self.fetch())
+    }
+
+    /// ECS metadata is asked only when used: it would give temporary credentials.
+    fn preview(&self) -> Result<Preview, ConfigError> {
+        Ok(Preview::WouldAsk {
+            source: "ECS metadata",
+            at: self.endpoint.clone(),
+            kind: AuthKind::Temporary,
+        })
     }
 }
 

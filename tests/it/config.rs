@@ -1046,3 +1046,77 @@ async fn a_metadata_address_answering_403_or_404_is_no_agency_not_an_error() {
         }
     }
 }
+
+#[test]
+fn the_chain_tells_its_auth_kind_without_a_request() {
+    use iotda_batchtask::config::{AuthKind, Given, Preview, explain};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let temporary = write_file(
+        &dir,
+        "credentials",
+        "[basic]\nak = AKFILE0001\nsk = s\nsecurity_token = t\n",
+    );
+    let nowhere = refused();
+    // (variables, the provider that answers, the kind)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, AuthKind);
+    let cases: [Case; 4] = [
+        (
+            vec![("HUAWEICLOUD_SDK_AK", AK), ("HUAWEICLOUD_SDK_SK", SK)],
+            "environment",
+            AuthKind::AkSk,
+        ),
+        (vec![("IOTDA_AUTH_TOKEN", "tok")], "environment", AuthKind::Token),
+        (
+            vec![("HUAWEICLOUD_SDK_CREDENTIALS_FILE", temporary.to_str().expect("utf-8"))],
+            "credentials file",
+            AuthKind::Temporary,
+        ),
+        (vec![("HOME", "/nonexistent-home")], "ECS metadata", AuthKind::Temporary),
+    ];
+    for (mut vars, source, kind) in cases {
+        vars.push(("IOTDA_METADATA_ENDPOINT", nowhere.as_str()));
+        let env = Env::from_vars(vars);
+        let chain = CredentialChain::new(&env).expect("chain");
+        let preview = chain.source().expect("preview");
+        assert_eq!(
+            (preview.source(), preview.kind()),
+            (Some(source), Some(kind)),
+            "{preview:?}"
+        );
+        if source == "ECS metadata" {
+            assert!(
+                matches!(&preview, Preview::WouldAsk { at, .. } if *at == nowhere),
+                "{preview:?}"
+            );
+        }
+    }
+
+    // The explanation names each setting's source, and the credentials' file.
+    let env = Env::from_vars([
+        ("HUAWEICLOUD_SDK_CREDENTIALS_FILE", temporary.to_str().expect("utf-8")),
+        ("IOTDA_METADATA_ENDPOINT", nowhere.as_str()),
+    ]);
+    let chain = CredentialChain::new(&env).expect("chain");
+    let settings = explain(
+        &env,
+        &chain,
+        &Given::new().endpoint("https://a1.st1.iotda-app.la-south-2.myhuaweicloud.com", "--endpoint"),
+    );
+    let get = |name: &str| {
+        settings
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| (s.value.clone(), s.source.clone()))
+            .unwrap_or_else(|| panic!("{name}: {settings:?}"))
+    };
+    assert_eq!(
+        get("region"),
+        ("la-south-2".to_owned(), "the endpoint's host".to_owned())
+    );
+    assert!(
+        get("access_key").1.contains(temporary.to_str().expect("utf-8")),
+        "{settings:?}"
+    );
+    assert_eq!(get("security_token").0, "****************");
+    assert!(!format!("{settings:?}").contains("AKFILE0001"), "{settings:?}");
+}

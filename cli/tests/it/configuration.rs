@@ -435,3 +435,76 @@ fn a_bad_region_override_is_named_not_blamed_on_the_endpoint_flag() {
         "{stderr}"
     );
 }
+
+#[test]
+fn settings_from_the_environment_are_not_shown_as_required_in_usage() {
+    let vars = [
+        ("IOTDA_ENDPOINT", "http://127.0.0.1:9"),
+        ("HUAWEICLOUD_SDK_PROJECT_ID", DEMO_PROJECT_ID),
+        ("HUAWEICLOUD_SDK_REGION", "cn-north-4"),
+        ("IOTDA_INSTANCE_ID", "1a7ffc5c-d89c-44dd-8265-b1653d951ce0"),
+    ];
+    // `list` without its required --task-type: clap prints a usage line.
+    let out = bin(&vars).arg("list").output().expect("ran");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    let usage = stderr
+        .lines()
+        .find(|l| l.starts_with("Usage:"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(usage.contains("--task-type"), "{usage}");
+    for flag in ["--endpoint", "--project-id", "--region", "--instance-id"] {
+        assert!(!usage.contains(flag), "{flag} in {usage}");
+    }
+    // The variables still apply, and `config` says they did.
+    let out = bin(&vars).arg("config").output().expect("ran");
+    let listing = text(&out.stdout);
+    for (name, var) in [
+        ("endpoint", "IOTDA_ENDPOINT"),
+        ("project_id", "HUAWEICLOUD_SDK_PROJECT_ID"),
+        ("region", "HUAWEICLOUD_SDK_REGION"),
+        ("instance_id", "IOTDA_INSTANCE_ID"),
+    ] {
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.starts_with(&format!("{name} ")) && l.ends_with(&format!("env {var}"))),
+            "{name}: {listing}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_variable_counts_as_unset() {
+    let emulator = emulator();
+    let url = emulator.handle.base_url();
+    let out = bin(&[
+        ("HUAWEICLOUD_SDK_AK", AK),
+        ("HUAWEICLOUD_SDK_SK", SK),
+        ("IOTDA_ENDPOINT", &url),
+        ("HUAWEICLOUD_SDK_PROJECT_ID", DEMO_PROJECT_ID),
+        ("HUAWEICLOUD_SDK_REGION", "cn-north-4"),
+        ("IOTDA_INSTANCE_ID", ""),
+    ])
+    .args(["show", "--task-id", DEMO_TASK_ID])
+    .output()
+    .expect("ran");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = bin(&[("IOTDA_INSTANCE_ID", ""), ("IOTDA_ENDPOINT", "")])
+        .arg("config")
+        .output()
+        .expect("ran");
+    let listing = text(&out.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("instance_id ") && l.ends_with("not set")),
+        "{listing}"
+    );
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("endpoint ") && l.contains("not set")),
+        "{listing}"
+    );
+}
