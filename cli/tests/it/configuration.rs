@@ -508,3 +508,37 @@ fn an_empty_variable_counts_as_unset() {
         "{listing}"
     );
 }
+
+#[test]
+fn a_metadata_address_answering_403_gives_the_full_no_credentials_error() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = runtime.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("PUT"))
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(403).set_body_string("Forbidden"))
+            .mount(&server)
+            .await;
+        server
+    });
+    let out = bin(&[("HOME", "/nonexistent-home")])
+        .env("IOTDA_METADATA_ENDPOINT", server.uri())
+        .args(["show", "--task-id", DEMO_TASK_ID, "--endpoint", "http://127.0.0.1:9"])
+        .args(["--region", "cn-north-4", "--project-id", DEMO_PROJECT_ID])
+        .output()
+        .expect("ran");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for named in [
+        "HUAWEICLOUD_SDK_AK",
+        "/nonexistent-home/.huaweicloud/credentials",
+        "403",
+    ] {
+        assert!(stderr.contains(named), "{named}: {stderr}");
+    }
+}
