@@ -136,10 +136,10 @@ pub mod test_util;
 pub use auth::{Credentials, Signing};
 #[cfg(feature = "client")]
 pub use client::{
-    AuthKind, BatchTargetsCall, Client, ClientBuilder, CreateBatchTask, CreateOutcome, DEFAULT_CANCEL_GRACE,
-    DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_REQUEST_TIMEOUT, DeleteBatchTask, DeleteOutcome, ListBatchTasks, ListOutput, MAX_CONCURRENCY, MAX_OFFSET,
-    MAX_PAGE_SIZE, PlannedRequest, ShowBatchTask, ShowOutput, TargetsProgress, USER_AGENT,
+    BatchTargetsCall, Client, ClientBuilder, CreateBatchTask, CreateOutcome, DEFAULT_CANCEL_GRACE, DEFAULT_CONCURRENCY,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT, DeleteBatchTask,
+    DeleteOutcome, ListBatchTasks, ListOutput, MAX_CONCURRENCY, MAX_OFFSET, MAX_PAGE_SIZE, PlannedRequest,
+    ShowBatchTask, ShowOutput, TargetsProgress, USER_AGENT,
 };
 #[cfg(feature = "client")]
 pub use error::{ApiError, Error, HuaweiCode, TimeoutKind};

@@ -71,6 +71,11 @@ pub fn iotda_endpoints(region: &str, env: &Env) -> Result<(Vec<String>, String),
         if endpoints.is_empty() {
             return Err(InvalidInput::new(var, "names no endpoint").into());
         }
+        // Checked here, so that a bad one is named by the variable that holds
+        // it, not as the endpoint setting the caller never gave.
+        for endpoint in &endpoints {
+            validation::endpoint(endpoint).map_err(|e| InvalidInput::new(var.clone(), e.rule().to_owned()))?;
+        }
         return Ok((endpoints, var));
     }
     if let Some(path) = regions_file(env)? {
@@ -81,6 +86,13 @@ pub fn iotda_endpoints(region: &str, env: &Env) -> Result<(Vec<String>, String),
                     line: 0,
                     message,
                 })? {
+                    for endpoint in &endpoints {
+                        validation::endpoint(endpoint).map_err(|e| ConfigError::File {
+                            path: path.clone(),
+                            line: 0,
+                            message: format!("iotda: {region}: an endpoint {}", e.rule()),
+                        })?;
+                    }
                     return Ok((endpoints, path.display().to_string()));
                 }
             }
@@ -103,7 +115,7 @@ pub fn iotda_endpoints(region: &str, env: &Env) -> Result<(Vec<String>, String),
     Err(InvalidInput::new(
         "region",
         format!(
-            "{region} has no known IoTDA endpoint: use one of {}, set {var}, or give the endpoint (--endpoint, IOTDA_ENDPOINT)",
+            "{region} has no known IoTDA endpoint: use one of {}, set {var}, or give the endpoint itself",
             IOTDA_REGIONS.join(", ")
         ),
     )

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use futures_util::future::BoxFuture;
 use iotda_batchtask::config::{
-    ConfigError, CredentialChain, CredentialsFileProvider, Env, ProvideCredentials, ProvidedCredentials,
+    ConfigError, CredentialChain, CredentialsFileProvider, Env, Preview, ProvideCredentials, ProvidedCredentials,
 };
 use iotda_batchtask::{Client, ClientBuilder, DEFAULT_REQUEST_TIMEOUT, Error, InvalidInput, RetryPolicy, Signing};
 
@@ -36,21 +36,28 @@ With --profile NAME, only section [NAME] of the credentials file.
 `iotda-batchtask config` shows what was found where.";
 
 /// The endpoint, project, instance, signing, transport and limits of a call.
+///
+/// The first four also come from variables (a flag wins). They are read here
+/// through [`Env`], not by clap: clap would print a variable's setting in
+/// usage lines as if the flag were required, and take an empty variable as
+/// an empty value rather than unset.
 #[derive(Debug, Args)]
 pub struct Connection {
-    /// The IoTDA endpoint (http:// only to loopback); default: the region's
-    /// basic-edition endpoint.
-    #[arg(long, env = "IOTDA_ENDPOINT", value_name = "URL")]
-    pub endpoint: Option<String>,
-    /// The project ID; default: the credentials', else found with IAM for the region.
-    #[arg(long, env = "HUAWEICLOUD_SDK_PROJECT_ID", value_name = "ID")]
-    pub project_id: Option<String>,
-    /// The Instance-Id header (required by the professional edition).
-    #[arg(long, env = "IOTDA_INSTANCE_ID", value_name = "ID")]
-    pub instance_id: Option<String>,
-    /// Region ID, e.g. cn-north-4; read from an instance endpoint's host when not given.
-    #[arg(long, env = "HUAWEICLOUD_SDK_REGION", value_name = "REGION")]
-    pub region: Option<String>,
+    /// The IoTDA endpoint (http:// only to loopback) [env: IOTDA_ENDPOINT];
+    /// default: the region's basic-edition endpoint.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// The project ID [env: HUAWEICLOUD_SDK_PROJECT_ID]; default: the
+    /// credentials', else found with IAM for the region.
+    #[arg(long, value_name = "ID")]
+    project_id: Option<String>,
+    /// The Instance-Id header (required by the professional edition) [env: IOTDA_INSTANCE_ID].
+    #[arg(long, value_name = "ID")]
+    instance_id: Option<String>,
+    /// Region ID, e.g. cn-north-4 [env: HUAWEICLOUD_SDK_REGION]; read from an
+    /// instance endpoint's host when not given.
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
     /// AK/SK signing algorithm; auto decides like the official SDK.
     #[arg(long, value_enum, default_value_t = SigningArg::Auto)]
     signing: SigningArg,
@@ -85,6 +92,43 @@ enum SigningArg {
     Derived,
 }
 
+/// A setting's value and where it came from: `--flag` or `env VARIABLE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Given {
+    /// The value.
+    pub value: String,
+    /// `--flag` or `env VARIABLE`.
+    pub from: String,
+}
+
+/// The endpoint, region, project and instance as given by flag or variable.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `--endpoint`, `IOTDA_ENDPOINT`.
+    pub endpoint: Option<Given>,
+    /// `--region`, `HUAWEICLOUD_SDK_REGION`.
+    pub region: Option<Given>,
+    /// `--project-id`, `HUAWEICLOUD_SDK_PROJECT_ID`.
+    pub project_id: Option<Given>,
+    /// `--instance-id`, `IOTDA_INSTANCE_ID`.
+    pub instance_id: Option<Given>,
+}
+
+/// The flag's value, else the variable's (empty counts as unset, as most
+/// command lines take it); a variable that is not UTF-8 is an error naming it.
+fn pick(flag: &Option<String>, flag_name: &str, env: &Env, var: &str) -> Result<Option<Given>, InvalidInput> {
+    if let Some(value) = flag {
+        return Ok(Some(Given {
+            value: value.clone(),
+            from: flag_name.to_owned(),
+        }));
+    }
+    Ok(env.var(var)?.map(|value| Given {
+        value,
+        from: format!("env {var}"),
+    }))
+}
+
 /// The flag and variable of each setting the library names by field.
 const SETTING_NAMES: [(&str, &str); 6] = [
     ("endpoint", "--endpoint or IOTDA_ENDPOINT"),
@@ -96,6 +140,26 @@ const SETTING_NAMES: [(&str, &str); 6] = [
 ];
 
 impl Connection {
+    /// The endpoint, region, project and instance from flags, else variables.
+    pub fn settings(&self, env: &Env) -> Result<Settings, InvalidInput> {
+        Ok(Settings {
+            endpoint: pick(&self.endpoint, "--endpoint", env, "IOTDA_ENDPOINT")?,
+            region: pick(&self.region, "--region", env, "HUAWEICLOUD_SDK_REGION")?,
+            project_id: pick(&self.project_id, "--project-id", env, "HUAWEICLOUD_SDK_PROJECT_ID")?,
+            instance_id: pick(&self.instance_id, "--instance-id", env, "IOTDA_INSTANCE_ID")?,
+        })
+    }
+
+    /// The `--proxy` flag.
+    pub fn proxy(&self) -> Option<&str> {
+        self.proxy.as_deref()
+    }
+
+    /// The `--ca-cert` flag.
+    pub fn ca_cert(&self) -> Option<&std::path::Path> {
+        self.ca_cert.as_deref()
+    }
+
     /// Builds the client: credentials from the chain (or `--profile`), the
     /// endpoint and project as configured or found. Errors about a setting
     /// name its flag and variable.
@@ -105,13 +169,30 @@ impl Connection {
 
     async fn build(&self) -> Result<Client, Error> {
         let env = Env::process();
-        let builder = self.builder(&env)?.credentials_provider(credentials(&env)?);
-        builder.build_async().await
+        let mut builder = self.builder(&env)?;
+        if let Some(path) = self.ca_cert.clone() {
+            // On a blocking thread under the deadline, as the library reads
+            // the credentials file: a stalled file system cannot hang the run.
+            let deadline = self.timeout.unwrap_or(iotda_batchtask::DEFAULT_DEADLINE);
+            let shown = path.display().to_string();
+            let read = tokio::time::timeout(deadline, tokio::task::spawn_blocking(move || read_ca(&path)))
+                .await
+                .map_err(|_| {
+                    InvalidInput::new("ca_cert", format!("cannot read {shown}: not read within the deadline"))
+                })?
+                .map_err(|e| InvalidInput::new("ca_cert", format!("cannot read {shown}: {e}")))?;
+            builder = builder.ca_cert_pem(read?);
+        }
+        builder.credentials_provider(credentials(&env)?).build_async().await
     }
 
-    /// The builder for these options over `env`, without credentials.
+    /// The builder for these options over `env`, without credentials and
+    /// without the `--ca-cert` file (read by [`Connection::client`]).
     pub fn builder(&self, env: &Env) -> Result<ClientBuilder, Error> {
-        let mut builder = match (&self.endpoint, &self.region) {
+        let settings = self.settings(env)?;
+        let value = |g: &Option<Given>| g.as_ref().map(|g| g.value.clone());
+        let (endpoint, region) = (value(&settings.endpoint), value(&settings.region));
+        let mut builder = match (&endpoint, &region) {
             (Some(endpoint), _) => Client::builder(endpoint),
             (None, Some(region)) => Client::for_region(region),
             (None, None) => {
@@ -127,20 +208,17 @@ impl Connection {
             SigningArg::Plain => Signing::Plain,
             SigningArg::Derived => Signing::Derived,
         });
-        if let Some(id) = &self.project_id {
+        if let Some(id) = value(&settings.project_id) {
             builder = builder.project_id(id);
         }
-        if let Some(id) = &self.instance_id {
+        if let Some(id) = value(&settings.instance_id) {
             builder = builder.instance_id(id);
         }
-        if let Some(region) = &self.region {
+        if let Some(region) = &region {
             builder = builder.region(region);
         }
         if let Some(proxy) = &self.proxy {
             builder = builder.proxy(proxy);
-        }
-        if let Some(path) = &self.ca_cert {
-            builder = builder.ca_cert_pem(read_ca(path)?);
         }
         if let Some(timeout) = self.timeout {
             builder = builder
@@ -171,11 +249,23 @@ struct Profile(CredentialsFileProvider);
 
 impl ProvideCredentials for Profile {
     fn provide(&self) -> BoxFuture<'_, Result<ProvidedCredentials, ConfigError>> {
-        let result = self.0.load().map_err(|e| match e {
-            ConfigError::NotConfigured { looked_for, .. } => InvalidInput::new("--profile", looked_for).into(),
-            other => other,
-        });
+        let result = self.0.load().map_err(profile_error);
         Box::pin(async move { result })
+    }
+
+    fn preview(&self) -> Result<Preview, ConfigError> {
+        self.0.preview().and_then(|preview| match preview {
+            Preview::NotConfigured(looked_for) => Err(InvalidInput::new("--profile", looked_for).into()),
+            other => Ok(other),
+        })
+    }
+}
+
+/// With `--profile` the section must exist: its absence is an error.
+fn profile_error(error: ConfigError) -> ConfigError {
+    match error {
+        ConfigError::NotConfigured { looked_for, .. } => InvalidInput::new("--profile", looked_for).into(),
+        other => other,
     }
 }
 
@@ -194,19 +284,10 @@ fn name_setting(error: Error) -> Error {
     }
 }
 
-/// The `--ca-cert` file, bounded.
+/// The `--ca-cert` file: a regular file (a FIFO would block for ever), bounded.
 fn read_ca(path: &std::path::Path) -> Result<Vec<u8>, InvalidInput> {
-    use std::io::Read as _;
-    let fail = |why: String| InvalidInput::new("ca_cert", format!("cannot read {}: {why}", path.display()));
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut pem = Vec::new();
-    file.take(MAX_CA_BYTES + 1)
-        .read_to_end(&mut pem)
-        .map_err(|e| fail(e.to_string()))?;
-    if pem.len() as u64 > MAX_CA_BYTES {
-        return Err(fail(format!("larger than {MAX_CA_BYTES} bytes")));
-    }
-    Ok(pem)
+    iotda_batchtask::config::read_small_file(path, MAX_CA_BYTES)
+        .map_err(|e| InvalidInput::new("ca_cert", format!("cannot read {}: {e}", path.display())))
 }
 
 /// `--timeout`: checked while parsing, so that clap names the option and

@@ -164,12 +164,9 @@ fn command() -> clap::Command {
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.
 fn main() -> ExitCode {
-    let mut sources = None;
-    let parsed = command().try_get_matches().and_then(|mut matches| {
-        // `config` tells a flag from a variable by the matches' sources.
-        sources = matches.subcommand_matches("config").cloned();
-        Cli::from_arg_matches_mut(&mut matches)
-    });
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
@@ -214,7 +211,7 @@ fn main() -> ExitCode {
             Command::Delete(args) => delete::run(args).await,
             Command::Emulator(args) => emulator::run(args).await,
             Command::Demo => demo::run().await,
-            Command::Config(args) => config::run(args, sources.as_ref()),
+            Command::Config(args) => config::run(args),
             Command::Completions(args) => completions::completions(&args),
             Command::Man => completions::man(),
         }

@@ -270,7 +270,7 @@ impl ListBatchTasks {
 
     /// The GET [`send`](Self::send) would make, as planned without sending
     /// (the page query as given; values are validated when sent).
-    pub(crate) fn planned(&self, auth: super::AuthKind) -> super::PlannedRequest {
+    pub(crate) fn planned(&self, auth: crate::config::AuthKind) -> super::PlannedRequest {
         let mut query = format!("?task_type={}", self.task_type.as_str());
         let encode =
             |value: &str| percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string();

@@ -40,7 +40,7 @@ pub use create::{CreateBatchTask, CreateOutcome};
 pub use delete::{DeleteBatchTask, DeleteOutcome};
 pub use list::{ListBatchTasks, ListOutput, MAX_WALK_TASKS};
 pub use paging::MAX_WALK_PAGES;
-pub use plan::{AuthKind, PlannedRequest};
+pub use plan::PlannedRequest;
 pub use show::{MAX_OFFSET, MAX_PAGE_SIZE, MAX_WALK_SUB_TASKS, ShowBatchTask, ShowOutput};
 pub use targets::{BatchTargetsCall, DEFAULT_CANCEL_GRACE, DEFAULT_CONCURRENCY, MAX_CONCURRENCY, TargetsProgress};
 
@@ -449,7 +449,27 @@ impl ClientBuilder {
     /// (so a configuration mistake shows now, not at the first request) and,
     /// when no project ID is given or carried by the credentials, finding it
     /// with IAM ([`crate::config::ProjectDiscovery`]; needs the region).
-    pub async fn build_async(mut self) -> Result<Client, Error> {
+    ///
+    /// The deadline ([`ClientBuilder::deadline`]) bounds all of it, a
+    /// provider's files and requests included: past it the build ends with
+    /// [`Error::Timeout`] ([`TimeoutKind::Deadline`](crate::TimeoutKind::Deadline), no attempts).
+    pub async fn build_async(self) -> Result<Client, Error> {
+        let deadline = self.deadline;
+        validation::duration("deadline", deadline)?;
+        let started = std::time::Instant::now();
+        tokio::time::timeout(deadline, self.build_async_unbounded())
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    limit: crate::TimeoutKind::Deadline,
+                    elapsed: started.elapsed(),
+                    attempts: 0,
+                    request_id: None,
+                })
+            })
+    }
+
+    async fn build_async_unbounded(mut self) -> Result<Client, Error> {
         let env = self.config.env.clone().unwrap_or_else(Env::process);
         let provided = match (&self.credentials, &self.config.provider) {
             (Some(credentials), None) => ProvidedCredentials::new(credentials.clone(), "given"),

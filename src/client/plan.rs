@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Auth, Authenticator, Client};
+use crate::config::AuthKind;
 use crate::error::Error;
 
 /// What a masked header value shows.
@@ -27,41 +28,19 @@ pub struct PlannedRequest {
     pub body: Option<Value>,
 }
 
-/// How requests are authenticated, as the configured credentials say (for a
-/// provider, the credentials it gives now: the chain's file, environment or
-/// ECS metadata).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum AuthKind {
-    /// An IAM token in `X-Auth-Token`.
-    Token,
-    /// AK/SK signing in `Authorization` (with `X-Sdk-Date`).
-    Signed,
-    /// AK/SK signing with temporary credentials: also `X-Security-Token`.
-    SignedTemporary,
-}
-
-impl AuthKind {
-    /// The headers this authentication adds, values masked.
-    fn headers(self) -> Vec<(&'static str, String)> {
-        match self {
-            AuthKind::Token => vec![("X-Auth-Token", MASKED.to_owned())],
-            AuthKind::Signed | AuthKind::SignedTemporary => {
-                let mut headers = vec![
-                    ("X-Sdk-Date", "(the time of sending)".to_owned()),
-                    (
-                        "Authorization",
-                        format!("{MASKED} (AK/SK signature, computed when sent)"),
-                    ),
-                ];
-                if self == AuthKind::SignedTemporary {
-                    headers.push(("X-Security-Token", MASKED.to_owned()));
-                }
-                headers
-            }
-        }
-    }
+/// The headers `kind` adds, values masked.
+fn auth_headers(kind: AuthKind) -> Vec<(&'static str, String)> {
+    kind.headers()
+        .iter()
+        .map(|&name| {
+            let value = match name {
+                "X-Sdk-Date" => "(the time of sending)".to_owned(),
+                "Authorization" => format!("{MASKED} (AK/SK signature, computed when sent)"),
+                _ => MASKED.to_owned(),
+            };
+            (name, value)
+        })
+        .collect()
 }
 
 impl Client {
@@ -86,8 +65,8 @@ impl Client {
         };
         Ok(match auth {
             Authenticator::Token(_) => AuthKind::Token,
-            Authenticator::Signed { temporary: false, .. } => AuthKind::Signed,
-            Authenticator::Signed { temporary: true, .. } => AuthKind::SignedTemporary,
+            Authenticator::Signed { temporary: false, .. } => AuthKind::AkSk,
+            Authenticator::Signed { temporary: true, .. } => AuthKind::Temporary,
         })
     }
 
@@ -107,7 +86,7 @@ impl Client {
         if let Some(id) = &self.shared.instance_id {
             headers.push(("Instance-Id", id.to_string()));
         }
-        headers.extend(auth.headers());
+        headers.extend(auth_headers(auth));
         PlannedRequest {
             method,
             url: format!("{}/v5/iot/{}{path}", self.endpoint(), self.project_id()),

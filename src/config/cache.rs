@@ -23,6 +23,10 @@ type Build<T> = dyn Fn(&ProvidedCredentials) -> Result<T, ConfigError> + Send + 
 struct Entry<T> {
     value: Arc<T>,
     expires_at: Option<Timestamp>,
+    /// When to fetch again: the margin before `expires_at`, at most half
+    /// the lifetime the credentials had when fetched (else credentials that
+    /// live shorter than the margin would be fetched again at every request).
+    refresh_at: Option<Timestamp>,
 }
 
 /// The credentials of one client and what they were made into.
@@ -105,9 +109,23 @@ impl<T> CredentialCache<T> {
 
     fn store(&self, provided: &ProvidedCredentials) -> Result<Arc<T>, ConfigError> {
         let value = Arc::new((self.build)(provided)?);
+        let refresh_at = provided.expires_at.map(|expires_at| {
+            let lifetime = expires_at.duration_since(self.env.now());
+            if lifetime.is_negative() || lifetime.is_zero() {
+                // This host's clock may be wrong; the server decides. They are
+                // asked for again at the next request.
+                tracing::warn!(source = provided.source, %expires_at, "the credentials fetched have already expired by this host's clock; signing with them");
+                return expires_at;
+            }
+            let margin = jiff::SignedDuration::try_from(self.margin)
+                .unwrap_or(jiff::SignedDuration::MAX)
+                .min(lifetime / 2);
+            expires_at - margin
+        });
         let entry = Arc::new(Entry {
             value: value.clone(),
             expires_at: provided.expires_at,
+            refresh_at,
         });
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(entry);
         Ok(value)
@@ -118,13 +136,13 @@ impl<T> CredentialCache<T> {
     }
 
     fn freshness(&self, entry: &Entry<T>) -> Freshness {
-        let Some(expires_at) = entry.expires_at else {
+        let (Some(expires_at), Some(refresh_at)) = (entry.expires_at, entry.refresh_at) else {
             return Freshness::Fresh;
         };
-        let left = expires_at.duration_since(self.env.now());
-        if left.is_negative() || left.is_zero() {
+        let now = self.env.now();
+        if now >= expires_at {
             Freshness::Expired
-        } else if left.unsigned_abs() < self.margin {
+        } else if now >= refresh_at {
             Freshness::Due
         } else {
             Freshness::Fresh
@@ -152,6 +170,8 @@ mod tests {
         fetches: AtomicUsize,
         clock: Arc<AtomicI64>,
         gate: Option<Arc<Notify>>,
+        /// How long each fetch's credentials live (seconds; 0 or less: expired on arrival).
+        lifetime: i64,
     }
 
     impl ProvideCredentials for Counting {
@@ -164,7 +184,7 @@ mod tests {
                 let now = Timestamp::from_second(self.clock.load(Ordering::SeqCst)).expect("in range");
                 Ok(
                     ProvidedCredentials::new(Credentials::temporary(format!("AK{n}"), "sk", "token"), "test")
-                        .expiring(now + SignedDuration::from_hours(1)),
+                        .expiring(now + SignedDuration::from_secs(self.lifetime)),
                 )
             })
         }
@@ -190,6 +210,7 @@ mod tests {
             fetches: AtomicUsize::new(0),
             clock: Arc::new(AtomicI64::new(START)),
             gate: None,
+            lifetime: 3600,
         });
         let cache = Arc::new(cache(provider.clone()));
         // Ten concurrent first uses: one fetch.
@@ -217,6 +238,7 @@ mod tests {
             fetches: AtomicUsize::new(0),
             clock: Arc::new(AtomicI64::new(START)),
             gate: Some(gate.clone()),
+            lifetime: 3600,
         });
         let cache = Arc::new(cache(provider.clone()));
         let first = tokio::spawn({
@@ -245,5 +267,63 @@ mod tests {
         );
         assert_eq!(cache.get().await.as_deref().map(String::as_str), Ok("AK2"));
         assert_eq!(provider.fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn credentials_shorter_lived_than_the_margin_are_not_fetched_at_every_request() {
+        // 20 minutes of life, half the 40-minute margin.
+        let provider = Arc::new(Counting {
+            fetches: AtomicUsize::new(0),
+            clock: Arc::new(AtomicI64::new(START)),
+            gate: None,
+            lifetime: 20 * 60,
+        });
+        let cache = cache(provider.clone());
+        // 60 requests, one every 15 s: 15 minutes.
+        for i in 0..60 {
+            provider.clock.store(START + i * 15, Ordering::SeqCst);
+            cache.get().await.expect("credentials");
+        }
+        // The first fetch, and one refresh once half the lifetime has passed.
+        assert_eq!(provider.fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn credentials_expired_on_arrival_are_used_with_a_warning() {
+        #[derive(Clone, Default)]
+        struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("lock").extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer({
+                let captured = captured.clone();
+                move || captured.clone()
+            })
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let provider = Arc::new(Counting {
+            fetches: AtomicUsize::new(0),
+            clock: Arc::new(AtomicI64::new(START)),
+            gate: None,
+            lifetime: -60,
+        });
+        let cache = cache(provider.clone());
+        assert_eq!(cache.get().await.as_deref().map(String::as_str), Ok("AK1"));
+        let logged = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+        assert!(
+            logged.contains("WARN") && logged.contains("already expired"),
+            "{logged}"
+        );
+        // Asked for again at the next request.
+        assert_eq!(cache.get().await.as_deref().map(String::as_str), Ok("AK2"));
     }
 }

@@ -7,6 +7,7 @@ use futures_util::future::BoxFuture;
 use super::env::Env;
 use super::environment::EnvironmentProvider;
 use super::error::ConfigError;
+use super::explain::Preview;
 use super::file::CredentialsFileProvider;
 use super::metadata::MetadataProvider;
 use super::provider::{ProvideCredentials, ProvidedCredentials};
@@ -57,6 +58,23 @@ impl CredentialChain {
         Self { providers }
     }
 
+    /// Which provider would answer and with what kind of credentials,
+    /// without a network request: [`ProvideCredentials::preview`] of the
+    /// first provider that is configured. `preview()?.kind()` is the auth a
+    /// real call would use (what `--dry-run` shows).
+    ///
+    /// ```
+    /// use iotda_batchtask::config::{AuthKind, CredentialChain, Env, ProvideCredentials};
+    ///
+    /// let env = Env::from_vars([("HOME", "/nonexistent")]);
+    /// let preview = CredentialChain::new(&env)?.preview()?;
+    /// assert_eq!((preview.source(), preview.kind()), (Some("ECS metadata"), Some(AuthKind::Temporary)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn source(&self) -> Result<super::Preview, ConfigError> {
+        self.preview()
+    }
+
     /// Asks each provider in turn.
     pub async fn resolve(&self) -> Result<ProvidedCredentials, ConfigError> {
         let mut looked = Vec::new();
@@ -78,5 +96,9 @@ impl CredentialChain {
 impl ProvideCredentials for CredentialChain {
     fn provide(&self) -> BoxFuture<'_, Result<ProvidedCredentials, ConfigError>> {
         Box::pin(self.resolve())
+    }
+
+    fn preview(&self) -> Result<Preview, ConfigError> {
+        super::explain::preview_chain(&self.providers)
     }
 }

@@ -4,6 +4,7 @@ use futures_util::future::BoxFuture;
 
 use super::env::Env;
 use super::error::ConfigError;
+use super::explain::Preview;
 use super::provider::{ProvideCredentials, ProvidedCredentials};
 use crate::auth::Credentials;
 use crate::validation::InvalidInput;
@@ -61,6 +62,13 @@ impl ProvideCredentials for EnvironmentProvider {
             Err(e) => Err(e.into()),
         };
         Box::pin(async move { result })
+    }
+
+    fn preview(&self) -> Result<Preview, ConfigError> {
+        Ok(match self.credentials()? {
+            Some(credentials) => Preview::Found(ProvidedCredentials::new(credentials, "environment")),
+            None => Preview::NotConfigured(format!("environment: {LOOKED_FOR}")),
+        })
     }
 }
 

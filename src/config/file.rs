@@ -7,6 +7,7 @@ use ini::{Ini, ParseOption};
 
 use super::env::Env;
 use super::error::ConfigError;
+use super::explain::Preview;
 use super::provider::{ProvideCredentials, ProvidedCredentials};
 use crate::auth::Credentials;
 use crate::validation::InvalidInput;
@@ -87,7 +88,9 @@ impl CredentialsFileProvider {
         &self.profile
     }
 
-    /// Reads the file now (blocking; it is small).
+    /// Reads the file now (blocking, but never on a FIFO or device: only a
+    /// regular file of at most 64 KiB is read; [`ProvideCredentials::provide`]
+    /// reads it on a blocking thread, so a caller's deadline bounds it).
     pub fn load(&self) -> Result<ProvidedCredentials, ConfigError> {
         let not_configured = |why: String| ConfigError::NotConfigured {
             provider: "credentials file",
@@ -101,13 +104,32 @@ impl CredentialsFileProvider {
             line,
             message,
         };
-        let text = match read_bounded(path) {
+        let text = match read_text(path, MAX_FILE_BYTES) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(not_configured(format!("{} not found", path.display())));
             }
             Err(e) => return Err(file_error(0, format!("cannot be read: {e}"))),
         };
+        // Notepad and other Windows editors start UTF-8 with a byte-order
+        // mark; Huawei's SDKs refuse it, accepting it is kinder.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        // A key before any `[section]` header means the file is not what it
+        // claims to be (another encoding's mark, a pasted fragment): an error,
+        // as Python's configparser makes it, never "no [basic] here", which
+        // would fall through to another identity.
+        let first = text.lines().enumerate().find(|(_, line)| {
+            let line = line.trim();
+            !line.is_empty() && !line.starts_with(['#', ';'])
+        });
+        if let Some((number, line)) = first
+            && !line.trim_start().starts_with('[')
+        {
+            return Err(file_error(
+                number + 1,
+                "a key before any [section] header: not a credentials file".to_owned(),
+            ));
+        }
         let options = ParseOption {
             enabled_quote: false,
             enabled_escape: false,
@@ -118,7 +140,7 @@ impl CredentialsFileProvider {
         // An error at the end of the file is reported on its last line, not the one after.
         let lines = text.lines().count().max(1);
         let ini =
-            Ini::load_from_str_opt(&text, options).map_err(|e| file_error(e.line.min(lines), e.msg.into_owned()))?;
+            Ini::load_from_str_opt(text, options).map_err(|e| file_error(e.line.min(lines), e.msg.into_owned()))?;
         let sections = ini
             .iter()
             .filter(|(name, _)| *name == Some(self.profile.as_str()))
@@ -175,22 +197,77 @@ impl CredentialsFileProvider {
 
 impl ProvideCredentials for CredentialsFileProvider {
     fn provide(&self) -> BoxFuture<'_, Result<ProvidedCredentials, ConfigError>> {
-        let result = self.load();
-        Box::pin(async move { result })
+        Box::pin(async move {
+            // On a blocking thread when there is a runtime, so that the
+            // caller's deadline (a timeout around this future) still applies
+            // if the file system stalls.
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    let this = self.clone();
+                    runtime.spawn_blocking(move || this.load()).await.unwrap_or_else(|e| {
+                        Err(ConfigError::File {
+                            path: self.path.clone().unwrap_or_default(),
+                            line: 0,
+                            message: format!("reading stopped: {e}"),
+                        })
+                    })
+                }
+                Err(_) => self.load(),
+            }
+        })
+    }
+
+    fn preview(&self) -> Result<Preview, ConfigError> {
+        match self.load() {
+            Ok(provided) => Ok(Preview::Found(provided)),
+            Err(e @ ConfigError::NotConfigured { .. }) => Ok(Preview::NotConfigured(e.to_string())),
+            Err(e) => Err(e),
+        }
     }
 }
 
-/// Reads at most [`MAX_FILE_BYTES`]; a larger file is an error.
-pub(crate) fn read_bounded(path: &Path) -> std::io::Result<String> {
+/// A small configuration file's bytes: refused unless it is a regular
+/// file (a FIFO would block the open for ever, a device such as `/dev/zero`
+/// never ends), and at most `max_bytes` long. Errors are I/O errors whose
+/// message says which rule the file broke; `NotFound` when it is missing.
+///
+/// ```
+/// use iotda_batchtask::config::read_small_file;
+///
+/// let e = read_small_file(std::path::Path::new("/dev/zero"), 1024).expect_err("a device");
+/// assert!(e.to_string().contains("not a regular file"), "{e}");
+/// ```
+pub fn read_small_file(path: &Path, max_bytes: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
+    let not_regular = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a pipe or device could block or never end)",
+        )
+    };
+    // `stat` never blocks, where opening a FIFO waits for a writer. (A file
+    // swapped for a FIFO between the two looks could still block the open:
+    // that takes a local attacker, and the second look catches the rest.)
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
     let file = std::fs::File::open(path)?;
-    let mut text = String::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_FILE_BYTES {
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::new();
+    file.take(max_bytes.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("larger than {MAX_FILE_BYTES} bytes"),
+            format!("larger than {max_bytes} bytes"),
         ));
     }
-    Ok(text)
+    Ok(bytes)
+}
+
+/// [`read_small_file`] as UTF-8 text.
+pub(crate) fn read_text(path: &Path, max_bytes: u64) -> std::io::Result<String> {
+    String::from_utf8(read_small_file(path, max_bytes)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }

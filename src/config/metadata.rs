@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::env::Env;
 use super::error::ConfigError;
+use super::explain::{AuthKind, Preview};
 use super::provider::{ProvideCredentials, ProvidedCredentials};
 use crate::auth::Credentials;
 use crate::validation::InvalidInput;
@@ -40,8 +41,9 @@ const NO_AGENCY: &str = "Please configure Cloud Service Agency first";
 /// becomes [`Credentials::temporary`] valid until `expires_at`. Each request
 /// has [`METADATA_TIMEOUT`] to connect and to answer; no proxy is used.
 ///
-/// No answer at all (not an ECS host) is "not configured"; an answer that
-/// is not credentials is an error. A [`Client`](crate::Client) asks again
+/// No answer at all (not an ECS host), or a 403 or 404 for the security
+/// key (no agency here), is "not configured"; another answer that is not
+/// credentials is an error. A [`Client`](crate::Client) asks again
 /// when fewer than [`REFRESH_MARGIN`](super::REFRESH_MARGIN) remain.
 #[derive(Debug, Clone)]
 pub struct MetadataProvider {
@@ -108,6 +110,18 @@ impl MetadataProvider {
         } else {
             (status, body)
         };
+        if matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) {
+            // Something answers at the address but has no credentials for
+            // this host: not an ECS host with an agency. The chain's error
+            // then names every source, not only this one.
+            return Err(ConfigError::NotConfigured {
+                provider: "ECS metadata",
+                looked_for: format!(
+                    "{} ({ENDPOINT_VAR}) answered {SECURITY_KEY_PATH} with HTTP {status}: no agency here",
+                    self.endpoint
+                ),
+            });
+        }
         if status != StatusCode::OK {
             let hint = if String::from_utf8_lossy(&body).contains(NO_AGENCY) {
                 " (the host has no cloud service agency)"
@@ -184,6 +198,15 @@ impl MetadataProvider {
 impl ProvideCredentials for MetadataProvider {
     fn provide(&self) -> BoxFuture<'_, Result<ProvidedCredentials, ConfigError>> {
         Box::pin(self.fetch())
+    }
+
+    /// ECS metadata is asked only when used: it would give temporary credentials.
+    fn preview(&self) -> Result<Preview, ConfigError> {
+        Ok(Preview::WouldAsk {
+            source: "ECS metadata",
+            at: self.endpoint.clone(),
+            kind: AuthKind::Temporary,
+        })
     }
 }
 

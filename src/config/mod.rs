@@ -28,6 +28,7 @@ mod chain;
 mod env;
 pub(crate) mod environment;
 mod error;
+mod explain;
 mod file;
 mod metadata;
 mod project;
@@ -38,7 +39,8 @@ pub use chain::CredentialChain;
 pub use env::Env;
 pub use environment::EnvironmentProvider;
 pub use error::ConfigError;
-pub use file::{CredentialsFileProvider, DEFAULT_PROFILE};
+pub use explain::{AuthKind, Given, Preview, Setting, explain};
+pub use file::{CredentialsFileProvider, DEFAULT_PROFILE, read_small_file};
 pub use metadata::{DEFAULT_METADATA_ENDPOINT, METADATA_TIMEOUT, MetadataProvider};
 pub use project::{ProjectDiscovery, iam_endpoint};
 pub use provider::{ProvideCredentials, ProvidedCredentials};
@@ -58,7 +60,7 @@ pub(crate) const VARIABLES: [&str; 7] = [
 /// valid: 40 minutes, as the official SDKs do.
 pub const REFRESH_MARGIN: std::time::Duration = std::time::Duration::from_secs(40 * 60);
 
-/// A small configuration file's text (at most 64 KiB).
+/// A small configuration file's text: a regular file of at most 64 KiB.
 pub(crate) fn file_text(path: &std::path::Path) -> std::io::Result<String> {
-    file::read_bounded(path)
+    file::read_text(path, 64 * 1024)
 }

@@ -23,12 +23,20 @@ const MAX_ANSWER_BYTES: usize = 256 * 1024;
 /// The IAM endpoint for `region`: `HUAWEICLOUD_SDK_IAM_ENDPOINT` in `env`,
 /// else the credentials' `iam_endpoint` (the credentials file's key), else
 /// `https://iam.{region}.myhuaweicloud.com`.
+///
+/// A value that is not an endpoint URL is an error naming where it came
+/// from: the variable, or `iam_endpoint` (the credentials' field, the file's key).
 pub fn iam_endpoint(env: &Env, provided: Option<&ProvidedCredentials>, region: &str) -> Result<String, InvalidInput> {
     if let Some(endpoint) = env.var(IAM_VAR)? {
+        validation::endpoint(&endpoint).map_err(|e| InvalidInput::new(IAM_VAR, e.rule().to_owned()))?;
         return Ok(endpoint);
     }
-    if let Some(endpoint) = provided.and_then(|p| p.iam_endpoint.clone()) {
-        return Ok(endpoint);
+    if let Some(provided) = provided
+        && let Some(endpoint) = &provided.iam_endpoint
+    {
+        validation::endpoint(endpoint)
+            .map_err(|e| InvalidInput::new("iam_endpoint", format!("(from the {}) {}", provided.source, e.rule())))?;
+        return Ok(endpoint.clone());
     }
     validation::region(region)?;
     Ok(format!("https://iam.{region}.myhuaweicloud.com"))

@@ -6,6 +6,7 @@ use futures_util::future::BoxFuture;
 use jiff::Timestamp;
 
 use super::error::ConfigError;
+use super::explain::Preview;
 use crate::auth::Credentials;
 
 /// A source of credentials: [`EnvironmentProvider`](super::EnvironmentProvider),
@@ -20,6 +21,16 @@ pub trait ProvideCredentials: fmt::Debug + Send + Sync {
     /// Fetches credentials. Called once when a client starts and again
     /// whenever the last ones are about to expire.
     fn provide(&self) -> BoxFuture<'_, Result<ProvidedCredentials, ConfigError>>;
+
+    /// What [`provide`](ProvideCredentials::provide) would answer, found
+    /// without a network request: the credentials when they are at hand (the
+    /// environment, a file), the service it would ask (ECS metadata), or
+    /// [`Preview::Unknown`] (the default, for a provider that cannot tell).
+    /// A configuration that is present but broken is the same error
+    /// `provide` would give. `--dry-run` shows the auth kind from this.
+    fn preview(&self) -> Result<Preview, ConfigError> {
+        Ok(Preview::Unknown)
+    }
 }
 
 /// Credentials with what came along with them.
@@ -67,11 +78,19 @@ impl ProvideCredentials for Credentials {
         let provided = ProvidedCredentials::new(self.clone(), "given");
         Box::pin(async move { Ok(provided) })
     }
+
+    fn preview(&self) -> Result<Preview, ConfigError> {
+        Ok(Preview::Found(ProvidedCredentials::new(self.clone(), "given")))
+    }
 }
 
 /// A boxed provider is a provider (a choice made at run time, say).
 impl<P: ProvideCredentials + ?Sized> ProvideCredentials for Box<P> {
     fn provide(&self) -> BoxFuture<'_, Result<ProvidedCredentials, ConfigError>> {
         (**self).provide()
+    }
+
+    fn preview(&self) -> Result<Preview, ConfigError> {
+        (**self).preview()
     }
 }

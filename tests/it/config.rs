@@ -756,3 +756,367 @@ async fn the_deadline_bounds_a_provider_that_never_answers() {
     );
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn a_credentials_file_with_a_byte_order_mark_is_read_not_skipped() {
+    let emulator = Emulator::start(EmulatorConfig::new().temporary_credentials(Duration::from_secs(3600)))
+        .await
+        .expect("emulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // As Windows' Notepad saves it.
+    let path = write_file(&dir, "credentials", "\u{feff}[basic]\nak = AKFILE0001\nsk = SEC\n");
+    let provided = CredentialsFileProvider::from_path(&path).load().expect("read");
+    assert_eq!(access_key(&provided), "AKFILE0001");
+    let metadata = emulator.base_url();
+    let chain = CredentialChain::new(&Env::from_vars([
+        ("HUAWEICLOUD_SDK_CREDENTIALS_FILE", path.as_os_str()),
+        ("IOTDA_METADATA_ENDPOINT", metadata.as_ref()),
+    ]))
+    .expect("chain");
+    let provided = chain.resolve().await.expect("credentials");
+    assert_eq!(
+        (access_key(&provided), provided.source),
+        ("AKFILE0001", "credentials file")
+    );
+
+    // Keys before any section header (Python's configparser refuses them):
+    // the file exists but is not what it means to be. An error naming it,
+    // never the next identity in the chain.
+    for text in [
+        "ak = AKFILE0001\nsk = SEC\n",
+        "\u{fffe}[basic]\nak = AKFILE0001\nsk = SEC\n",
+    ] {
+        let path = write_file(&dir, "headless", text);
+        let chain = CredentialChain::new(&Env::from_vars([
+            ("HUAWEICLOUD_SDK_CREDENTIALS_FILE", path.as_os_str()),
+            ("IOTDA_METADATA_ENDPOINT", metadata.as_ref()),
+        ]))
+        .expect("chain");
+        let e = chain.resolve().await.expect_err("not a credentials file");
+        assert!(matches!(e, ConfigError::File { line: 1, .. }), "{text:?}: {e:?}");
+        assert!(
+            e.to_string().contains("headless") && !e.to_string().contains("SEC"),
+            "{e}"
+        );
+    }
+}
+
+/// Runs `f` on its own thread and fails the test if it has not returned
+/// within 20 s: a read that blocks for ever must fail the test, not hang it.
+#[cfg(unix)]
+fn within_20s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("returned instead of blocking")
+}
+
+#[cfg(unix)]
+fn mkfifo(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn configuration_files_that_are_not_regular_files_are_refused_without_blocking() {
+    use iotda_batchtask::region::iotda_endpoints;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo");
+    mkfifo(&fifo);
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".huaweicloud")).expect("mkdir");
+    mkfifo(&home.join(".huaweicloud/credentials"));
+    mkfifo(&home.join(".huaweicloud/regions.yaml"));
+    let dev_zero = std::path::PathBuf::from("/dev/zero");
+
+    for path in [fifo.clone(), dev_zero.clone(), dir.path().to_owned()] {
+        let e = within_20s({
+            let path = path.clone();
+            move || CredentialsFileProvider::from_path(path).load()
+        })
+        .expect_err("not a regular file");
+        assert!(
+            matches!(e, ConfigError::File { .. }) && e.to_string().contains(&path.display().to_string()),
+            "{}: {e:?}",
+            path.display()
+        );
+    }
+    // Through the chain, by the variable and by the default path.
+    let nowhere = refused();
+    for vars in [
+        vec![
+            (
+                "HUAWEICLOUD_SDK_CREDENTIALS_FILE",
+                fifo.to_str().expect("utf-8").to_owned(),
+            ),
+            ("IOTDA_METADATA_ENDPOINT", nowhere.clone()),
+        ],
+        vec![
+            ("HOME", home.to_str().expect("utf-8").to_owned()),
+            ("IOTDA_METADATA_ENDPOINT", nowhere.clone()),
+        ],
+    ] {
+        let e = within_20s(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                CredentialChain::new(&Env::from_vars(vars))
+                    .expect("chain")
+                    .resolve()
+                    .await
+            })
+        })
+        .expect_err("a FIFO");
+        assert!(
+            matches!(e, ConfigError::File { .. }) && e.to_string().contains("not a regular file"),
+            "{e:?}"
+        );
+    }
+    // The regions file, by the variable and by the default path.
+    for env in [
+        Env::from_vars([("HUAWEICLOUD_SDK_REGIONS_FILE", fifo.as_os_str())]),
+        Env::from_vars([("HOME", home.as_os_str())]),
+        Env::from_vars([("HUAWEICLOUD_SDK_REGIONS_FILE", dev_zero.as_os_str())]),
+    ] {
+        let e = within_20s(move || iotda_endpoints("xx-nowhere-1", &env)).expect_err("a FIFO");
+        assert!(
+            matches!(e, ConfigError::File { .. }) && e.to_string().contains("not a regular file"),
+            "{e:?}"
+        );
+    }
+}
+
+/// A metadata service that answers at once and then sends its body one
+/// byte every 200 ms, never finishing within a short deadline.
+async fn dripping_metadata() -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0u8; 4096];
+                let _ = socket.read(&mut head).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                    .await;
+                loop {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if socket.write_all(b" ").await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn the_deadline_bounds_credentials_fetched_while_building() {
+    let metadata = dripping_metadata().await;
+    let build = Client::builder(refused())
+        .project_id(DEMO_PROJECT_ID)
+        .region("cn-north-4")
+        .credentials_provider(MetadataProvider::with_endpoint(&metadata).expect("endpoint"))
+        .deadline(Duration::from_millis(500))
+        .env(Env::from_vars::<&str, &str>([]))
+        .build_async();
+    let e = tokio::time::timeout(Duration::from_secs(20), build)
+        .await
+        .expect("the build ends")
+        .expect_err("no credentials in time");
+    assert!(
+        matches!(
+            e,
+            Error::Timeout {
+                limit: iotda_batchtask::TimeoutKind::Deadline,
+                attempts: 0,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_endpoint_setting_is_named_as_the_setting_that_holds_it() {
+    use iotda_batchtask::region::iotda_endpoints;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let var = "HUAWEICLOUD_SDK_REGION_IOTDA_CN_NORTH_4";
+    let bad_var = Env::from_vars([(var, "ftp://iotda.example"), ("HOME", "/nonexistent")]);
+    let e = iotda_endpoints("cn-north-4", &bad_var).expect_err("not http(s)");
+    assert!(e.to_string().contains(var), "{e}");
+    let e = Client::for_region("cn-north-4")
+        .project_id(DEMO_PROJECT_ID)
+        .credentials(Credentials::ak_sk(AK, SK))
+        .env(bad_var)
+        .build()
+        .expect_err("not http(s)");
+    assert!(
+        e.to_string().contains(var) && !e.to_string().contains("IOTDA_ENDPOINT"),
+        "{e}"
+    );
+
+    let file = write_file(
+        &dir,
+        "regions.yaml",
+        "iotda:\n  - id: cn-north-4\n    endpoint: not-a-url\n",
+    );
+    let e = iotda_endpoints(
+        "cn-north-4",
+        &Env::from_vars([("HUAWEICLOUD_SDK_REGIONS_FILE", file.as_os_str())]),
+    )
+    .expect_err("not a URL");
+    assert!(
+        matches!(&e, ConfigError::File { path, .. } if *path == file) && e.to_string().contains("cn-north-4"),
+        "{e:?}"
+    );
+
+    // The IAM endpoint, from the variable and from the credentials file.
+    let credentials = write_file(
+        &dir,
+        "credentials",
+        "[basic]\nak = AK\nsk = SK\niam_endpoint = iam nowhere\n",
+    );
+    let cases = [
+        (
+            vec![
+                ("HUAWEICLOUD_SDK_IAM_ENDPOINT", "ftp://iam.example"),
+                ("HUAWEICLOUD_SDK_AK", AK),
+                ("HUAWEICLOUD_SDK_SK", SK),
+            ],
+            "HUAWEICLOUD_SDK_IAM_ENDPOINT",
+        ),
+        (
+            vec![("HUAWEICLOUD_SDK_CREDENTIALS_FILE", credentials.to_str().expect("utf-8"))],
+            "iam_endpoint",
+        ),
+    ];
+    for (vars, named) in cases {
+        let env = Env::from_vars(vars);
+        let e = Client::builder("https://x.st1.iotda-app.cn-north-4.myhuaweicloud.com")
+            .credentials_provider(CredentialChain::new(&env).expect("chain"))
+            .env(env)
+            .build_async()
+            .await
+            .expect_err("bad IAM endpoint");
+        assert_eq!(e.as_invalid_input().map(|i| i.field()), Some(named), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn a_metadata_address_answering_403_or_404_is_no_agency_not_an_error() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    for status in [403, 404] {
+        let server = MockServer::start().await;
+        Mock::given(method("PUT"))
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(status).set_body_string("Forbidden"))
+            .mount(&server)
+            .await;
+        let uri = server.uri();
+        let env = Env::from_vars([("IOTDA_METADATA_ENDPOINT", uri.as_str()), ("HOME", "/nonexistent-home")]);
+        let e = CredentialChain::new(&env)
+            .expect("chain")
+            .resolve()
+            .await
+            .expect_err("nothing");
+        let message = e.to_string();
+        assert!(matches!(e, ConfigError::NothingConfigured(_)), "{status}: {e:?}");
+        for looked in [
+            "HUAWEICLOUD_SDK_AK",
+            "/nonexistent-home/.huaweicloud/credentials",
+            &uri,
+            &status.to_string(),
+        ] {
+            assert!(message.contains(looked), "{looked} missing from: {message}");
+        }
+    }
+}
+
+#[test]
+fn the_chain_tells_its_auth_kind_without_a_request() {
+    use iotda_batchtask::config::{AuthKind, Given, Preview, explain};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let temporary = write_file(
+        &dir,
+        "credentials",
+        "[basic]\nak = AKFILE0001\nsk = s\nsecurity_token = t\n",
+    );
+    let nowhere = refused();
+    // (variables, the provider that answers, the kind)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, AuthKind);
+    let cases: [Case; 4] = [
+        (
+            vec![("HUAWEICLOUD_SDK_AK", AK), ("HUAWEICLOUD_SDK_SK", SK)],
+            "environment",
+            AuthKind::AkSk,
+        ),
+        (vec![("IOTDA_AUTH_TOKEN", "tok")], "environment", AuthKind::Token),
+        (
+            vec![("HUAWEICLOUD_SDK_CREDENTIALS_FILE", temporary.to_str().expect("utf-8"))],
+            "credentials file",
+            AuthKind::Temporary,
+        ),
+        (vec![("HOME", "/nonexistent-home")], "ECS metadata", AuthKind::Temporary),
+    ];
+    for (mut vars, source, kind) in cases {
+        vars.push(("IOTDA_METADATA_ENDPOINT", nowhere.as_str()));
+        let env = Env::from_vars(vars);
+        let chain = CredentialChain::new(&env).expect("chain");
+        let preview = chain.source().expect("preview");
+        assert_eq!(
+            (preview.source(), preview.kind()),
+            (Some(source), Some(kind)),
+            "{preview:?}"
+        );
+        if source == "ECS metadata" {
+            assert!(
+                matches!(&preview, Preview::WouldAsk { at, .. } if *at == nowhere),
+                "{preview:?}"
+            );
+        }
+    }
+
+    // The explanation names each setting's source, and the credentials' file.
+    let env = Env::from_vars([
+        ("HUAWEICLOUD_SDK_CREDENTIALS_FILE", temporary.to_str().expect("utf-8")),
+        ("IOTDA_METADATA_ENDPOINT", nowhere.as_str()),
+    ]);
+    let chain = CredentialChain::new(&env).expect("chain");
+    let settings = explain(
+        &env,
+        &chain,
+        &Given::new().endpoint("https://a1.st1.iotda-app.la-south-2.myhuaweicloud.com", "--endpoint"),
+    );
+    let get = |name: &str| {
+        settings
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| (s.value.clone(), s.source.clone()))
+            .unwrap_or_else(|| panic!("{name}: {settings:?}"))
+    };
+    assert_eq!(
+        get("region"),
+        ("la-south-2".to_owned(), "the endpoint's host".to_owned())
+    );
+    assert!(
+        get("access_key").1.contains(temporary.to_str().expect("utf-8")),
+        "{settings:?}"
+    );
+    assert_eq!(get("security_token").0, "****************");
+    assert!(!format!("{settings:?}").contains("AKFILE0001"), "{settings:?}");
+}

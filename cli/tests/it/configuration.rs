@@ -351,3 +351,194 @@ fn the_proxy_flag_is_used_for_remote_hosts_never_for_loopback() {
     // The proxy's address is named; nothing of the credentials is.
     assert!(!text(&remote.stderr).contains(SK));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_for_a_file_setting_is_refused_naming_it_not_waited_on() {
+    let emulator = emulator();
+    let url = emulator.handle.base_url();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".huaweicloud")).expect("mkdir");
+    let made = std::process::Command::new("mkfifo")
+        .arg(home.join(".huaweicloud/credentials"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let fifo_text = fifo.to_str().expect("utf-8");
+    let common = [
+        "--endpoint",
+        &url,
+        "--region",
+        "cn-north-4",
+        "--project-id",
+        DEMO_PROJECT_ID,
+    ];
+    // (variables, extra flags, the path the error must name)
+    type Run<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, String);
+    let runs: [Run; 3] = [
+        (
+            vec![("HUAWEICLOUD_SDK_CREDENTIALS_FILE", fifo_text)],
+            vec![],
+            fifo.display().to_string(),
+        ),
+        (
+            vec![("HOME", home.to_str().expect("utf-8"))],
+            vec![],
+            home.join(".huaweicloud/credentials").display().to_string(),
+        ),
+        (
+            vec![("HUAWEICLOUD_SDK_AK", AK), ("HUAWEICLOUD_SDK_SK", SK)],
+            vec!["--ca-cert", fifo_text],
+            fifo.display().to_string(),
+        ),
+    ];
+    for (vars, extra, named) in runs {
+        let out = bin(&vars)
+            .timeout(Duration::from_secs(20))
+            .args(["show", "--task-id", DEMO_TASK_ID, "--timeout", "1"])
+            .args(common)
+            .args(&extra)
+            .output()
+            .expect("ran");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{vars:?} {extra:?}: {stderr}");
+        assert!(
+            stderr.contains(&named) && stderr.contains("not a regular file"),
+            "{stderr}"
+        );
+    }
+    assert!(emulator.handle.journal().is_empty());
+}
+
+#[test]
+fn a_bad_region_override_is_named_not_blamed_on_the_endpoint_flag() {
+    let out = bin(&[
+        ("HUAWEICLOUD_SDK_AK", AK),
+        ("HUAWEICLOUD_SDK_SK", SK),
+        ("HUAWEICLOUD_SDK_REGION_IOTDA_CN_NORTH_4", "ftp://iotda.example"),
+    ])
+    .args(["show", "--task-id", DEMO_TASK_ID, "--region", "cn-north-4"])
+    .args(["--project-id", DEMO_PROJECT_ID])
+    .output()
+    .expect("ran");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("HUAWEICLOUD_SDK_REGION_IOTDA_CN_NORTH_4") && !stderr.contains("--endpoint"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn settings_from_the_environment_are_not_shown_as_required_in_usage() {
+    let vars = [
+        ("IOTDA_ENDPOINT", "http://127.0.0.1:9"),
+        ("HUAWEICLOUD_SDK_PROJECT_ID", DEMO_PROJECT_ID),
+        ("HUAWEICLOUD_SDK_REGION", "cn-north-4"),
+        ("IOTDA_INSTANCE_ID", "1a7ffc5c-d89c-44dd-8265-b1653d951ce0"),
+    ];
+    // `list` without its required --task-type: clap prints a usage line.
+    let out = bin(&vars).arg("list").output().expect("ran");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    let usage = stderr
+        .lines()
+        .find(|l| l.starts_with("Usage:"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(usage.contains("--task-type"), "{usage}");
+    for flag in ["--endpoint", "--project-id", "--region", "--instance-id"] {
+        assert!(!usage.contains(flag), "{flag} in {usage}");
+    }
+    // The variables still apply, and `config` says they did.
+    let out = bin(&vars).arg("config").output().expect("ran");
+    let listing = text(&out.stdout);
+    for (name, var) in [
+        ("endpoint", "IOTDA_ENDPOINT"),
+        ("project_id", "HUAWEICLOUD_SDK_PROJECT_ID"),
+        ("region", "HUAWEICLOUD_SDK_REGION"),
+        ("instance_id", "IOTDA_INSTANCE_ID"),
+    ] {
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.starts_with(&format!("{name} ")) && l.ends_with(&format!("env {var}"))),
+            "{name}: {listing}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_variable_counts_as_unset() {
+    let emulator = emulator();
+    let url = emulator.handle.base_url();
+    let out = bin(&[
+        ("HUAWEICLOUD_SDK_AK", AK),
+        ("HUAWEICLOUD_SDK_SK", SK),
+        ("IOTDA_ENDPOINT", &url),
+        ("HUAWEICLOUD_SDK_PROJECT_ID", DEMO_PROJECT_ID),
+        ("HUAWEICLOUD_SDK_REGION", "cn-north-4"),
+        ("IOTDA_INSTANCE_ID", ""),
+    ])
+    .args(["show", "--task-id", DEMO_TASK_ID])
+    .output()
+    .expect("ran");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = bin(&[("IOTDA_INSTANCE_ID", ""), ("IOTDA_ENDPOINT", "")])
+        .arg("config")
+        .output()
+        .expect("ran");
+    let listing = text(&out.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("instance_id ") && l.ends_with("not set")),
+        "{listing}"
+    );
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("endpoint ") && l.contains("not set")),
+        "{listing}"
+    );
+}
+
+#[test]
+fn a_metadata_address_answering_403_gives_the_full_no_credentials_error() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = runtime.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("PUT"))
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(403).set_body_string("Forbidden"))
+            .mount(&server)
+            .await;
+        server
+    });
+    let out = bin(&[("HOME", "/nonexistent-home")])
+        .env("IOTDA_METADATA_ENDPOINT", server.uri())
+        .args(["show", "--task-id", DEMO_TASK_ID, "--endpoint", "http://127.0.0.1:9"])
+        .args(["--region", "cn-north-4", "--project-id", DEMO_PROJECT_ID])
+        .output()
+        .expect("ran");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for named in [
+        "HUAWEICLOUD_SDK_AK",
+        "/nonexistent-home/.huaweicloud/credentials",
+        "403",
+    ] {
+        assert!(stderr.contains(named), "{named}: {stderr}");
+    }
+}
