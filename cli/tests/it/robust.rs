@@ -337,7 +337,7 @@ fn logs_have_no_colour_unless_stderr_is_a_terminal() {
     let out = run(cmd);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("show finished"), "the log is on: {stderr}");
+    assert!(stderr.contains("ShowBatchTask answered"), "the log is on: {stderr}");
     assert!(!stderr.contains('\u{1b}'), "no ANSI escapes in a pipe: {stderr:?}");
 }
 
