@@ -7,7 +7,7 @@ use hmac::KeyInit;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-use super::algorithm::Algorithm;
+use crate::algorithm::Algorithm;
 
 pub(crate) type HmacSha256 = hmac::Hmac<Sha256>;
 
