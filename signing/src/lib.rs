@@ -70,3 +70,8 @@ fn push_all(out: &mut String, parts: &[&str]) {
         out.push_str(part);
     }
 }
+
+/// Compiles the README's Rust example as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
