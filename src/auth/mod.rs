@@ -29,3 +29,28 @@ pub use algorithm::Signing;
 pub use credentials::{AkSk, Credentials};
 pub use iotda_batchtask_signing::{Algorithm, IOTDA_SIGNING_SERVICE};
 pub use signer::{SignError, Signer};
+
+/// The server side and the emulator's HTTP types stay out of the library's
+/// API (the emulator verifies with the signing crate and re-exports `http`
+/// and `bytes` itself); each of these must not compile, for the one reason
+/// it shows.
+///
+/// ```compile_fail,E0432
+/// use iotda_batchtask::auth::Authorization;
+/// ```
+/// ```compile_fail,E0432
+/// use iotda_batchtask::auth::VerifyError;
+/// ```
+/// ```compile_fail,E0599
+/// fn verify(signer: &iotda_batchtask::auth::Signer) {
+///     let _ = signer.verify_request();
+/// }
+/// ```
+/// ```compile_fail,E0432
+/// use iotda_batchtask::http;
+/// ```
+/// ```compile_fail,E0432
+/// use iotda_batchtask::bytes;
+/// ```
+#[cfg(doctest)]
+pub struct NoServerSideItems;
