@@ -135,20 +135,15 @@ impl Signer {
             );
         let output = self.inner.sign(&signable, at)?;
 
-        let mut values = Vec::with_capacity(output.headers().len());
-        for header in output.headers() {
-            // The signing crate sets only visible ASCII, which is always legal.
-            let mut value = HeaderValue::from_str(header.value())
-                .map_err(|_| signing::SignError::HeaderValue(header.name().to_owned()))?;
-            value.set_sensitive(header.is_sensitive());
-            values.push((HeaderName::from_static(header.name()), value));
-        }
         if let Some(query) = output.query() {
             request.url_mut().set_query(Some(query).filter(|q| !q.is_empty()));
         }
         let headers = request.headers_mut();
-        for (name, value) in values {
-            headers.insert(name, value);
+        for header in output.headers() {
+            let mut value = HeaderValue::from_str(header.value())
+                .expect("the signing crate checks that every value it sets is visible ASCII");
+            value.set_sensitive(header.is_sensitive());
+            headers.insert(HeaderName::from_static(header.name()), value);
         }
         Ok(())
     }
