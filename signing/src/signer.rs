@@ -123,7 +123,7 @@ impl Signer {
             ak: access_key.into(),
             security_token: None,
             project_id: None,
-            keys: Keys::new(&secret_key, &algorithm),
+            keys: Keys::new(secret_key, &algorithm),
             algorithm,
         }
     }
