@@ -164,11 +164,11 @@ pub use validation::MAX_DEADLINE;
 pub use futures_util::stream::Stream;
 /// The crates this one's public API uses, at the versions it uses, so a
 /// dependent needs no version matching of its own: `iotda_batchtask::reqwest`
-/// (give [`ClientBuilder::http_client`] a client of this version), `http` and
-/// `bytes` (the emulator's `Service::respond`), `jiff` (`Signer::sign`'s
-/// timestamp), and the `Stream` trait of [`ShowBatchTask::sub_tasks`].
+/// (give [`ClientBuilder::http_client`] a client of this version, or
+/// [`auth::Signer::sign`] a request) and `jiff` ([`auth::Signer::sign`]'s
+/// timestamp).
 #[cfg(feature = "client")]
-pub use {bytes, http, jiff, reqwest};
+pub use {jiff, reqwest};
 
 /// Compiles the README's Rust examples as doctests.
 #[cfg(all(doctest, feature = "client"))]

@@ -1,9 +1,10 @@
 //! The API gateway's authentication, as the emulator enforces it.
 //!
-//! Signatures are checked by the library's own [`Signer::verify_request`],
-//! so the emulator and the client share one canonicalisation and one reading
-//! of the signed headers; this module adds only the gateway's policy (which
-//! keys exist, clock skew, which headers must be signed).
+//! Signatures are checked by the signing crate's [`Signer::verify`], the
+//! crate the client signs with, so the emulator and the client share one
+//! canonicalisation and one reading of the signed headers; this module adds
+//! only the gateway's policy (which keys exist, clock skew, which headers
+//! must be signed).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,10 +17,10 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq as _;
 
 use crate::config::EmulatorConfig;
-use iotda_batchtask::auth::{
-    Algorithm, Authorization, Credentials, IOTDA_SIGNING_SERVICE, Signer, VerifyError, parse_sdk_date,
-};
 use iotda_batchtask::validation::{self, InvalidInput};
+use iotda_batchtask_signing::{
+    Algorithm, Authorization, IOTDA_SIGNING_SERVICE, SignableRequest, Signer, VerifyError, parse_sdk_date,
+};
 
 /// Detail of an unknown access key (the gateway masks the AK).
 pub(crate) const AK_NOT_EXIST: &str = "Get secretKey failed,ak:******,err:ak not exist";
@@ -42,6 +43,15 @@ pub(crate) const MALFORMED_AUTHORIZATION: &str = "Authorization header is not a 
 struct KeySigners {
     plain: Signer,
     derived: Signer,
+}
+
+impl KeySigners {
+    fn new(ak: &str, sk: &SecretString, derived: &Algorithm) -> Self {
+        Self {
+            plain: Signer::new(ak, sk.clone(), Algorithm::Plain),
+            derived: Signer::new(ak, sk.clone(), derived.clone()),
+        }
+    }
 }
 
 /// Temporary credentials the metadata service issued.
@@ -72,12 +82,10 @@ impl Authenticator {
         };
         let mut keys = HashMap::new();
         for (ak, sk) in &config.access_keys {
-            let credentials = Credentials::ak_sk(ak.clone(), sk.expose_secret().to_owned());
-            let signers = KeySigners {
-                plain: Signer::new(&credentials, Algorithm::Plain)?,
-                derived: Signer::new(&credentials, derived.clone())?,
-            };
-            if keys.insert(ak.clone(), signers).is_some() {
+            // As the client checks its own: an AK that can be sent, an SK of visible ASCII.
+            validation::access_key(ak)?;
+            validation::secret("credentials.sk", sk.expose_secret())?;
+            if keys.insert(ak.clone(), KeySigners::new(ak, sk, &derived)).is_some() {
                 return Err(InvalidInput::new(
                     "emulator.access_keys",
                     format!("lists access key {ak} twice"),
@@ -113,18 +121,11 @@ impl Authenticator {
         }
         let mut temporary = self.temporary.lock().unwrap_or_else(|p| p.into_inner());
         for key in issued {
-            let credentials = Credentials::ak_sk(key.access_key.clone(), key.secret_key.expose_secret().to_owned());
-            // The emulator made these keys itself; they always make signers.
-            let (Ok(plain), Ok(derived)) = (
-                Signer::new(&credentials, Algorithm::Plain),
-                Signer::new(&credentials, self.derived.clone()),
-            ) else {
-                continue;
-            };
+            let signers = KeySigners::new(&key.access_key, &key.secret_key, &self.derived);
             temporary.insert(
                 key.access_key,
                 TemporaryKey {
-                    signers: KeySigners { plain, derived },
+                    signers,
                     security_token: key.security_token,
                     expires_at: key.expires_at,
                 },
@@ -219,7 +220,18 @@ impl Authenticator {
             Algorithm::Plain => &signers.plain,
             Algorithm::Derived { .. } => &signers.derived,
         };
-        signer.verify_request(parts, body, auth).map_err(|error| match error {
+        let authority = parts.uri.authority().map(|authority| authority.as_str());
+        let mut request = SignableRequest::new(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query().unwrap_or(""),
+            body,
+        )
+        .headers(headers.iter().map(|(name, value)| (name.as_str(), value.as_bytes())));
+        if let Some(authority) = authority {
+            request = request.authority(authority);
+        }
+        signer.verify(&request, auth).map_err(|error| match error {
             VerifyError::Signature => fail(""),
             VerifyError::Scope => fail(&format!(
                 "the credential scope must be <X-Sdk-Date day>/{}/{IOTDA_SIGNING_SERVICE}",

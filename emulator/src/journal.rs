@@ -11,7 +11,7 @@ use http::request::Parts;
 use http::{Method, StatusCode};
 use serde_json::Value;
 
-use iotda_batchtask::auth::{Algorithm, Authorization};
+use iotda_batchtask_signing::{Algorithm, Authorization};
 
 /// How many entries the journal keeps; older ones are dropped first, so a
 /// long-running emulator (e.g. the CLI's) does not grow without bound.

@@ -25,7 +25,7 @@
 //!
 //! over tasks from a [`Seed`] (JSON, or [`Seed::demo`]), behind the API
 //! gateway's authentication: AK/SK signatures (plain and derived, verified
-//! with the library's own [`Signer`](iotda_batchtask::auth::Signer)) and IAM tokens.
+//! by [`iotda_batchtask_signing`], the crate the client signs with) and IAM tokens.
 //! Errors have Huawei's codes and body shapes, and every response carries a
 //! unique `X-Request-Id`.
 //!
@@ -153,6 +153,9 @@ pub use seed::{Seed, SeedError, SeedTask, Stoppable, TaskDetailStatus, TaskStatu
 pub use server::{Emulator, EmulatorHandle, shutdown_signal};
 pub use service::{Service, TooManyFaults};
 pub use state::{MAX_SUB_TASKS, MAX_TASKS, StateError, TaskSnapshot};
+/// The crates of [`Service::respond`]'s request and response types, at the
+/// versions it uses, so a test driving it needs no version matching of its own.
+pub use {bytes, http};
 
 use iotda_batchtask::validation::InvalidInput;
 

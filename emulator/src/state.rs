@@ -547,7 +547,7 @@ impl Task {
     fn new(seed: &SeedTask, ordinal: usize, need_confirm: bool) -> Self {
         let created = FIRST_CREATE_SECOND.saturating_add(i64::try_from(ordinal).unwrap_or(i64::MAX).saturating_mul(60));
         let create_time = Timestamp::from_second(created)
-            .map(iotda_batchtask::auth::format_sdk_date)
+            .map(iotda_batchtask_signing::format_sdk_date)
             .unwrap_or_default();
         // ObjectId-like: creation second, the task's ordinal, then the
         // sub-task's position (0 for the task itself). Unique within a task,

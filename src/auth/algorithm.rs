@@ -1,20 +1,15 @@
-//! Which AK/SK algorithm signs: the user's choice ([`Signing`]) and its
-//! resolution ([`Algorithm`]), whose wire names are parsed only here.
+//! Which AK/SK algorithm a client signs with: the user's choice
+//! ([`Signing`]), resolved for an endpoint into the signing crate's
+//! [`Algorithm`].
 
-use std::sync::LazyLock;
+use iotda_batchtask_signing::{Algorithm, IOTDA_SIGNING_SERVICE, sdk_derives};
 
 use crate::validation::{self, InvalidInput};
-
-/// The signing service name of IoTDA in derived (`V11`) scopes. Not `iotda`.
-pub const IOTDA_SIGNING_SERVICE: &str = "iotdm";
-
-const PLAIN: &str = "SDK-HMAC-SHA256";
-const DERIVED: &str = "V11-HMAC-SHA256";
 
 /// Which AK/SK algorithm a client uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Signing {
-    /// The official SDK's default derived predicate: derived signing for every
+    /// The official SDK's default derived predicate ([`sdk_derives`]): derived signing for every
     /// host *not* shaped like `<service>[.<region>].myhuaweicloud.com`, so
     /// instance endpoints (`xxxx.st1.iotda-app.cn-north-4.myhuaweicloud.com`)
     /// and loopback are derived, `iotda.cn-north-4.myhuaweicloud.com` is plain.
@@ -33,7 +28,7 @@ impl Signing {
         let derived = match self {
             Self::Plain => false,
             Self::Derived => true,
-            Self::Auto => default_derived_predicate(authority),
+            Self::Auto => sdk_derives(authority),
         };
         if !derived {
             return Ok(Algorithm::Plain);
@@ -53,90 +48,5 @@ impl Signing {
             region: region.to_owned(),
             service: IOTDA_SIGNING_SERVICE.to_owned(),
         })
-    }
-}
-
-/// The official SDK's default derived predicate: `true` (derive) unless the
-/// host matches `^[a-z][a-z0-9-]+(\.[a-z]{2,}-[a-z]+-\d{1,2})?\.(my)?(huaweicloud|myhwclouds).(com|cn)`,
-/// anchored at the start only, tested against host and port as signed.
-pub(crate) fn default_derived_predicate(authority: &str) -> bool {
-    static REGULAR_ENDPOINT: LazyLock<regress::Regex> = LazyLock::new(|| {
-        regress::Regex::new(r"^[a-z][a-z0-9-]+(\.[a-z]{2,}-[a-z]+-\d{1,2})?\.(my)?(huaweicloud|myhwclouds).(com|cn)")
-            .expect("a constant pattern, compiled by the unit tests")
-    });
-    REGULAR_ENDPOINT.find(authority).is_none()
-}
-
-/// A resolved signing algorithm.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Algorithm {
-    /// `SDK-HMAC-SHA256`: HMAC keyed with the secret key.
-    Plain,
-    /// `V11-HMAC-SHA256`: HMAC keyed with an HKDF key derived per day, region and service.
-    Derived {
-        /// Region ID, e.g. `cn-north-4`.
-        region: String,
-        /// Signing service, [`IOTDA_SIGNING_SERVICE`] for IoTDA.
-        service: String,
-    },
-}
-
-impl Algorithm {
-    /// The name in `Authorization`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Plain => PLAIN,
-            Self::Derived { .. } => DERIVED,
-        }
-    }
-
-    /// The algorithm called `name` in an `Authorization` header, with the
-    /// `(region, service)` of its credential scope: `SDK-HMAC-SHA256` has no
-    /// scope, `V11-HMAC-SHA256` must have one. `None` for anything else.
-    pub fn from_name(name: &str, scope: Option<(&str, &str)>) -> Option<Self> {
-        match (name, scope) {
-            (PLAIN, None) => Some(Self::Plain),
-            (DERIVED, Some((region, service))) => Some(Self::Derived {
-                region: region.to_owned(),
-                service: service.to_owned(),
-            }),
-            _ => None,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn predicate_matches_the_sdk() {
-        assert!(!default_derived_predicate("iotda.cn-north-4.myhuaweicloud.com"));
-        assert!(!default_derived_predicate("iam.myhuaweicloud.com"));
-        assert!(default_derived_predicate(
-            "a1b2c3d4e5.st1.iotda-app.cn-north-4.myhuaweicloud.com"
-        ));
-        assert!(default_derived_predicate("127.0.0.1:18080"));
-        assert!(default_derived_predicate("localhost:8080"));
-    }
-
-    #[test]
-    fn names_round_trip() {
-        let derived = Algorithm::Derived {
-            region: "cn-north-4".into(),
-            service: IOTDA_SIGNING_SERVICE.into(),
-        };
-        assert_eq!(
-            Algorithm::from_name(Algorithm::Plain.name(), None),
-            Some(Algorithm::Plain)
-        );
-        assert_eq!(
-            Algorithm::from_name(derived.name(), Some(("cn-north-4", "iotdm"))),
-            Some(derived)
-        );
-        // A scope belongs to V11 only, and V11 needs one.
-        assert_eq!(Algorithm::from_name(PLAIN, Some(("cn-north-4", "iotdm"))), None);
-        assert_eq!(Algorithm::from_name(DERIVED, None), None);
-        assert_eq!(Algorithm::from_name("sdk-hmac-sha256", None), None);
     }
 }

@@ -1,4 +1,5 @@
-//! Authentication: credentials and AK/SK request signing.
+//! Authentication: credentials, the choice of AK/SK algorithm, and the
+//! client's signer of `reqwest` requests.
 //!
 //! IoTDA accepts three kinds of authentication, all supported here:
 //!
@@ -11,38 +12,45 @@
 //! [`Signing::Auto`] picks plain or derived exactly as the official SDK's
 //! default "derived predicate" does.
 //!
-//! Signing is byte-for-byte the official SDKs' (pinned by their own
-//! signatures in `tests/vectors/sign_vectors.json`). [`Signer::sign`] signs a
-//! client request; [`Signer::verify_request`] checks one as the gateway does,
-//! reading the signed headers with the same code, so the client and the
-//! emulator share one canonicalisation. The canonical request and the string
-//! to sign are logged at `TRACE` (target `iotda_batchtask::auth`), secret
-//! header values masked.
+//! The signing itself (canonical request, keys, `Authorization`) is the
+//! workspace's [`iotda-batchtask-signing`](iotda_batchtask_signing) crate,
+//! byte for byte the official SDKs' (pinned by their own signatures in
+//! `tests/vectors/sign_vectors.json`), which also verifies signatures for the
+//! emulator. This module re-exports only what the client's API uses:
+//! [`Algorithm`], [`IOTDA_SIGNING_SERVICE`]. The canonical request and the
+//! string to sign are logged at `TRACE` (target `iotda_batchtask_signing`),
+//! secret header values masked.
 
 mod algorithm;
-mod authorization;
-mod canonical;
 pub(crate) mod credentials;
-mod date;
-mod error;
-mod headers;
-mod keys;
 mod signer;
 
-pub use algorithm::{Algorithm, IOTDA_SIGNING_SERVICE, Signing};
-pub use authorization::Authorization;
+pub use algorithm::Signing;
 pub use credentials::{AkSk, Credentials};
-pub use date::{format_sdk_date, parse_sdk_date};
-pub use error::{SignError, VerifyError};
-pub use signer::Signer;
+pub use iotda_batchtask_signing::{Algorithm, IOTDA_SIGNING_SERVICE};
+pub use signer::{SignError, Signer};
 
-/// The `tracing` target of the signing logs.
-const LOG_TARGET: &str = "iotda_batchtask::auth";
-
-/// Appends every part to `out`: how the signed texts are built, since
-/// `format!` was a measurable share of a signature.
-fn push_all(out: &mut String, parts: &[&str]) {
-    for part in parts {
-        out.push_str(part);
-    }
-}
+/// The server side and the emulator's HTTP types stay out of the library's
+/// API (the emulator verifies with the signing crate and re-exports `http`
+/// and `bytes` itself); each of these must not compile, for the one reason
+/// it shows.
+///
+/// ```compile_fail,E0432
+/// use iotda_batchtask::auth::Authorization;
+/// ```
+/// ```compile_fail,E0432
+/// use iotda_batchtask::auth::VerifyError;
+/// ```
+/// ```compile_fail,E0599
+/// fn verify(signer: &iotda_batchtask::auth::Signer) {
+///     let _ = signer.verify_request();
+/// }
+/// ```
+/// ```compile_fail,E0432
+/// use iotda_batchtask::http;
+/// ```
+/// ```compile_fail,E0432
+/// use iotda_batchtask::bytes;
+/// ```
+#[cfg(doctest)]
+pub struct NoServerSideItems;

@@ -1,35 +1,22 @@
-//! [`Signer`]: signs requests as the official SDK does, and verifies them as
-//! the API gateway does, over one canonical request.
+//! [`Signer`]: the signing crate's signer, built from [`Credentials`] and
+//! applied to `reqwest` requests.
 
 use std::fmt;
 
-use hmac::Mac;
-use http::HeaderValue;
-use http::header::{AUTHORIZATION, HOST, HeaderName};
+use iotda_batchtask_signing::{self as signing, Algorithm, SignableRequest};
 use jiff::Timestamp;
-use secrecy::ExposeSecret;
+use reqwest::header::{HeaderName, HeaderValue};
 
-use super::algorithm::Algorithm;
-use super::authorization::{self, Authorization};
-use super::canonical::{CanonicalRequest, canonical_query, hex_of_32};
 use super::credentials::{AkSk, Credentials};
-use super::date::SdkDate;
-use super::error::{SignError, VerifyError};
-use super::headers::{Select, signed_headers};
-use super::keys::{HmacSha256, Keys};
-use super::push_all;
 use crate::validation::InvalidInput;
 
-const X_SDK_DATE: &str = "x-sdk-date";
-
-/// Signs requests with one access key pair and algorithm, and verifies
-/// requests signed with it.
-///
-/// Derived keys are cached per day, so HKDF runs once a day, not per request.
-/// `Debug` shows the access key and algorithm only.
+/// Signs `reqwest` requests with one access key pair and algorithm, as the
+/// official SDK does: how the client signs, public for signing other IoTDA
+/// calls. Derived keys are cached per day. `Debug` shows the access key and
+/// algorithm only.
 ///
 /// ```
-/// use iotda_batchtask::auth::{Algorithm, Authorization, Credentials, Signer};
+/// use iotda_batchtask::auth::{Algorithm, Credentials, Signer};
 ///
 /// let signer = Signer::new(&Credentials::ak_sk("HPUAEXAMPLEAK0000001", "secret"), Algorithm::Plain)?
 ///     .with_project_id("0123456789abcdef0123456789abcdef");
@@ -40,37 +27,39 @@ const X_SDK_DATE: &str = "x-sdk-date";
 /// signer.sign(&mut request, "2024-01-02T03:04:05Z".parse()?)?;
 /// let authorization = request.headers()["authorization"].to_str()?;
 /// assert!(authorization.starts_with("SDK-HMAC-SHA256 Access=HPUAEXAMPLEAK0000001"));
-///
-/// // What the server receives verifies.
-/// let authorization = Authorization::parse(authorization).expect("well-formed");
-/// let (parts, _) = http::Request::try_from(request)?.into_parts();
-/// assert_eq!(signer.verify_request(&parts, b"", &authorization), Ok(()));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Signer {
-    ak: String,
-    /// `X-Security-Token` of temporary credentials, built (and marked
-    /// sensitive) once.
-    security_token: Option<HeaderValue>,
-    project_id: Option<String>,
-    algorithm: Algorithm,
-    keys: Keys,
+    inner: signing::Signer,
 }
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Signer")
-            .field("ak", &self.ak)
-            .field("algorithm", &self.algorithm)
-            .field("project_id", &self.project_id)
-            .field("temporary", &self.security_token.is_some())
-            .finish_non_exhaustive()
+        self.inner.fmt(f)
     }
 }
 
+/// Why a request could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The signing crate refused the request (a header value that is not
+    /// visible ASCII, no host).
+    #[error(transparent)]
+    Signing(#[from] signing::SignError),
+    /// The body is a stream, whose bytes are not known in advance.
+    #[error("the request body is a stream; only in-memory bodies can be signed")]
+    StreamingBody,
+    /// The URL is plain `http://` to a host that is not loopback: the
+    /// signature (replayable for 15 minutes) would cross a network in clear text.
+    #[error("refusing to sign a plain http:// request to {0}, which is not loopback; use https://")]
+    PlainHttp(String),
+}
+
 impl Signer {
-    /// A signer for AK/SK `credentials`; token credentials are refused (a
-    /// token is sent as `X-Auth-Token`, not signed).
+    /// A signer for AK/SK `credentials`, checked first (errors name the
+    /// field, never the value); token credentials are refused (a token is
+    /// sent as `X-Auth-Token`, not signed).
     pub fn new(credentials: &Credentials, algorithm: Algorithm) -> Result<Self, InvalidInput> {
         let pair = credentials
             .ak_sk_pair()
@@ -79,40 +68,31 @@ impl Signer {
     }
 
     pub(crate) fn from_pair(pair: &AkSk, algorithm: Algorithm) -> Result<Self, InvalidInput> {
+        // Visible ASCII only, so every header the signer sets is legal.
         pair.validate()?;
-        let security_token = pair
-            .security_token()
-            .map(|token| {
-                let mut value = HeaderValue::from_str(token.expose_secret())
-                    .map_err(|_| InvalidInput::new("credentials.security_token", "is not a legal header value"))?;
-                value.set_sensitive(true);
-                Ok::<_, InvalidInput>(value)
-            })
-            .transpose()?;
-        Ok(Self {
-            ak: pair.access_key().to_owned(),
-            security_token,
-            project_id: None,
-            keys: Keys::new(pair.secret_key(), &algorithm),
-            algorithm,
-        })
+        let mut inner = signing::Signer::new(pair.access_key(), pair.secret_key().clone(), algorithm);
+        if let Some(token) = pair.security_token() {
+            inner = inner.with_security_token(token.clone());
+        }
+        Ok(Self { inner })
     }
 
     /// Sends `X-Project-Id` with every request (the SDK does whenever its
     /// credentials carry a project ID).
-    pub fn with_project_id(mut self, project_id: impl Into<String>) -> Self {
-        self.project_id = Some(project_id.into());
-        self
+    pub fn with_project_id(self, project_id: impl Into<String>) -> Self {
+        Self {
+            inner: self.inner.with_project_id(project_id),
+        }
     }
 
     /// The access key ID.
     pub fn access_key(&self) -> &str {
-        &self.ak
+        self.inner.access_key()
     }
 
     /// The algorithm this signer uses.
     pub fn algorithm(&self) -> &Algorithm {
-        &self.algorithm
+        self.inner.algorithm()
     }
 
     /// Signs `request` in place as of `at`, like the official SDK:
@@ -128,123 +108,43 @@ impl Signer {
     /// not signed, as with the SDK. Signing again replaces the old signature.
     /// A URL that is not `https://` is refused unless its host is loopback
     /// ([`SignError::PlainHttp`]), as [`crate::ClientBuilder::build`] refuses
-    /// such an endpoint.
+    /// such an endpoint. On error the request is left as it was.
     pub fn sign(&self, request: &mut reqwest::Request, at: Timestamp) -> Result<(), SignError> {
         let url = request.url();
-        let host = match (url.host_str(), url.port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_owned(),
-            (None, _) => return Err(SignError::NoHost),
+        let Some(host) = url.host_str() else {
+            return Err(signing::SignError::NoHost.into());
         };
-        if url.scheme() != "https" && !url.host_str().is_some_and(crate::validation::is_loopback_host) {
-            return Err(SignError::PlainHttp(host));
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        if url.scheme() != "https" && !crate::validation::is_loopback_host(host) {
+            return Err(SignError::PlainHttp(authority));
         }
-        // The SDK sends the canonical query, so the server sees what was signed.
-        let query = url.query().map(canonical_query);
-        if url.query() != query.as_deref() {
-            request.url_mut().set_query(query.as_deref().filter(|q| !q.is_empty()));
-        }
-
-        let date = SdkDate::at(at);
-        let value = |name: &str, v: &str| HeaderValue::from_str(v).map_err(|_| SignError::HeaderValue(name.to_owned()));
-        let headers = request.headers_mut();
-        headers.remove(AUTHORIZATION);
-        if let Some(project_id) = &self.project_id {
-            headers.insert(
-                HeaderName::from_static("x-project-id"),
-                value("X-Project-Id", project_id)?,
-            );
-        }
-        if let Some(token) = &self.security_token {
-            headers.insert(HeaderName::from_static("x-security-token"), token.clone());
-        }
-        headers.insert(HeaderName::from_static(X_SDK_DATE), value("X-Sdk-Date", date.as_str())?);
-        headers.insert(HOST, value("Host", &host)?);
-
         let body = match request.body() {
             None => &[][..],
             Some(body) => body.as_bytes().ok_or(SignError::StreamingBody)?,
         };
-        let headers = signed_headers(request.headers(), None, Select::All)?;
-        let url = request.url();
-        let canonical = CanonicalRequest::new(
-            request.method().as_str(),
-            url.path(),
-            url.query().unwrap_or(""),
-            &headers,
-            body,
-        );
-        let signature = hex_of_32(&self.mac(&canonical, &date).finalize().into_bytes().into());
-        let authorization = authorization::render(
-            &self.algorithm,
-            &self.ak,
-            date.day(),
-            canonical.signed_headers(),
-            &signature,
-        );
-        let mut authorization = value("Authorization", &authorization)?;
-        authorization.set_sensitive(true);
-        request.headers_mut().insert(AUTHORIZATION, authorization);
+        let signable = SignableRequest::new(request.method().as_str(), url.path(), url.query().unwrap_or(""), body)
+            .authority(&authority)
+            .headers(
+                request
+                    .headers()
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_bytes())),
+            );
+        let output = self.inner.sign(&signable, at)?;
+
+        if let Some(query) = output.query() {
+            request.url_mut().set_query(Some(query).filter(|q| !q.is_empty()));
+        }
+        let headers = request.headers_mut();
+        for header in output.headers() {
+            let mut value = HeaderValue::from_str(header.value())
+                .expect("the signing crate checks that every value it sets is visible ASCII");
+            value.set_sensitive(header.is_sensitive());
+            headers.insert(HeaderName::from_static(header.name()), value);
+        }
         Ok(())
-    }
-
-    /// Checks a request as the API gateway does: that `authorization` (the
-    /// request's parsed `Authorization` header) is this signer's access key,
-    /// algorithm and scope, and that its signature (compared in constant
-    /// time) covers the request's method, URI, `SignedHeaders`, `X-Sdk-Date`
-    /// and `body`, with the header values read exactly as [`Signer::sign`]
-    /// reads them.
-    ///
-    /// Policy is the caller's: how far `X-Sdk-Date` may be from now, and
-    /// which headers must be signed (IoTDA requires `host`, and
-    /// `x-security-token` when it is sent).
-    pub fn verify_request(
-        &self,
-        parts: &http::request::Parts,
-        body: &[u8],
-        authorization: &Authorization,
-    ) -> Result<(), VerifyError> {
-        if authorization.access_key != self.ak {
-            return Err(VerifyError::AccessKey);
-        }
-        let mut dates = parts.headers.get_all(X_SDK_DATE).iter();
-        let (date, _) = match (dates.next(), dates.next()) {
-            (Some(date), None) => date.to_str().ok().and_then(SdkDate::parse),
-            _ => None,
-        }
-        .ok_or(VerifyError::Date)?;
-        let scope_day = matches!(self.algorithm, Algorithm::Derived { .. }).then(|| date.day());
-        if authorization.algorithm != self.algorithm || authorization.scope_day.as_deref() != scope_day {
-            return Err(VerifyError::Scope);
-        }
-        let authority = parts.uri.authority().map(|authority| authority.as_str());
-        let headers = signed_headers(&parts.headers, authority, Select::Named(&authorization.signed_headers))?;
-        let canonical = CanonicalRequest::new(
-            parts.method.as_str(),
-            parts.uri.path(),
-            parts.uri.query().unwrap_or(""),
-            &headers,
-            body,
-        );
-        let signature = hex::decode(&authorization.signature).map_err(|_| VerifyError::Signature)?;
-        self.mac(&canonical, &date)
-            .verify_slice(&signature)
-            .map_err(|_| VerifyError::Signature)
-    }
-
-    /// The HMAC over the string to sign of `canonical` at `date`, ready to
-    /// finalise or verify. The string to sign is traced at `TRACE`.
-    fn mac(&self, canonical: &CanonicalRequest<'_>, date: &SdkDate) -> HmacSha256 {
-        let hash = canonical.hash();
-        let mut string_to_sign = String::with_capacity(160);
-        push_all(&mut string_to_sign, &[self.algorithm.name(), "\n", date.as_str(), "\n"]);
-        if let Algorithm::Derived { region, service } = &self.algorithm {
-            push_all(&mut string_to_sign, &[date.day(), "/", region, "/", service, "\n"]);
-        }
-        string_to_sign.push_str(&hash);
-        tracing::trace!(target: super::LOG_TARGET, %string_to_sign);
-        let mut mac = self.keys.mac(&self.ak, date.day());
-        mac.update(string_to_sign.as_bytes());
-        mac
     }
 }

@@ -2,10 +2,12 @@
 //! in every auth mode, and the seed's response example parsed.
 
 use crate::common;
+use crate::signing::verify_received;
 
 use common::*;
-use iotda_batchtask::auth::{Algorithm, Authorization, Signer};
+use iotda_batchtask::auth::Algorithm;
 use iotda_batchtask::{Credentials, types};
+use iotda_batchtask_signing::{Authorization, Signer};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -72,7 +74,7 @@ fn assert_signature_verifies(request: &wiremock::Request, mode: Mode) {
             service: "iotdm".into(),
         },
     };
-    let signer = Signer::new(&Credentials::ak_sk(AK, SK), algorithm).unwrap();
+    let verifier = Signer::new(AK, SK.into(), algorithm);
     let mut received = http::Request::builder()
         .method(request.method.as_str())
         .uri(request.url.as_str());
@@ -80,7 +82,11 @@ fn assert_signature_verifies(request: &wiremock::Request, mode: Mode) {
         received = received.header(name, value);
     }
     let (parts, ()) = received.body(()).unwrap().into_parts();
-    assert_eq!(signer.verify_request(&parts, &request.body, &auth), Ok(()), "{mode:?}");
+    assert_eq!(
+        verify_received(&verifier, &parts, &request.body, &auth),
+        Ok(()),
+        "{mode:?}"
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use iotda_batchtask::http::StatusCode;
+use iotda_batchtask_emulator::http::StatusCode;
 use iotda_batchtask_emulator::{
     DEMO_CONFIRM_TASK_ID, DEMO_FINISHED_TASK_ID, DEMO_PARTIAL_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig,
     Fault, Operation, Seed, TaskDetailStatus, TaskStatus,

@@ -7,8 +7,9 @@ use crate::common;
 use bytes::Bytes;
 use common::*;
 use iotda_batchtask::Credentials;
-use iotda_batchtask::auth::{Algorithm, Signer, format_sdk_date};
+use iotda_batchtask::auth::{Algorithm, Signer};
 use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, Service};
+use iotda_batchtask_signing::format_sdk_date;
 use jiff::{SignedDuration, Timestamp};
 
 const HOST: &str = "127.0.0.1:18080";

@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use iotda_batchtask::auth::{Algorithm, Authorization, Signer};
+use iotda_batchtask::auth::{Algorithm, Signer};
 use iotda_batchtask::{Client, Credentials, RetryPolicy};
 use iotda_batchtask_emulator::Stoppable as _;
 use iotda_batchtask_emulator::{Service, TaskDetailStatus};
+use iotda_batchtask_signing::{Authorization, SignableRequest};
 
 /// Response decoding: a real client call against a loopback server that
 /// answers with `raw` bytes verbatim (status line, headers, body) and closes.
@@ -107,16 +108,17 @@ pub fn check_signing(method: &str, path: &str, query: &str, headers: &[(String, 
     };
     url.set_path(path);
     url.set_query((!query.is_empty()).then_some(query));
-    let signer = Signer::new(
-        &Credentials::ak_sk("HPUAEXAMPLEAK0000001", "ExampleSecretKeyDoNotUse"),
-        Algorithm::Derived {
-            region: "cn-north-4".into(),
-            service: "iotdm".into(),
-        },
-    )
-    .unwrap()
-    .with_project_id("0123456789abcdef0123456789abcdef");
-    let at = iotda_batchtask::auth::parse_sdk_date("20240102T030405Z").unwrap();
+    let (ak, sk) = ("HPUAEXAMPLEAK0000001", "ExampleSecretKeyDoNotUse");
+    let algorithm = Algorithm::Derived {
+        region: "cn-north-4".into(),
+        service: "iotdm".into(),
+    };
+    let signer = Signer::new(&Credentials::ak_sk(ak, sk), algorithm.clone())
+        .unwrap()
+        .with_project_id("0123456789abcdef0123456789abcdef");
+    // The emulator's verifier: the signing crate's signer of the same key.
+    let verifier = iotda_batchtask_signing::Signer::new(ak, sk.into(), algorithm);
+    let at = iotda_batchtask_signing::parse_sdk_date("20240102T030405Z").unwrap();
     let build = || {
         let mut request = reqwest::Request::new(method.clone(), url.clone());
         for (name, value) in headers {
@@ -147,14 +149,32 @@ pub fn check_signing(method: &str, path: &str, query: &str, headers: &[(String, 
     let (parts, _) = http::Request::try_from(first)
         .expect("an in-memory request")
         .into_parts();
+    let received = |body| {
+        let request = SignableRequest::new(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query().unwrap_or(""),
+            body,
+        )
+        .headers(
+            parts
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes())),
+        );
+        match parts.uri.authority() {
+            Some(authority) => request.authority(authority.as_str()),
+            None => request,
+        }
+    };
     assert_eq!(
-        signer.verify_request(&parts, body, &parsed),
+        verifier.verify(&received(body), &parsed),
         Ok(()),
         "own signature verifies"
     );
     let mut other = body.to_vec();
     other.push(b'x');
-    assert!(signer.verify_request(&parts, &other, &parsed).is_err());
+    assert!(verifier.verify(&received(&other), &parsed).is_err());
 }
 
 /// The emulator: any request gets an answer with a request ID and never

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use iotda_batchtask::http::StatusCode;
+use iotda_batchtask_emulator::http::StatusCode;
 use iotda_batchtask::{Client, Credentials, RetryPolicy};
 use iotda_batchtask_emulator::{
     AuthMode, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator, EmulatorConfig, EmulatorHandle, Fault, Operation, Seed,

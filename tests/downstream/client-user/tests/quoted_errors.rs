@@ -110,8 +110,8 @@ fn signing_uses_the_re_exported_crates() {
 /// `Service::respond`'s own example needed `http` and `bytes` added.
 #[test]
 fn the_service_is_driven_with_the_re_exported_http_types() {
-    use iotda_batchtask::bytes::Bytes;
-    use iotda_batchtask::http::Request;
+    use iotda_batchtask_emulator::bytes::Bytes;
+    use iotda_batchtask_emulator::http::Request;
 
     let service = Service::new(&EmulatorConfig::new().auth_enabled(false)).unwrap();
     let path = format!("/v5/iot/{DEMO_PROJECT_ID}/batchtasks/{DEMO_TASK_ID}?limit=1");

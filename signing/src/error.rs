@@ -1,6 +1,6 @@
 //! Why a request could not be signed, or its signature not verified.
 
-use super::headers::HeaderError;
+use crate::headers::HeaderError;
 
 /// Why a request could not be signed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -9,19 +9,12 @@ pub enum SignError {
     /// A header value is not visible ASCII, so its signed form is ambiguous.
     #[error("header {0} is not visible ASCII and cannot be signed")]
     HeaderValue(String),
-    /// The body is a stream, whose bytes are not known in advance.
-    #[error("the request body is a stream; only in-memory bodies can be signed")]
-    StreamingBody,
-    /// The URL has no host to sign.
+    /// The request has no authority (host) to sign.
     #[error("the request URL has no host")]
     NoHost,
-    /// The URL is plain `http://` to a host that is not loopback: the
-    /// signature (replayable for 15 minutes) would cross a network in clear text.
-    #[error("refusing to sign a plain http:// request to {0}, which is not loopback; use https://")]
-    PlainHttp(String),
 }
 
-/// Why a signed request does not verify ([`Signer::verify_request`](super::Signer::verify_request)).
+/// Why a signed request does not verify ([`Signer::verify`](crate::Signer::verify)).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {

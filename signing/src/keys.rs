@@ -7,7 +7,7 @@ use hmac::KeyInit;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-use super::algorithm::Algorithm;
+use crate::algorithm::Algorithm;
 
 pub(crate) type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -25,14 +25,14 @@ pub(crate) enum Keys {
 }
 
 impl Keys {
-    pub(crate) fn new(sk: &SecretString, algorithm: &Algorithm) -> Self {
+    pub(crate) fn new(sk: SecretString, algorithm: &Algorithm) -> Self {
         match algorithm {
             Algorithm::Plain => Self::Plain(
                 <HmacSha256 as KeyInit>::new_from_slice(sk.expose_secret().as_bytes())
                     .expect("HMAC takes a key of any length"),
             ),
             Algorithm::Derived { region, service } => Self::Derived {
-                sk: sk.clone(),
+                sk,
                 scope: format!("{region}/{service}"),
                 today: Mutex::new(None),
             },

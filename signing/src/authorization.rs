@@ -1,7 +1,7 @@
 //! The `Authorization` header of an AK/SK signature: parsed and rendered.
 
-use super::algorithm::Algorithm;
-use super::push_all;
+use crate::algorithm::Algorithm;
+use crate::push_all;
 
 /// A parsed `Authorization` header of either algorithm.
 #[derive(Debug, Clone, PartialEq, Eq)]

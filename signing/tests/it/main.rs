@@ -1,0 +1,3 @@
+//! The signing crate's integration tests, in one binary.
+
+mod vectors;
