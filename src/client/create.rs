@@ -587,7 +587,7 @@ impl CreateBatchTask {
         if self.reconcile {
             plan.push(self.listing().limit(1).planned(auth));
         }
-        plan.push(self.client.planned(auth, "POST", "/batchtasks", Some(body)));
+        plan.push(self.client.planned(auth, "POST", "/batchtasks", &[], Some(body)));
         Ok(plan)
     }
 }

@@ -158,6 +158,7 @@ impl DeleteBatchTask {
             auth,
             "DELETE",
             &format!("/batchtasks/{}", task_id.as_str()),
+            &[],
             None,
         )])
     }

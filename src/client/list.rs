@@ -271,25 +271,13 @@ impl ListBatchTasks {
     /// The GET [`send`](Self::send) would make, as planned without sending
     /// (the page query as given; values are validated when sent).
     pub(crate) fn planned(&self, auth: crate::config::AuthKind) -> super::PlannedRequest {
-        let mut query = format!("?task_type={}", self.task_type.as_str());
-        let encode =
-            |value: &str| percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string();
-        if let Some(app_id) = &self.app_id {
-            query.push_str(&format!("&app_id={}", encode(app_id)));
-        }
-        if let Some(status) = &self.status {
-            query.push_str(&format!("&status={}", status.as_str()));
-        }
-        if let Some(limit) = self.limit {
-            query.push_str(&format!("&limit={limit}"));
-        }
-        if let Some(marker) = &self.marker {
-            query.push_str(&format!("&marker={}", encode(marker)));
-        }
-        if let Some(offset) = self.offset {
-            query.push_str(&format!("&offset={offset}"));
-        }
-        self.client.planned(auth, "GET", &format!("/batchtasks{query}"), None)
+        let mut query = vec![("task_type", self.task_type.as_str().to_owned())];
+        query.extend(self.app_id.clone().map(|app_id| ("app_id", app_id)));
+        query.extend(self.status.map(|status| ("status", status.as_str().to_owned())));
+        query.extend(self.limit.map(|limit| ("limit", limit.to_string())));
+        query.extend(self.marker.clone().map(|marker| ("marker", marker)));
+        query.extend(self.offset.map(|offset| ("offset", offset.to_string())));
+        self.client.planned(auth, "GET", "/batchtasks", &query, None)
     }
 
     async fn fetch(self, query: Query, window: Window) -> Result<ListOutput, Error> {

@@ -70,13 +70,14 @@ impl Client {
         })
     }
 
-    /// A request to `path` (after `/v5/iot/{project_id}`), with the headers
-    /// every request of this client carries.
+    /// A request to `path` (after `/v5/iot/{project_id}`) with `query`, and
+    /// the headers every request of this client carries.
     pub(crate) fn planned(
         &self,
         auth: AuthKind,
         method: &'static str,
         path: &str,
+        query: &[(&str, String)],
         body: Option<Value>,
     ) -> PlannedRequest {
         let mut headers = vec![
@@ -89,7 +90,17 @@ impl Client {
         headers.extend(auth_headers(auth));
         PlannedRequest {
             method,
-            url: format!("{}/v5/iot/{}{path}", self.endpoint(), self.project_id()),
+            url: {
+                let mut url = format!("{}/v5/iot/{}{path}", self.endpoint(), self.project_id());
+                if !query.is_empty() {
+                    // Encoded as the generated client encodes a query.
+                    let pairs = reqwest::Url::parse_with_params("http://query.invalid/", query)
+                        .expect("a fixed base URL with any query pairs parses");
+                    url.push('?');
+                    url.push_str(pairs.query().unwrap_or_default());
+                }
+                url
+            },
             headers,
             body,
         }

@@ -235,7 +235,7 @@ impl<'a> BatchTargetsCall<'a> {
         let auth = self.client.auth_kind().await?;
         Ok(bodies
             .into_iter()
-            .map(|body| self.client.planned(auth, "POST", &path, Some(body)))
+            .map(|body| self.client.planned(auth, "POST", &path, &[], Some(body)))
             .collect())
     }
 
