@@ -108,6 +108,7 @@ pub mod limits {
 }
 
 pub mod output;
+pub mod targets_file;
 pub mod validation;
 
 #[cfg(feature = "client")]

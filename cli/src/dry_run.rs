@@ -44,6 +44,9 @@ impl Planned {
 #[derive(Serialize)]
 struct Json<'a> {
     dry_run: bool,
+    /// Whether the plan read the task (GET) to predict its notes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    read_the_task: bool,
     headers: Vec<(&'static str, String)>,
     requests: &'a [Planned],
     notes: &'a [String],
@@ -104,10 +107,17 @@ fn headers(connection: &Connection) -> Vec<(&'static str, String)> {
 
 /// Prints the plan: a readable list, or one JSON object on stdout.
 pub fn print(format: Format, connection: &Connection, requests: &[Planned], notes: &[String]) {
+    print_after_reads(format, connection, requests, notes, false);
+}
+
+/// [`print`], saying whether the plan read the task (GET only) to predict
+/// what the real run would do.
+pub fn print_after_reads(format: Format, connection: &Connection, requests: &[Planned], notes: &[String], read: bool) {
     let headers = headers(connection);
     if format == Format::Json {
         output::json(&Json {
             dry_run: true,
+            read_the_task: read,
             headers,
             requests,
             notes,
@@ -115,7 +125,8 @@ pub fn print(format: Format, connection: &Connection, requests: &[Planned], note
         return;
     }
     let mut text = format!(
-        "dry run: nothing was sent; a real run would send {}:\n",
+        "dry run: nothing was sent{}; a real run would send {}:\n",
+        if read { " but reads of the task" } else { "" },
         output::count(requests.len(), "request", "requests")
     );
     for request in requests {

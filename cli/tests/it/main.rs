@@ -11,5 +11,7 @@ mod admin;
 mod commands;
 mod configuration;
 mod family;
+mod help;
 mod robust;
 mod secrets;
+mod stop_end;
