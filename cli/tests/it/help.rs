@@ -65,7 +65,7 @@ fn exit_codes(help: &str) -> Vec<String> {
 /// The long options of a help text (`--listen`, ...), without --help.
 fn long_options(help: &str) -> Vec<String> {
     help.lines()
-        .filter_map(|l| l.trim_start().split_whitespace().find(|w| w.starts_with("--")))
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("--")))
         .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()).to_owned())
         .filter(|o| o != "--help")
         .collect()
