@@ -12,6 +12,7 @@ mod commands;
 mod configuration;
 mod family;
 mod help;
+mod release;
 mod robust;
 mod secrets;
 mod stop_end;
