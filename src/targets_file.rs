@@ -4,10 +4,10 @@
 //! works for one works for the other:
 //!
 //! ```no_run
-//! # async fn demo(client: iotda_batchtask::Client) -> Result<(), iotda_batchtask::Error> {
+//! // Then e.g. `client.stop_batch_task_bulk(task_id).targets(targets)`.
 //! let targets = iotda_batchtask::targets_file::read("devices.txt")?;
-//! let report = client.stop_batch_task_bulk("61a5f4cbd86b7a1d1c2f3e4a").targets(targets).send().await?;
-//! # let _ = report; Ok(()) }
+//! println!("{} devices", targets.len());
+//! # Ok::<(), iotda_batchtask::InvalidInput>(())
 //! ```
 //!
 //! Bounded so that a wrong path cannot hang or exhaust the tool: at most
@@ -137,6 +137,16 @@ mod tests {
         assert!(parse("").unwrap().is_empty());
         let long = format!("dev-1 #{}", "x".repeat(MAX_LINE_BYTES));
         assert_eq!(parse(&long).unwrap_err().field(), "targets file line 1");
+    }
+
+    #[test]
+    fn reads_a_file_with_comments_as_the_cli_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("devices.txt");
+        std::fs::write(&path, "# canary ring\ndev-1\n\ndev-2  # flaky\n").unwrap();
+        assert_eq!(read(&path).unwrap(), ["dev-1", "dev-2"]);
+        std::fs::write(&path, "# nothing yet\n").unwrap();
+        assert_eq!(read(&path).unwrap_err().rule(), "lists no devices");
     }
 
     #[test]
