@@ -4,6 +4,7 @@
 //! the task), and `stop --dry-run` predicts it from reads of the task.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
 use iotda_batchtask::types::{TaskDetailStatus, TaskProgress, TaskStatus};
@@ -100,15 +101,23 @@ pub async fn warn_if_ended(client: &Client, task_id: &str) {
     }
 }
 
+/// How long a dry run spends predicting: a plan must not wait out the
+/// client's whole deadline on an unreachable endpoint.
+const PREDICTION_TIME: Duration = Duration::from_secs(10);
+
 /// The dry run's note on whether the stop would end the task.
 pub async fn dry_run_note(client: &Client, task_id: &str, targets: &[String]) -> String {
     let task = sanitize::cell(task_id, 64);
-    match predict(client, task_id, targets).await {
-        Ok(true) => predicted(&task),
-        Ok(false) => format!("task {task} keeps devices running after this stop (read to check)"),
-        Err(e) => format!(
+    match tokio::time::timeout(PREDICTION_TIME, predict(client, task_id, targets)).await {
+        Ok(Ok(true)) => predicted(&task),
+        Ok(Ok(false)) => format!("task {task} keeps devices running after this stop (read to check)"),
+        Ok(Err(e)) => format!(
             "could not read task {task} to predict whether this stop ends it: {}",
             sanitize::cell(&e.to_string(), 512)
+        ),
+        Err(_) => format!(
+            "could not read task {task} within {} s to predict whether this stop ends it",
+            PREDICTION_TIME.as_secs()
         ),
     }
 }
