@@ -112,7 +112,7 @@ const NO_ARGS: [&str; 0] = [];
 /// items (the help text's aligned table would be refilled into ragged
 /// prose) and SEE ALSO.
 fn page(cmd: &clap::Command, exit_codes: &str, subcommands: &[clap::Command]) -> String {
-    let man = clap_mangen::Man::new(cmd.clone());
+    let man = clap_mangen::Man::new(cmd.clone()).source(format!("iotda-batchtask {}", env!("CARGO_PKG_VERSION")));
     let mut out = Vec::new();
     let mut render = || -> std::io::Result<()> {
         man.render_title(&mut out)?;
@@ -134,6 +134,8 @@ fn page(cmd: &clap::Command, exit_codes: &str, subcommands: &[clap::Command]) ->
             roff.control("TP", NO_ARGS).text([bold(code)]).text([roman(text)]);
         }
         roff.control("SH", ["SEE ALSO"]);
+        // Page names: not hyphenated, not spread to a justified margin.
+        roff.control("nh", NO_ARGS).control("ad", ["l"]);
         let see_also: Vec<String> = if subcommands.is_empty() {
             vec!["iotda-batchtask(1)".to_owned()]
         } else {
@@ -143,6 +145,7 @@ fn page(cmd: &clap::Command, exit_codes: &str, subcommands: &[clap::Command]) ->
                 .collect()
         };
         roff.text([roman(see_also.join(", "))]);
+        roff.control("hy", NO_ARGS).control("ad", ["b"]);
         roff.to_writer(&mut out)?;
         if cmd.get_version().is_some() {
             man.render_version_section(&mut out)?;
