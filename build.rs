@@ -576,6 +576,25 @@ fn limits(spec: &openapiv3::OpenAPI, raw: &serde_yaml_ng::Value) -> Result<Strin
                     "&str",
                     &format!("{pattern:?}"),
                 );
+                // The pattern in words, for errors a person reads: the spec
+                // says it next to the pattern, so a limit changes in one place.
+                let Some(rule) = schema.schema_data.extensions.get("x-rule").and_then(|r| r.as_str()) else {
+                    return Err(format!(
+                        "components.schemas.{name} has a pattern but no `x-rule` (the pattern in words, for errors)"
+                    ));
+                };
+                constant(
+                    &mut out,
+                    &format!("The pattern of `{name}` in words (the spec's `x-rule`)."),
+                    &format!("{prefix}_RULE"),
+                    "&str",
+                    &format!("{rule:?}"),
+                );
+                let _ = writeln!(
+                    out,
+                    "impl crate::validation::SpecPattern for crate::types::{name} {{ \
+                     const PATTERN: &'static str = {prefix}_PATTERN; const RULE: &'static str = {prefix}_RULE; }}"
+                );
                 let class = byte_class(pattern);
                 let min = string.min_length.or(class.as_ref().map(|c| c.min));
                 let max = string.max_length.or(class.as_ref().and_then(|c| c.max));

@@ -60,8 +60,9 @@
 //!   `ShowOutput` or `ListOutput` from a generated response, and each kind
 //!   of `Error`, without a server. Enable it in `[dev-dependencies]` only.
 //! - With `default-features = false`, only [`types`], [`validation`], the
-//!   spec's [`limits`] and the result helpers in [`output`] (typed statuses
-//!   included) are built: serde and schemars, no HTTP stack.
+//!   spec's [`limits`], the result helpers in [`output`] (typed statuses
+//!   included) and the [`targets_file`] reader are built: serde and
+//!   schemars, no HTTP stack.
 //!
 //! # The JSON Schema and the client's rules
 //!
@@ -108,6 +109,7 @@ pub mod limits {
 }
 
 pub mod output;
+pub mod targets_file;
 pub mod validation;
 
 #[cfg(feature = "client")]

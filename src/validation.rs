@@ -27,6 +27,17 @@ pub const MAX_DEVICE_ID_LEN: usize = limits::DEVICE_ID_MAX_LEN;
 pub struct InvalidInput {
     field: Cow<'static, str>,
     rule: Cow<'static, str>,
+    pattern: Option<&'static str>,
+}
+
+/// A generated string type's pattern and the same rule in words, both from
+/// the spec (`pattern` and `x-rule`); implemented in [`limits`] for every
+/// such type.
+pub trait SpecPattern {
+    /// The spec's regular expression.
+    const PATTERN: &'static str;
+    /// The pattern in words, as errors say it.
+    const RULE: &'static str;
 }
 
 impl InvalidInput {
@@ -35,6 +46,15 @@ impl InvalidInput {
         Self {
             field: field.into(),
             rule: rule.into(),
+            pattern: None,
+        }
+    }
+
+    /// The same error for another field name (a CLI flag, say).
+    pub fn with_field(self, field: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            field: field.into(),
+            ..self
         }
     }
 
@@ -43,9 +63,15 @@ impl InvalidInput {
         &self.field
     }
 
-    /// The rule the value broke.
+    /// The rule the value broke, in words.
     pub fn rule(&self) -> &str {
         &self.rule
+    }
+
+    /// The spec's pattern behind [`rule`](Self::rule), when the value failed
+    /// one: for a debug log, not for the message a person reads first.
+    pub fn pattern(&self) -> Option<&'static str> {
+        self.pattern
     }
 }
 
@@ -74,15 +100,23 @@ pub fn marker(value: &str) -> Result<types::Marker, InvalidInput> {
     parse("marker", value)
 }
 
+/// Parses a task name (CreateBatchTask's `task_name`).
+pub fn task_name(value: &str) -> Result<types::TaskName, InvalidInput> {
+    parse("task_name", value)
+}
+
 /// Parses `value` as a generated type (its pattern and lengths from the
-/// spec); the error names `field`.
+/// spec); the error names `field` and says the rule in words (the spec's
+/// `x-rule`), keeping the pattern for [`InvalidInput::pattern`].
 pub(crate) fn parse<T>(field: &'static str, value: &str) -> Result<T, InvalidInput>
 where
-    T: std::str::FromStr<Err = types::error::ConversionError>,
+    T: std::str::FromStr<Err = types::error::ConversionError> + SpecPattern,
 {
-    value
-        .parse()
-        .map_err(|e: types::error::ConversionError| InvalidInput::new(field, e.to_string()))
+    value.parse().map_err(|_: types::error::ConversionError| InvalidInput {
+        field: field.into(),
+        rule: format!("must be {}", T::RULE).into(),
+        pattern: Some(T::PATTERN),
+    })
 }
 
 /// Checks one target: a device ID, the spec's `DeviceId` pattern
@@ -332,6 +366,27 @@ mod endpoint_check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pattern_is_said_in_words_and_kept_apart() {
+        let err = task_name("fw v2!").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid task_name: must be letters, digits, `_` and Chinese characters, at most 128"
+        );
+        assert_eq!(err.pattern(), Some(limits::TASK_NAME_PATTERN));
+        for err in [
+            project_id("xyz").unwrap_err(),
+            task_id("").unwrap_err(),
+            instance_id("A").unwrap_err(),
+            device_id("a b").unwrap_err(),
+            marker("1").unwrap_err(),
+            parse::<types::ScheduleTime>("schedule_time", "tomorrow").unwrap_err(),
+            parse::<types::AppId>("app_id", "a.b").unwrap_err(),
+        ] {
+            assert!(!err.rule().contains('^') && err.pattern().is_some(), "{err}");
+        }
+    }
 
     #[test]
     fn targets_are_deduplicated_in_order() {

@@ -171,7 +171,7 @@ pub async fn run(args: CreateArgs) -> Exit {
 
 async fn run_inner(args: CreateArgs) -> Result<Exit, iotda_batchtask::Error> {
     let targets = match &args.targets.targets_file {
-        Some(path) => Some(crate::targets_file::read(path)?),
+        Some(path) => Some(iotda_batchtask::targets_file::read(path)?),
         None if !args.targets.targets.is_empty() => Some(args.targets.targets.clone()),
         None => None,
     };

@@ -15,22 +15,33 @@ use crate::sanitize;
 #[derive(Serialize)]
 struct Json<'a> {
     dry_run: bool,
+    /// Whether the plan read the task (GET) to predict its notes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    read_the_task: bool,
     requests: &'a [PlannedRequest],
     notes: &'a [String],
 }
 
 /// Prints the plan: a readable list, or one JSON object on stdout.
 pub fn print(format: Format, requests: &[PlannedRequest], notes: &[String]) {
+    print_after_reads(format, requests, notes, false);
+}
+
+/// [`print`], saying whether the plan read the task (GET only) to predict
+/// what the real run would do.
+pub fn print_after_reads(format: Format, requests: &[PlannedRequest], notes: &[String], read: bool) {
     if format == Format::Json {
         output::json(&Json {
             dry_run: true,
+            read_the_task: read,
             requests,
             notes,
         });
         return;
     }
     let mut text = format!(
-        "dry run: nothing was sent; a real run would send {}:\n",
+        "dry run: nothing was sent{}; a real run would send {}:\n",
+        if read { " but reads of the task" } else { "" },
         output::count(requests.len(), "request", "requests")
     );
     for request in requests {

@@ -10,6 +10,15 @@ use iotda_batchtask_emulator::{DEFAULT_REGION, Emulator, EmulatorConfig, Emulato
 use crate::Exit;
 use crate::output::{self, errln};
 
+/// The emulator's exit codes (its `--help` and man page end with them;
+/// the client's table does not apply).
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    stopped cleanly (Ctrl-C or SIGTERM)
+  1    cannot serve: the address is in use or cannot be bound, or serving failed
+  2    bad seed file or arguments (an --ak without its --sk, a non-loopback --listen
+       without --allow-non-loopback); nothing was served";
+
 /// Arguments of `emulator`. The keys and tokens given here are test
 /// credentials the emulator accepts, not credentials of a real account.
 #[derive(Debug, Args)]
@@ -63,6 +72,10 @@ pub struct EmulatorArgs {
 }
 
 pub async fn run(args: EmulatorArgs) -> Exit {
+    if crate::settings::get().profile.is_some() {
+        errln!("error: --profile does not apply to the emulator; its credentials are --ak/--sk and --token");
+        return Exit::Usage;
+    }
     if args.access_keys.len() != args.secret_keys.len() {
         errln!(
             "error: {} --ak but {} --sk; give each access key its secret key",

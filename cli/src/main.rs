@@ -27,8 +27,8 @@ mod sanitize;
 mod settings;
 mod show;
 mod signals;
+mod stop_warning;
 mod targeted;
-mod targets_file;
 mod wait;
 
 use output::errln;
@@ -113,7 +113,7 @@ Exit codes:
 /// Find, stop, retry, confirm, create and delete Huawei Cloud IoTDA batch
 /// tasks (firmware/software upgrade rollouts), with a per-device report.
 #[derive(Debug, Parser)]
-#[command(name = "iotda-batchtask", version, about, after_help = EXIT_CODES)]
+#[command(name = "iotda-batchtask", version, about)]
 struct Cli {
     #[command(flatten)]
     globals: settings::Globals,
@@ -146,20 +146,43 @@ enum Command {
     Config(config::ConfigArgs),
     /// Print a shell completion script: bash, zsh, fish or powershell.
     Completions(completions::CompletionsArgs),
-    /// Print the man page (roff).
-    Man,
+    /// Print a man page (roff): the command's, or one per command (iotda-batchtask-stop, ...).
+    Man(completions::ManArgs),
 }
 
-/// The parser: `Cli`, with [`EXIT_CODES`] appended to each command's own
-/// `after_help`, so that every `<command> --help` has the same table.
+/// The parser: `Cli`, with its exit codes appended to each command's own
+/// `after_help`, so that every `<command> --help` ends with its table
+/// ([`EXIT_CODES`], or the emulator's own).
 fn command() -> clap::Command {
-    Cli::command().mut_subcommands(|sub| {
+    command_for_man().after_help(EXIT_CODES).mut_subcommands(|sub| {
+        let codes = exit_codes_of(sub.get_name());
         let text = match sub.get_after_help() {
-            Some(own) => format!("{own}\n\n{EXIT_CODES}"),
-            None => EXIT_CODES.to_owned(),
+            Some(own) => format!("{own}\n\n{codes}"),
+            None => codes.to_owned(),
         };
         sub.after_help(text)
     })
+}
+
+/// `Cli` with each command's own `after_help` only (the man pages render
+/// the exit codes as a table of their own), and `--profile` hidden where it
+/// does not apply.
+fn command_for_man() -> clap::Command {
+    // A global option is not copied into a command that has an option of
+    // its id, so this hidden one takes its place there (and `emulator`
+    // refuses a value).
+    Cli::command().mut_subcommand("emulator", |sub| {
+        sub.arg(clap::Arg::new("profile").long("profile").value_name("NAME").hide(true))
+    })
+}
+
+/// The exit-code table of the command `name`.
+fn exit_codes_of(name: &str) -> &'static str {
+    if name == "emulator" {
+        emulator::EXIT_CODES
+    } else {
+        EXIT_CODES
+    }
 }
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.
@@ -196,7 +219,7 @@ fn main() -> ExitCode {
         // local commands (config, completions, man) have nothing to report.
         if !matches!(
             cli.command,
-            Command::Emulator(_) | Command::Config(_) | Command::Completions(_) | Command::Man
+            Command::Emulator(_) | Command::Config(_) | Command::Completions(_) | Command::Man(_)
         ) && let Err(e) = signals::install()
         {
             errln!("warning: cannot handle SIGINT and SIGTERM ({e}); they will end the command without a report");
@@ -213,7 +236,7 @@ fn main() -> ExitCode {
             Command::Demo => demo::run().await,
             Command::Config(args) => config::run(args),
             Command::Completions(args) => completions::completions(&args),
-            Command::Man => completions::man(),
+            Command::Man(args) => completions::man(&args),
         }
     });
     exit.into()
@@ -242,9 +265,31 @@ fn init_tracing(globals: &settings::Globals) {
         .try_init();
 }
 
+/// The flag each library field comes from, where the CLI takes it from
+/// that flag only, so that an error names what the user typed.
+const FLAGS: [(&str, &str); 6] = [
+    ("task_name", "--name"),
+    ("task_policy.schedule_time", "--schedule-time"),
+    ("app_id", "--app-id"),
+    ("task_id", "--task-id"),
+    ("target", "--target"),
+    ("marker", "--marker"),
+];
+
 /// Prints an error on stderr (sanitised: it quotes the server) and picks the
 /// exit code for it.
 fn report(error: &iotda_batchtask::Error) -> Exit {
+    if let iotda_batchtask::Error::InvalidInput(invalid) = error {
+        match FLAGS.iter().find(|(field, _)| *field == invalid.field()) {
+            Some((_, flag)) => output::error(invalid.clone().with_field(*flag)),
+            None => output::error(invalid),
+        }
+        // The rule is in words; the regular expression only for -v.
+        if let Some(pattern) = invalid.pattern().filter(|_| settings::get().verbose > 0) {
+            errln!("  (the spec's pattern: {pattern})");
+        }
+        return Exit::Usage;
+    }
     output::error(error);
     use iotda_batchtask::config::ConfigError;
     match error {
@@ -275,11 +320,29 @@ mod tests {
     }
 
     #[test]
+    fn every_flag_an_error_names_exists() {
+        let flags: Vec<String> = command()
+            .get_subcommands()
+            .flat_map(|sub| {
+                sub.get_arguments()
+                    .filter_map(|a| a.get_long())
+                    .map(|l| format!("--{l}"))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (field, flag) in super::FLAGS {
+            assert!(flags.iter().any(|f| f == flag), "{field}: no {flag}");
+        }
+    }
+
+    #[test]
     fn every_command_shows_the_exit_codes() {
         command().debug_assert();
         for sub in command().get_subcommands() {
             let help = sub.get_after_help().map(ToString::to_string).unwrap_or_default();
-            assert!(help.ends_with(EXIT_CODES), "{}: {help}", sub.get_name());
+            let codes = super::exit_codes_of(sub.get_name());
+            assert!(help.ends_with(codes), "{}: {help}", sub.get_name());
         }
+        assert_ne!(super::exit_codes_of("emulator"), EXIT_CODES);
     }
 }

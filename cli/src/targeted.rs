@@ -155,7 +155,7 @@ pub async fn run(op: Op, args: TargetedArgs) -> Exit {
 async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::Error> {
     let targets = match (&args.selection.targets_file, args.selection.all) {
         (_, true) => None,
-        (Some(path), _) => Some(crate::targets_file::read(path)?),
+        (Some(path), _) => Some(iotda_batchtask::targets_file::read(path)?),
         (None, false) => Some(args.selection.targets.clone()),
     };
     let client = args.connection.client().await?;
@@ -176,12 +176,23 @@ async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::
                      and the body {} is sent again once if the task still accepts it"
                 .to_owned(),
         }];
+        if let (Op::Stop, Some(targets)) = (op, &targets) {
+            notes.push(crate::stop_warning::dry_run_note(&client, &args.task_id, targets).await);
+        }
+        if op != Op::Stop && targets.is_some() && !args.no_reconcile {
+            notes.push(format!(
+                "before each request, its targets' sub-tasks are read (GET .../batchtasks/{{task_id}}?target=..., one \
+                 per target), so that a lost answer is settled only by a change the {} made",
+                op.name()
+            ));
+        }
         if args.wait.wait {
             notes.push("--wait then reads the task (GET .../batchtasks/{task_id}?limit=1) until it leaves Stopping and Processing".to_owned());
         }
-        dry_run::print(args.output, &requests, &notes);
+        dry_run::print_after_reads(args.output, &requests, &notes, op == Op::Stop && targets.is_some());
         return Ok(Exit::Success);
     }
+    let named_stop = op == Op::Stop && targets.is_some();
     let report = match targets {
         None => {
             let question = format!(
@@ -199,6 +210,9 @@ async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::
         }
         Some(targets) => named(op, &client, &args, targets).await?,
     };
+    if named_stop && report.succeeded().next().is_some() && crate::signals::received().is_none() {
+        crate::stop_warning::warn_if_ended(&client, &args.task_id).await;
+    }
     let rows = Rows::of(op, &report);
     let exit = match crate::signals::received() {
         Some(signal) if report.cancelled() => signal.exit(),

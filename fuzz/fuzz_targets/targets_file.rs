@@ -1,10 +1,7 @@
-//! The CLI's targets-file parser.
+//! The targets-file parser (the library's, which the CLI uses).
 #![no_main]
 
-#[path = "../../cli/src/targets_file.rs"]
-#[allow(dead_code)] // the file reader is the command's, not the fuzz target's
-mod targets_file;
-
+use iotda_batchtask::targets_file;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

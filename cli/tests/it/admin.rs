@@ -122,7 +122,11 @@ fn admin_endpoint_injects_faults_and_serves_the_journal() {
         .iter()
         .map(|e| e["operation"].clone())
         .collect();
-    assert_eq!(operations, [json!("StopBatchTask"), json!("ShowBatchTask")]);
+    // The stop, its settling read, and the read that checks whether the stop ended the task.
+    assert_eq!(
+        operations,
+        [json!("StopBatchTask"), json!("ShowBatchTask"), json!("ShowBatchTask")]
+    );
 
     // Mistakes are named; clearing works.
     let (status, error) = exchange(&url, "POST", "/__emulator/faults", Some(json!({"action": "explode"})));

@@ -778,12 +778,12 @@ fn seed_errors_name_the_problem_and_where_it_is() {
     );
     let e = seed_error(&SEED.replace("0123456789abcdef0123456789abcdef", "project-1"));
     assert!(
-        e.starts_with(r#"tasks[0].project_id: "project-1" doesn't match pattern"#),
+        e.starts_with(r#"tasks[0].project_id: "project-1" must be 1 to 32 hexadecimal characters"#),
         "{e}"
     );
     let e = seed_error(&SEED.replace("61a5f4cbd86b7a1d1c2f3e4a", "61A5"));
     assert!(
-        e.starts_with(r#"tasks[0].task_id: "61A5" doesn't match pattern"#),
+        e.starts_with(r#"tasks[0].task_id: "61A5" must be 1 to 24 characters"#),
         "{e}"
     );
     let e = seed_error(&SEED.replace("firmwareUpgrade", "firmwareUpdate"));

@@ -1,4 +1,14 @@
-//! The targets file of `--targets-file`: one device ID per line.
+//! A targets file: one device ID per line, `#` comments and blank lines
+//! skipped. The CLI's `--targets-file` and library callers read it with the
+//! same [`read`] (or [`parse`] for text already in memory), so a list that
+//! works for one works for the other:
+//!
+//! ```no_run
+//! // Then e.g. `client.stop_batch_task_bulk(task_id).targets(targets)`.
+//! let targets = iotda_batchtask::targets_file::read("devices.txt")?;
+//! println!("{} devices", targets.len());
+//! # Ok::<(), iotda_batchtask::InvalidInput>(())
+//! ```
 //!
 //! Bounded so that a wrong path cannot hang or exhaust the tool: at most
 //! [`MAX_BYTES`] are read, a line is at most [`MAX_LINE_BYTES`], and only a
@@ -8,8 +18,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use iotda_batchtask::InvalidInput;
-use iotda_batchtask::validation;
+use crate::validation::{self, InvalidInput};
 
 /// The largest targets file read (64 MiB: over 400,000 device IDs of 128 bytes).
 pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
@@ -20,7 +29,8 @@ pub const MAX_LINE_BYTES: usize = 4096;
 const FIELD: &str = "targets-file";
 
 /// Reads and parses the file at `path` (`-` for standard input).
-pub fn read(path: &Path) -> Result<Vec<String>, InvalidInput> {
+pub fn read(path: impl AsRef<Path>) -> Result<Vec<String>, InvalidInput> {
+    let path = path.as_ref();
     let text = if path.as_os_str() == "-" {
         read_bounded(std::io::stdin().lock(), "stdin")?
     } else {
@@ -100,9 +110,9 @@ pub fn parse(text: &str) -> Result<Vec<String>, InvalidInput> {
 }
 
 /// The parser's property, shared by the unit tests and the cargo-fuzz
-/// target (which includes this file): it never panics, everything it returns
-/// is a valid device ID, and parsing its own output gives the same list.
-#[allow(dead_code)] // not called by the command itself
+/// target `targets_file`: it never panics, everything it returns is a valid
+/// device ID, and parsing its own output gives the same list.
+#[doc(hidden)] // public for the fuzz target only
 pub fn check_parse(text: &str) {
     if let Ok(targets) = parse(text) {
         for (i, t) in targets.iter().enumerate() {
@@ -127,6 +137,16 @@ mod tests {
         assert!(parse("").unwrap().is_empty());
         let long = format!("dev-1 #{}", "x".repeat(MAX_LINE_BYTES));
         assert_eq!(parse(&long).unwrap_err().field(), "targets file line 1");
+    }
+
+    #[test]
+    fn reads_a_file_with_comments_as_the_cli_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("devices.txt");
+        std::fs::write(&path, "# canary ring\ndev-1\n\ndev-2  # flaky\n").unwrap();
+        assert_eq!(read(&path).unwrap(), ["dev-1", "dev-2"]);
+        std::fs::write(&path, "# nothing yet\n").unwrap();
+        assert_eq!(read(&path).unwrap_err().rule(), "lists no devices");
     }
 
     #[test]
