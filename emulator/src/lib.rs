@@ -149,7 +149,7 @@ pub use demo::{
 };
 pub use fault::{Decision, Fault, FaultAction, MAX_FAULT_RULES};
 pub use journal::{AuthMode, Journal, JournalEntry, MAX_JOURNAL_ENTRIES, Operation};
-pub use seed::{Seed, SeedError, SeedTask, Stoppable, TaskDetailStatus, TaskStatus, TaskType};
+pub use seed::{MAX_SEED_BYTES, Seed, SeedError, SeedTask, Stoppable, TaskDetailStatus, TaskStatus, TaskType};
 pub use server::{Emulator, EmulatorHandle, shutdown_signal};
 pub use service::{Service, TooManyFaults};
 pub use state::{MAX_SUB_TASKS, MAX_TASKS, StateError, TaskSnapshot};

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::de::{self, MapAccess, Visitor};
@@ -46,6 +47,11 @@ fn parse_wire<T: Copy>(all: &[T], as_str: fn(T) -> &'static str, value: &str, wh
         format!("unknown {what} {value:?} (expected one of {})", expected.join(", "))
     })
 }
+
+/// The largest seed file [`Seed::from_file`] reads: 64 MiB, room for the
+/// emulator's [`MAX_SUB_TASKS`](crate::MAX_SUB_TASKS) sub-tasks with
+/// 40-character device IDs.
+pub const MAX_SEED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One batch task of a [`Seed`].
 ///
@@ -137,6 +143,20 @@ pub enum SeedError {
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// The seed path is not a regular file (a FIFO, a device, a directory).
+    #[error("seed file {} is not a regular file (a pipe or device could block or never end)", path.display())]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The seed file is larger than [`MAX_SEED_BYTES`].
+    #[error("seed file {} is larger than {} MiB, the most the emulator reads", path.display(), limit / (1024 * 1024))]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes ([`MAX_SEED_BYTES`]).
+        limit: u64,
     },
     /// A problem in a seed read from a file.
     #[error("seed file {}: {source}", path.display())]
@@ -247,11 +267,45 @@ impl Seed {
     }
 
     /// Reads, parses and checks a seed file; errors name the file.
+    ///
+    /// Only a regular file of at most [`MAX_SEED_BYTES`] is read: a FIFO
+    /// would block in `open` (so the type is checked before opening) and a
+    /// device such as `/dev/zero` would never end.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, SeedError> {
         let path = path.as_ref();
-        let json = std::fs::read_to_string(path).map_err(|source| SeedError::Read {
+        let read_error = |source| SeedError::Read {
             path: path.to_owned(),
             source,
+        };
+        let not_regular = || SeedError::NotRegularFile { path: path.to_owned() };
+        let too_large = || SeedError::TooLarge {
+            path: path.to_owned(),
+            limit: MAX_SEED_BYTES,
+        };
+        let metadata = std::fs::metadata(path).map_err(read_error)?;
+        if !metadata.is_file() {
+            return Err(not_regular());
+        }
+        if metadata.len() > MAX_SEED_BYTES {
+            return Err(too_large());
+        }
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        // Checked again on what was opened, in case the path changed since.
+        if !file.metadata().map_err(read_error)?.is_file() {
+            return Err(not_regular());
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_SEED_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() as u64 > MAX_SEED_BYTES {
+            return Err(too_large());
+        }
+        let json = String::from_utf8(bytes).map_err(|e| {
+            read_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            ))
         })?;
         Self::from_json(&json).map_err(|e| SeedError::InFile {
             path: path.to_owned(),
