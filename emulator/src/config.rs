@@ -226,7 +226,11 @@ impl EmulatorConfig {
     /// `GET /__emulator/journal` lists the journal as JSON and
     /// `DELETE /__emulator/journal` empties it. Admin requests are not
     /// journaled and need no credentials, so starting fails unless the
-    /// listen address is loopback.
+    /// listen address is loopback, and a web page cannot use them: a request
+    /// whose `Host` is not `127.0.0.1`, `localhost` or `[::1]` (any port;
+    /// DNS rebinding), whose `Origin` is not that same `http://` host, or
+    /// whose `Sec-Fetch-Site` is not `same-origin` is refused `403` with a
+    /// JSON `error`.
     pub fn admin_endpoint(mut self, enabled: bool) -> Self {
         self.admin_endpoint = enabled;
         self
