@@ -210,13 +210,23 @@ pub struct AutoRetry {
 ///
 /// ```
 /// use std::time::Duration;
-/// use iotda_batchtask_emulator::{Progression, Selection};
+/// use iotda_batchtask_emulator::{
+///     DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, Progression, Seed, Selection, Service, TaskStatus,
+/// };
 ///
-/// let progression = Progression::new(Duration::from_secs(10))
-///     .dispatch_every(Duration::from_secs(1))
-///     .fail(Selection::devices(["dev-0002"]))
-///     .retry(2, Duration::from_secs(5));
-/// assert_eq!(progression.run_for_duration(), Duration::from_secs(10));
+/// let progression = Progression::new(Duration::from_secs(60)) // each device runs 60 s
+///     .dispatch_every(Duration::from_secs(1)) // one device a second
+///     .fail(Selection::none().with_share(10, 7)?) // about 10 % fail, the same ones each run
+///     .hang(Selection::devices(["dev-0042"])) // one never finishes
+///     .retry(2, Duration::from_secs(30)); // FailWaitRetry twice, then Fail
+/// let seed = Seed::demo().with_progression(DEMO_PROJECT_ID, DEMO_TASK_ID, progression)?;
+/// let service = Service::new(&EmulatorConfig::new().seed(seed).time_scale(0.0))?;
+/// service.advance_time(Duration::from_secs(90)); // the clock moves only when told
+/// assert_eq!(service.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap().status, TaskStatus::Processing);
+/// service.advance_time(Duration::from_secs(3600));
+/// let task = service.task(DEMO_PROJECT_ID, DEMO_TASK_ID).unwrap();
+/// assert_eq!(task.status, TaskStatus::Processing, "dev-0042 hangs");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progression {
