@@ -682,11 +682,8 @@ impl Task {
                 TaskDetailStatus::Processing if !progression.hangs(&sub.target) => {
                     Some(at.saturating_add(progression.run_for))
                 }
-                TaskDetailStatus::FailWaitRetry => retry.map(|r| {
-                    // Seeded while waiting: its first retry is used up.
-                    sub.retries = 1;
-                    at.saturating_add(r.interval)
-                }),
+                // Seeded while waiting for its first retry.
+                TaskDetailStatus::FailWaitRetry => retry.map(|r| at.saturating_add(r.interval)),
                 _ => None,
             };
             at = at.saturating_add(progression.dispatch_every);

@@ -393,3 +393,40 @@ fn odd_progressions_in_a_seed_are_errors_naming_them_never_panics() {
     svc.advance_time(Duration::MAX);
     assert_eq!(svc.time(), Duration::MAX, "the clock saturates");
 }
+
+#[test]
+fn seeded_processing_and_fail_wait_retry_sub_tasks_move_on() {
+    let seeded = SeedTask {
+        project_id: P.to_owned(),
+        task_id: T.to_owned(),
+        task_type: TaskType::FirmwareUpgrade,
+        status: TaskStatus::Initializing,
+        subtasks: [
+            ("dev-0001", D::Processing),
+            ("dev-0002", D::FailWaitRetry),
+            ("dev-0003", D::Success),
+            ("dev-0004", D::Stopped),
+        ]
+        .map(|(d, s)| (d.to_owned(), s))
+        .into(),
+    };
+    let progression = Progression::new(secs(10))
+        .fail(Selection::devices(["dev-0002"]))
+        .retry(2, secs(5));
+    let seed = Seed::new(vec![seeded])
+        .expect("valid")
+        .with_progression(P, T, progression)
+        .expect("the task exists");
+    let svc = Service::new(&EmulatorConfig::new().seed(seed).auth_enabled(false).time_scale(0.0)).expect("config");
+    svc.advance_time(secs(5));
+    // dev-0002 was waiting for its first retry, and runs it.
+    assert_eq!(statuses(&svc), [D::Processing, D::Processing, D::Success, D::Stopped]);
+    assert_eq!(task(&svc).status, TaskStatus::Processing);
+    svc.advance_time(secs(10));
+    // It fails again with one retry left.
+    assert_eq!(statuses(&svc), [D::Success, D::FailWaitRetry, D::Success, D::Stopped]);
+    svc.advance_time(secs(15));
+    assert_eq!(statuses(&svc), [D::Success, D::Fail, D::Success, D::Stopped]);
+    assert_eq!(task(&svc).status, TaskStatus::PartialSuccess);
+    assert_consistent(&svc);
+}
