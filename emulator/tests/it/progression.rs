@@ -10,6 +10,7 @@ use iotda_batchtask_emulator::{
     EmulatorConfig, Progression, Seed, SeedTask, Selection, Service, TaskDetailStatus as D, TaskSnapshot, TaskStatus,
     TaskType,
 };
+use proptest::prelude::*;
 use serde_json::{Value, json};
 
 const P: &str = "0123456789abcdef0123456789abcdef";
@@ -429,4 +430,85 @@ fn seeded_processing_and_fail_wait_retry_sub_tasks_move_on() {
     assert_eq!(statuses(&svc), [D::Success, D::Fail, D::Success, D::Stopped]);
     assert_eq!(task(&svc).status, TaskStatus::PartialSuccess);
     assert_consistent(&svc);
+}
+
+/// What a property test does to a moving task.
+#[derive(Debug, Clone)]
+enum Step {
+    Advance(u64),
+    Stop(Vec<usize>),
+    StopAll,
+    RetryAll,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (0u64..30_000).prop_map(Step::Advance),
+        1 => proptest::collection::vec(0usize..30, 1..4).prop_map(Step::Stop),
+        1 => Just(Step::StopAll),
+        1 => Just(Step::RetryAll),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Any progression, any steps: no panic, counters match the sub-tasks,
+    /// the status follows them, a stopped or finished sub-task moves only by
+    /// a retry, and in the end only hung devices are left running.
+    #[test]
+    fn any_progression_keeps_the_task_consistent(
+        n in 1usize..30,
+        run_for in 0u64..20_000,
+        dispatch in 0u64..5_000,
+        fail in 0u8..=100,
+        hang in prop_oneof![Just(0u8), 0u8..=30],
+        retry in proptest::option::of((1u32..=5, 0u64..10_000)),
+        seed in any::<u64>(),
+        steps in proptest::collection::vec(step(), 0..12),
+    ) {
+        let mut progression = Progression::new(Duration::from_millis(run_for))
+            .dispatch_every(Duration::from_millis(dispatch))
+            .fail(Selection::none().with_share(fail, seed).expect("0 to 100"))
+            .hang(Selection::none().with_share(hang, seed ^ 1).expect("0 to 100"));
+        if let Some((count, interval)) = retry {
+            progression = progression.retry(count, Duration::from_millis(interval));
+        }
+        let svc = service(n, progression);
+        for step in steps {
+            let before = task(&svc);
+            match &step {
+                Step::Advance(ms) => svc.advance_time(Duration::from_millis(*ms)),
+                Step::Stop(picks) => {
+                    let targets: Vec<String> = picks.iter().map(|i| format!("dev-{:04}", i % n + 1)).collect();
+                    let _ = post(&svc, &format!("/{T}/stop"), json!({ "targets": targets }));
+                }
+                Step::StopAll => drop(post(&svc, &format!("/{T}/stop"), json!({}))),
+                Step::RetryAll => drop(post(&svc, &format!("/{T}/retry"), json!({}))),
+            }
+            let after = task(&svc);
+            assert_consistent(&svc);
+            if !matches!(step, Step::RetryAll) {
+                for (device, was) in &before.subtasks {
+                    let now = after.subtasks[device];
+                    if matches!(was, D::Stopped | D::Success | D::Fail) {
+                        prop_assert_eq!(*was, now, "{} moved from {:?} by {:?}", device, was, step);
+                    }
+                }
+                if before.status == TaskStatus::Stopped {
+                    prop_assert_eq!(after.status, TaskStatus::Stopped);
+                }
+            }
+        }
+        // Long enough for every dispatch, run and retry.
+        svc.advance_time(Duration::from_secs(24 * 3600));
+        let end = task(&svc);
+        for (device, status) in &end.subtasks {
+            prop_assert!(
+                !matches!(status, D::Waitting | D::FailWaitRetry),
+                "{} still {:?}", device, status
+            );
+        }
+        assert_consistent(&svc);
+    }
 }
