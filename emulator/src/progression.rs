@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::seed::SeedError;
 use iotda_batchtask::validation;
 
-/// The longest pattern of [`Selection::pattern`], in bytes.
+/// The longest pattern [`Selection::with_pattern`] takes, in bytes.
 pub const MAX_PATTERN_LEN: usize = 1024;
 
 /// Which devices a rule picks (to fail, or to hang): those listed, those
