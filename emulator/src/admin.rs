@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
-use http::{HeaderValue, Method, Response, StatusCode};
+use http::header::{CONTENT_TYPE, HOST, ORIGIN};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -69,10 +70,68 @@ impl FaultSpec {
     }
 }
 
-/// The answer to an admin request, or `None` when `path` is not an admin route.
-pub(crate) fn respond(service: &Service, method: &Method, path: &str, body: &[u8]) -> Option<Response<Bytes>> {
-    let route = path.strip_prefix(PREFIX)?;
-    let (status, value) = match (method, route) {
+/// Whether `host` (a `Host` value: a name or address, maybe with a port) names
+/// this machine's loopback: `127.0.0.1`, `localhost` or `[::1]`, any port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        // `[::1]` or `[::1]:PORT`
+        Some(rest) => match rest.split_once(']') {
+            Some((addr, port)) if port.is_empty() || is_port(port) => return addr == "::1",
+            _ => return false,
+        },
+        None => match host.rsplit_once(':') {
+            Some((name, port)) if is_port(port) => name,
+            Some(_) => return false,
+            None => host,
+        },
+    };
+    name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost")
+}
+
+/// `:PORT` after a host, without the colon: 1 to 5 digits.
+fn is_port(port: &str) -> bool {
+    let digits = port.strip_prefix(':').unwrap_or(port);
+    (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Why a request may not use the admin API, if it may not: the admin API
+/// takes no credentials, so a web page must not reach it. Its `Host` must be
+/// a loopback name (a DNS-rebound name is not), an `Origin` must be this
+/// very host (browsers send one with every cross-origin request and every
+/// POST), and `Sec-Fetch-Site`, when sent, must not say another site.
+fn refusal(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(HOST).and_then(|v| v.to_str().ok());
+    let Some(host) = host.filter(|h| is_loopback_host(h)) else {
+        return Some("the admin API answers only a loopback Host (127.0.0.1, localhost or [::1], any port)".to_owned());
+    };
+    if let Some(origin) = headers.get(ORIGIN) {
+        let same = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.strip_prefix("http://"))
+            .is_some_and(|o| o.eq_ignore_ascii_case(host));
+        if !same {
+            return Some(format!(
+                "the admin API refuses requests from another Origin (only http://{host} may call it)"
+            ));
+        }
+    }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.to_str(), Ok("same-origin" | "none"))
+    {
+        return Some("the admin API refuses requests whose Sec-Fetch-Site is not same-origin".to_owned());
+    }
+    None
+}
+
+/// The answer to an admin request, or `None` when its path is not an admin
+/// route.
+pub(crate) fn respond(service: &Service, parts: &Parts, body: &[u8]) -> Option<Response<Bytes>> {
+    let route = parts.uri.path().strip_prefix(PREFIX)?;
+    if let Some(reason) = refusal(&parts.headers) {
+        return Some(json_response(StatusCode::FORBIDDEN, &json!({ "error": reason })));
+    }
+    let (status, value) = match (&parts.method, route) {
         (&Method::POST, "faults") => match serde_json::from_slice::<FaultSpec>(body)
             .map_err(|e| e.to_string())
             .and_then(FaultSpec::into_fault)
@@ -97,12 +156,16 @@ pub(crate) fn respond(service: &Service, method: &Method, path: &str, body: &[u8
         }
         _ => (StatusCode::NOT_FOUND, json!({ "error": "no such admin route" })),
     };
+    Some(json_response(status, &value))
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from(value.to_string()));
     *response.status_mut() = status;
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Some(response)
+    response
 }
 
 /// One journal entry as JSON (no secrets: the entry holds none).

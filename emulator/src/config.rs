@@ -87,6 +87,8 @@ pub struct EmulatorConfig {
     pub(crate) identity: crate::identity::IdentityConfig,
     pub(crate) max_running_tasks: usize,
     pub(crate) stopping_reads: u32,
+    pub(crate) time_scale: f64,
+    pub(crate) default_progression: Option<crate::progression::Progression>,
 }
 
 /// How many batch tasks of one project may be running at once by default
@@ -112,6 +114,8 @@ impl Default for EmulatorConfig {
             identity: crate::identity::IdentityConfig::default(),
             max_running_tasks: DEFAULT_MAX_RUNNING_TASKS,
             stopping_reads: 0,
+            time_scale: 1.0,
+            default_progression: None,
         }
     }
 }
@@ -134,6 +138,8 @@ impl fmt::Debug for EmulatorConfig {
             .field("identity", &self.identity)
             .field("max_running_tasks", &self.max_running_tasks)
             .field("stopping_reads", &self.stopping_reads)
+            .field("time_scale", &self.time_scale)
+            .field("default_progression", &self.default_progression)
             .finish()
     }
 }
@@ -226,7 +232,11 @@ impl EmulatorConfig {
     /// `GET /__emulator/journal` lists the journal as JSON and
     /// `DELETE /__emulator/journal` empties it. Admin requests are not
     /// journaled and need no credentials, so starting fails unless the
-    /// listen address is loopback.
+    /// listen address is loopback, and a web page cannot use them: a request
+    /// whose `Host` is not `127.0.0.1`, `localhost` or `[::1]` (any port;
+    /// DNS rebinding), whose `Origin` is not that same `http://` host, or
+    /// whose `Sec-Fetch-Site` is not `same-origin` is refused `403` with a
+    /// JSON `error`.
     pub fn admin_endpoint(mut self, enabled: bool) -> Self {
         self.admin_endpoint = enabled;
         self
@@ -274,6 +284,28 @@ impl EmulatorConfig {
     /// waiting for a task to leave `Stopping` can be tested without timing.
     pub fn stopping_reads(mut self, reads: u32) -> Self {
         self.stopping_reads = reads;
+        self
+    }
+
+    /// How fast the clock that moves progressing tasks (see
+    /// [`Progression`](crate::Progression)) follows real time (default 1.0).
+    ///
+    /// The clock is [`Service::advance_time`](crate::Service::advance_time)'s
+    /// total plus the real time since the emulator started multiplied by
+    /// this scale: 10.0 makes a 10-second rollout take one second; 0.0 stops
+    /// real time from counting at all, so a test moves the clock only by
+    /// `advance_time`, deterministically. A negative, infinite or NaN scale
+    /// counts as 0.0.
+    pub fn time_scale(mut self, scale: f64) -> Self {
+        self.time_scale = if scale.is_finite() && scale > 0.0 { scale } else { 0.0 };
+        self
+    }
+
+    /// How tasks created through CreateBatchTask move by themselves (default:
+    /// the seed's `default_progression`, else they do not move). A created
+    /// task's own `task_policy` decides its automatic retries.
+    pub fn default_progression(mut self, progression: crate::progression::Progression) -> Self {
+        self.default_progression = Some(progression);
         self
     }
 

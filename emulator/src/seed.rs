@@ -3,11 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::progression::{Progression, RawProgression};
 use iotda_batchtask::validation;
 
 pub use iotda_batchtask::types::{TaskDetailStatus, TaskStatus, TaskType};
@@ -46,6 +48,11 @@ fn parse_wire<T: Copy>(all: &[T], as_str: fn(T) -> &'static str, value: &str, wh
         format!("unknown {what} {value:?} (expected one of {})", expected.join(", "))
     })
 }
+
+/// The largest seed file [`Seed::from_file`] reads: 64 MiB, room for the
+/// emulator's [`MAX_SUB_TASKS`](crate::MAX_SUB_TASKS) sub-tasks with
+/// 40-character device IDs.
+pub const MAX_SEED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One batch task of a [`Seed`].
 ///
@@ -99,6 +106,10 @@ pub struct Seed {
     /// (project ID, task ID) of the tasks created with `need_confirm`; kept
     /// beside [`SeedTask`] so that its public fields stay as they were.
     pub(crate) need_confirm: BTreeSet<(String, String)>,
+    /// How seeded tasks move by themselves, by (project ID, task ID).
+    pub(crate) progressions: BTreeMap<(String, String), Progression>,
+    /// How tasks created through CreateBatchTask move by themselves.
+    pub(crate) default_progression: Option<Progression>,
 }
 
 impl Serialize for Seed {
@@ -106,6 +117,8 @@ impl Serialize for Seed {
         #[derive(Serialize)]
         struct Out<'a> {
             tasks: Vec<OutTask<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            default_progression: Option<RawProgression>,
         }
         #[derive(Serialize)]
         struct OutTask<'a> {
@@ -113,6 +126,8 @@ impl Serialize for Seed {
             task: &'a SeedTask,
             #[serde(skip_serializing_if = "std::ops::Not::not")]
             need_confirm: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            progression: Option<RawProgression>,
         }
         let tasks = self
             .tasks
@@ -120,9 +135,16 @@ impl Serialize for Seed {
             .map(|task| OutTask {
                 task,
                 need_confirm: self.needs_confirm(&task.project_id, &task.task_id),
+                progression: self
+                    .progression(&task.project_id, &task.task_id)
+                    .map(RawProgression::from),
             })
             .collect();
-        Out { tasks }.serialize(serializer)
+        Out {
+            tasks,
+            default_progression: self.default_progression.as_ref().map(RawProgression::from),
+        }
+        .serialize(serializer)
     }
 }
 
@@ -137,6 +159,20 @@ pub enum SeedError {
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// The seed path is not a regular file (a FIFO, a device, a directory).
+    #[error("seed file {} is not a regular file (a pipe or device could block or never end)", path.display())]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The seed file is larger than [`MAX_SEED_BYTES`].
+    #[error("seed file {} is larger than {} MiB, the most the emulator reads", path.display(), limit / (1024 * 1024))]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes ([`MAX_SEED_BYTES`]).
+        limit: u64,
     },
     /// A problem in a seed read from a file.
     #[error("seed file {}: {source}", path.display())]
@@ -161,7 +197,7 @@ pub enum SeedError {
 }
 
 impl SeedError {
-    fn invalid(location: impl Into<String>, problem: impl Into<String>) -> Self {
+    pub(crate) fn invalid(location: impl Into<String>, problem: impl Into<String>) -> Self {
         Self::Invalid {
             location: location.into(),
             problem: problem.into(),
@@ -206,7 +242,59 @@ impl Seed {
         Ok(Self {
             tasks,
             need_confirm: BTreeSet::new(),
+            progressions: BTreeMap::new(),
+            default_progression: None,
         })
+    }
+
+    /// Makes a seeded task move by itself (see [`Progression`]). Fails when
+    /// the seed has no such task.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iotda_batchtask_emulator::{DEMO_PROJECT_ID, DEMO_TASK_ID, Progression, Seed};
+    ///
+    /// let seed = Seed::demo().with_progression(DEMO_PROJECT_ID, DEMO_TASK_ID, Progression::new(Duration::from_secs(1)))?;
+    /// assert!(seed.progression(DEMO_PROJECT_ID, DEMO_TASK_ID).is_some());
+    /// # Ok::<(), iotda_batchtask_emulator::SeedError>(())
+    /// ```
+    pub fn with_progression(
+        mut self,
+        project_id: &str,
+        task_id: &str,
+        progression: Progression,
+    ) -> Result<Self, SeedError> {
+        if !self
+            .tasks
+            .iter()
+            .any(|t| t.project_id == project_id && t.task_id == task_id)
+        {
+            return Err(SeedError::invalid(
+                "progression",
+                format!("no task {task_id} in project {project_id}"),
+            ));
+        }
+        self.progressions
+            .insert((project_id.to_owned(), task_id.to_owned()), progression);
+        Ok(self)
+    }
+
+    /// How a seeded task moves by itself, if it does.
+    pub fn progression(&self, project_id: &str, task_id: &str) -> Option<&Progression> {
+        self.progressions.get(&(project_id.to_owned(), task_id.to_owned()))
+    }
+
+    /// Makes every task created through CreateBatchTask move by itself
+    /// (`"default_progression"` in JSON); see also
+    /// [`EmulatorConfig::default_progression`](crate::EmulatorConfig::default_progression).
+    pub fn with_default_progression(mut self, progression: Progression) -> Self {
+        self.default_progression = Some(progression);
+        self
+    }
+
+    /// How created tasks move by themselves, if they do.
+    pub fn default_progression(&self) -> Option<&Progression> {
+        self.default_progression.as_ref()
     }
 
     /// Marks a task as created with `need_confirm: true`: its Waitting
@@ -247,11 +335,45 @@ impl Seed {
     }
 
     /// Reads, parses and checks a seed file; errors name the file.
+    ///
+    /// Only a regular file of at most [`MAX_SEED_BYTES`] is read: a FIFO
+    /// would block in `open` (so the type is checked before opening) and a
+    /// device such as `/dev/zero` would never end.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, SeedError> {
         let path = path.as_ref();
-        let json = std::fs::read_to_string(path).map_err(|source| SeedError::Read {
+        let read_error = |source| SeedError::Read {
             path: path.to_owned(),
             source,
+        };
+        let not_regular = || SeedError::NotRegularFile { path: path.to_owned() };
+        let too_large = || SeedError::TooLarge {
+            path: path.to_owned(),
+            limit: MAX_SEED_BYTES,
+        };
+        let metadata = std::fs::metadata(path).map_err(read_error)?;
+        if !metadata.is_file() {
+            return Err(not_regular());
+        }
+        if metadata.len() > MAX_SEED_BYTES {
+            return Err(too_large());
+        }
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        // Checked again on what was opened, in case the path changed since.
+        if !file.metadata().map_err(read_error)?.is_file() {
+            return Err(not_regular());
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_SEED_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() as u64 > MAX_SEED_BYTES {
+            return Err(too_large());
+        }
+        let json = String::from_utf8(bytes).map_err(|e| {
+            read_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            ))
         })?;
         Self::from_json(&json).map_err(|e| SeedError::InFile {
             path: path.to_owned(),
@@ -277,6 +399,8 @@ impl Seed {
 #[serde(deny_unknown_fields)]
 struct RawSeed {
     tasks: Vec<RawTask>,
+    #[serde(default)]
+    default_progression: Option<RawProgression>,
 }
 
 #[derive(Deserialize)]
@@ -289,6 +413,8 @@ struct RawTask {
     subtasks: RawSubtasks,
     #[serde(default)]
     need_confirm: bool,
+    #[serde(default)]
+    progression: Option<RawProgression>,
 }
 
 /// Sub-tasks in file order; a repeated device ID is an error rather than
@@ -323,9 +449,14 @@ impl RawSeed {
     fn check(self) -> Result<Seed, SeedError> {
         let mut tasks = Vec::with_capacity(self.tasks.len());
         let mut need_confirm = Vec::new();
+        let mut progressions = Vec::new();
         for (i, raw) in self.tasks.into_iter().enumerate() {
             if raw.need_confirm {
                 need_confirm.push((raw.project_id.clone(), raw.task_id.clone()));
+            }
+            if let Some(progression) = raw.progression {
+                let progression = progression.check(&format!("tasks[{i}].progression"))?;
+                progressions.push(((raw.project_id.clone(), raw.task_id.clone()), progression));
             }
             let task_type = parse_wire(&TaskType::ALL, TaskType::as_str, &raw.task_type, "task_type")
                 .map_err(|e| SeedError::invalid(format!("tasks[{i}].task_type"), e))?;
@@ -352,6 +483,11 @@ impl RawSeed {
         }
         let mut seed = Seed::new(tasks)?;
         seed.need_confirm.extend(need_confirm);
+        seed.progressions.extend(progressions);
+        seed.default_progression = self
+            .default_progression
+            .map(|p| p.check("default_progression"))
+            .transpose()?;
         Ok(seed)
     }
 }

@@ -340,9 +340,7 @@ async fn handle(
     } else {
         match tokio::time::timeout(BODY_READ_TIMEOUT, read_capped(body, MAX_BODY_BYTES)).await {
             Ok(Ok(bytes)) => {
-                let admin_answer = admin
-                    .then(|| crate::admin::respond(&service, &parts.method, parts.uri.path(), &bytes))
-                    .flatten();
+                let admin_answer = admin.then(|| crate::admin::respond(&service, &parts, &bytes)).flatten();
                 match admin_answer {
                     Some(response) => Decision::Respond(response),
                     None => service.decide(http::Request::from_parts(parts, bytes)),

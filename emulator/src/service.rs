@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -56,6 +56,10 @@ pub struct Service {
     started: Instant,
     expired: AtomicBool,
     identity: crate::identity::Identity,
+    /// The total of [`Service::advance_time`].
+    advanced: Mutex<Duration>,
+    /// See [`EmulatorConfig::time_scale`]: finite and at least 0.
+    time_scale: f64,
 }
 
 impl std::fmt::Debug for Service {
@@ -163,7 +167,10 @@ impl Service {
                     max_running_tasks: config.max_running_tasks,
                     stopping_reads: config.stopping_reads,
                 },
+                config.default_progression.clone(),
             )),
+            advanced: Mutex::new(Duration::ZERO),
+            time_scale: config.time_scale,
             auth: Authenticator::new(config)?,
             ids: RequestIds::new(),
             requests: AtomicU64::new(0),
@@ -398,8 +405,72 @@ impl Service {
     /// The one place state is locked. Nothing panics while it is held, but
     /// if something ever did, the state is still whole (changes are applied
     /// after every decision), so a poisoned lock is simply taken over.
+    ///
+    /// Progressing tasks are first brought up to the clock's time, so every
+    /// answer and every snapshot sees them as of now.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        let now = self.time();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.advance_to(now);
+        state
+    }
+
+    /// The time on the clock that moves progressing tasks (see
+    /// [`Progression`](crate::Progression)): the total of
+    /// [`Service::advance_time`] plus the real time since the service was
+    /// made, times [`EmulatorConfig::time_scale`].
+    pub fn time(&self) -> Duration {
+        let advanced = *self.advanced.lock().unwrap_or_else(PoisonError::into_inner);
+        let real = if self.time_scale > 0.0 {
+            // Saturates rather than panics on an absurd scale.
+            Duration::try_from_secs_f64(self.started.elapsed().as_secs_f64() * self.time_scale).unwrap_or(Duration::MAX)
+        } else {
+            Duration::ZERO
+        };
+        advanced.saturating_add(real)
+    }
+
+    /// Moves the progression clock forward by `by`, and every progressing
+    /// task with it, each transition at its own time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iotda_batchtask_emulator::{
+    ///     EmulatorConfig, Progression, Seed, SeedTask, Selection, Service, TaskDetailStatus, TaskStatus, TaskType,
+    /// };
+    ///
+    /// let project = "0123456789abcdef0123456789abcdef";
+    /// let task = SeedTask {
+    ///     project_id: project.into(),
+    ///     task_id: "61a5f4cbd86b7a1d1c2f3e4a".into(),
+    ///     task_type: TaskType::FirmwareUpgrade,
+    ///     status: TaskStatus::Processing,
+    ///     subtasks: [("dev-1", TaskDetailStatus::Waitting), ("dev-2", TaskDetailStatus::Waitting)]
+    ///         .map(|(d, s)| (d.to_owned(), s))
+    ///         .into(),
+    /// };
+    /// let seed = Seed::new(vec![task])?.with_progression(
+    ///     project,
+    ///     "61a5f4cbd86b7a1d1c2f3e4a",
+    ///     Progression::new(Duration::from_secs(60)).fail(Selection::devices(["dev-2"])),
+    /// )?;
+    /// // Time scale 0: only advance_time moves the clock.
+    /// let service = Service::new(&EmulatorConfig::new().seed(seed).auth_enabled(false).time_scale(0.0))?;
+    /// service.advance_time(Duration::from_secs(1));
+    /// let now = service.task(project, "61a5f4cbd86b7a1d1c2f3e4a").unwrap();
+    /// assert_eq!((now.status, now.count(TaskDetailStatus::Processing)), (TaskStatus::Processing, 2));
+    /// service.advance_time(Duration::from_secs(60));
+    /// let done = service.task(project, "61a5f4cbd86b7a1d1c2f3e4a").unwrap();
+    /// assert_eq!(done.status, TaskStatus::PartialSuccess);
+    /// assert_eq!(done.subtasks["dev-2"], TaskDetailStatus::Fail);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn advance_time(&self, by: Duration) {
+        {
+            let mut advanced = self.advanced.lock().unwrap_or_else(PoisonError::into_inner);
+            *advanced = advanced.saturating_add(by);
+        }
+        drop(self.lock());
     }
 
     /// Counts, logs and journals one answer; `None` when the connection is

@@ -4,9 +4,11 @@
 //! and `Stopping` settling on reads.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::progression::{AutoRetry, Progression};
 use crate::seed::{Seed, SeedTask, Stoppable as _, TaskDetailStatus, TaskStatus, TaskType};
 use iotda_batchtask::types;
 
@@ -47,6 +49,11 @@ pub(crate) struct Subtask {
     /// 24 lowercase hex, increasing with creation order (like IoTDA's record
     /// IDs, whose newer records have larger IDs).
     pub(crate) record_id: String,
+    /// When (on the emulator's clock) the task's [`Progression`] next moves
+    /// this sub-task; `None` when nothing will.
+    next_at: Option<Duration>,
+    /// Automatic retries used so far.
+    retries: u32,
 }
 
 pub(crate) struct Task {
@@ -72,6 +79,8 @@ pub(crate) struct Task {
     record_prefix: String,
     /// Reads left before a `Stopping` task becomes `Stopped`.
     stopping_reads_left: u32,
+    /// How the sub-tasks move by themselves, and the retries they get.
+    progression: Option<(Progression, Option<AutoRetry>)>,
 }
 
 /// The three operations with Stop's `BatchTargets` body and per-target answer.
@@ -209,6 +218,10 @@ pub(crate) struct State {
     /// The ordinal the next created task gets (after every seeded one).
     next_ordinal: usize,
     rules: Rules,
+    /// The emulator's clock as of the last [`State::advance_to`].
+    now: Duration,
+    /// The progression of tasks created through CreateBatchTask.
+    default_progression: Option<Progression>,
 }
 
 /// Whether a task counts towards the running-tasks limit.
@@ -228,17 +241,26 @@ fn is_finished(status: TaskStatus) -> bool {
 }
 
 impl State {
-    pub(crate) fn new(seed: &Seed, rules: Rules) -> Self {
+    /// The state of `seed`; tasks created later move by `default_progression`
+    /// (the seed's own when `None`).
+    pub(crate) fn new(seed: &Seed, rules: Rules, default_progression: Option<Progression>) -> Self {
         let mut tasks = Vec::with_capacity(seed.tasks().len());
         for (ordinal, task) in seed.tasks().iter().enumerate() {
             let need_confirm = seed.needs_confirm(&task.project_id, &task.task_id);
-            tasks.push(Task::new(task, ordinal, need_confirm));
+            let mut new = Task::new(task, ordinal, need_confirm);
+            if let Some(progression) = seed.progression(&task.project_id, &task.task_id) {
+                let retry = progression.retry_for(None, false);
+                new.start_progression(progression.clone(), retry, Duration::ZERO);
+            }
+            tasks.push(new);
         }
         let mut state = Self {
             next_ordinal: tasks.len(),
             tasks,
             index: HashMap::new(),
             rules,
+            now: Duration::ZERO,
+            default_progression: default_progression.or_else(|| seed.default_progression().cloned()),
         };
         state.reindex();
         state
@@ -284,6 +306,30 @@ impl State {
                 .filter(|t| t.need_confirm)
                 .map(|t| (t.project_id.clone(), t.task_id.clone()))
                 .collect(),
+            progressions: self
+                .tasks
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        (t.project_id.clone(), t.task_id.clone()),
+                        t.progression.as_ref()?.0.clone(),
+                    ))
+                })
+                .collect(),
+            default_progression: self.default_progression.clone(),
+        }
+    }
+
+    /// Moves every progressing task's sub-tasks up to `now` on the
+    /// emulator's clock (never backwards), each transition at its own time,
+    /// and lets the tasks' statuses follow.
+    pub(crate) fn advance_to(&mut self, now: Duration) {
+        if now <= self.now {
+            return;
+        }
+        self.now = now;
+        for task in &mut self.tasks {
+            task.advance_to(now);
         }
     }
 
@@ -315,6 +361,7 @@ impl State {
         scope: &Scope,
     ) -> Result<Vec<(String, TargetOutcome)>, Refusal> {
         let stopping_reads = self.rules.stopping_reads;
+        let now = self.now;
         let task = self.task_mut(project_id, task_id).ok_or(Refusal::NoSuchTask)?;
         if !op.accepts_type(task.task_type) {
             return Err(Refusal::Type(task.task_type));
@@ -361,6 +408,12 @@ impl State {
         for i in to_change {
             if let Some(sub) = task.subtasks.get_mut(i) {
                 sub.status = op.result();
+                sub.retries = 0;
+                sub.next_at = None;
+            }
+            // A stop freezes; a retried or confirmed sub-task runs again.
+            if op != Targeted::Stop {
+                task.schedule_run(i, now);
             }
         }
         match op {
@@ -428,6 +481,10 @@ impl State {
         task.echo = new.echo;
         for target in new.targets {
             task.push_sub_task(target, sub_status);
+        }
+        if let Some(progression) = &self.default_progression {
+            let retry = progression.retry_for(task.echo.task_policy.as_ref(), true);
+            task.start_progression(progression.clone(), retry, self.now);
         }
         self.index
             .insert((task.project_id.clone(), task.task_id.clone()), self.tasks.len());
@@ -509,6 +566,8 @@ impl State {
                 device_id: device_id.to_owned(),
             })?;
         sub.status = status;
+        // Set by hand: the progression no longer moves it.
+        sub.next_at = None;
         Ok(())
     }
 
@@ -543,6 +602,28 @@ impl State {
     }
 }
 
+/// A progressing task's status from its sub-tasks: Processing while any is
+/// Waitting, Processing or FailWaitRetry; then Success when all succeeded,
+/// Fail when none did, PartialSuccess otherwise. A task without sub-tasks
+/// keeps `current`.
+fn follow(subtasks: &[Subtask], current: TaskStatus) -> TaskStatus {
+    if subtasks.is_empty() {
+        return current;
+    }
+    if subtasks.iter().any(|s| s.status.is_stoppable()) {
+        return TaskStatus::Processing;
+    }
+    let succeeded = subtasks
+        .iter()
+        .filter(|s| s.status == TaskDetailStatus::Success)
+        .count();
+    match succeeded {
+        0 => TaskStatus::Fail,
+        n if n == subtasks.len() => TaskStatus::Success,
+        _ => TaskStatus::PartialSuccess,
+    }
+}
+
 impl Task {
     fn new(seed: &SeedTask, ordinal: usize, need_confirm: bool) -> Self {
         let created = FIRST_CREATE_SECOND.saturating_add(i64::try_from(ordinal).unwrap_or(i64::MAX).saturating_mul(60));
@@ -568,6 +649,7 @@ impl Task {
             subtasks: Vec::with_capacity(seed.subtasks.len()),
             by_target: HashMap::with_capacity(seed.subtasks.len()),
             stopping_reads_left: 0,
+            progression: None,
         };
         for (target, status) in &seed.subtasks {
             task.push_sub_task(target.clone(), *status);
@@ -583,7 +665,80 @@ impl Task {
             target,
             status,
             record_id: format!("{}{:012x}", self.record_prefix, n + 1),
+            next_at: None,
+            retries: 0,
         });
+    }
+
+    /// Sets the task moving from `start`: sub-task `i` is dispatched (or, if
+    /// already Processing, starts its run) at `start + i × dispatch_every`;
+    /// Waitting sub-tasks of a `need_confirm` task wait for the confirm;
+    /// a FailWaitRetry one retries after the interval, if retries are left.
+    fn start_progression(&mut self, progression: Progression, retry: Option<AutoRetry>, start: Duration) {
+        let mut at = start;
+        for sub in &mut self.subtasks {
+            sub.next_at = match sub.status {
+                TaskDetailStatus::Waitting if !self.need_confirm => Some(at),
+                TaskDetailStatus::Processing if !progression.hangs(&sub.target) => {
+                    Some(at.saturating_add(progression.run_for))
+                }
+                // Seeded while waiting for its first retry.
+                TaskDetailStatus::FailWaitRetry => retry.map(|r| at.saturating_add(r.interval)),
+                _ => None,
+            };
+            at = at.saturating_add(progression.dispatch_every);
+        }
+        self.progression = Some((progression, retry));
+    }
+
+    /// Sub-task `i` (retried or confirmed at `now`) runs again.
+    fn schedule_run(&mut self, i: usize, now: Duration) {
+        let Some((progression, _)) = &self.progression else {
+            return;
+        };
+        if let Some(sub) = self.subtasks.get_mut(i)
+            && !progression.hangs(&sub.target)
+        {
+            sub.next_at = Some(now.saturating_add(progression.run_for));
+        }
+    }
+
+    /// Applies every transition due by `now`, in time order per sub-task,
+    /// then lets the task's status follow if anything moved.
+    fn advance_to(&mut self, now: Duration) {
+        let Some((progression, retry)) = &self.progression else {
+            return;
+        };
+        let mut moved = false;
+        for sub in &mut self.subtasks {
+            if sub.next_at.is_none_or(|at| at > now) {
+                continue;
+            }
+            let (hangs, fails) = (progression.hangs(&sub.target), progression.fails(&sub.target));
+            let runs_at = |from: Duration| (!hangs).then(|| from.saturating_add(progression.run_for));
+            while let Some(at) = sub.next_at.filter(|at| *at <= now) {
+                moved = true;
+                (sub.status, sub.next_at) = match sub.status {
+                    TaskDetailStatus::Waitting => (TaskDetailStatus::Processing, runs_at(at)),
+                    TaskDetailStatus::Processing if fails => match retry {
+                        Some(r) if sub.retries < r.count => {
+                            (TaskDetailStatus::FailWaitRetry, Some(at.saturating_add(r.interval)))
+                        }
+                        _ => (TaskDetailStatus::Fail, None),
+                    },
+                    TaskDetailStatus::Processing => (TaskDetailStatus::Success, None),
+                    TaskDetailStatus::FailWaitRetry => {
+                        sub.retries = sub.retries.saturating_add(1);
+                        (TaskDetailStatus::Processing, runs_at(at))
+                    }
+                    // Stopped, finished or set by hand: nothing moves it.
+                    other => (other, None),
+                };
+            }
+        }
+        if moved && !matches!(self.status, TaskStatus::Stopping | TaskStatus::Stopped) {
+            self.status = follow(&self.subtasks, self.status);
+        }
     }
 
     fn to_seed_task(&self) -> SeedTask {

@@ -495,6 +495,95 @@ async fn the_admin_endpoint_injects_faults_and_lists_the_journal() {
     h.shutdown().await;
 }
 
+/// One raw HTTP/1.1 exchange with the emulator at `addr` (so that `Host`
+/// can be anything): the status and the JSON body.
+async fn raw_exchange(addr: std::net::SocketAddr, head: &str, body: &str) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connects");
+    let request = format!(
+        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("writes");
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .expect("answered in time")
+        .expect("reads");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let json = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(json).unwrap_or(serde_json::Value::Null))
+}
+
+/// Issue 22: a web page could POST faults (`Origin: http://attacker.example`,
+/// `Content-Type: text/plain` was 201) and, by DNS rebinding (a `Host` of the
+/// attacker's name), read the journal. The admin API answers only a loopback
+/// `Host` and no foreign `Origin`: 403 with a JSON error saying which.
+#[tokio::test]
+async fn the_admin_endpoint_refuses_foreign_origins_and_hosts() {
+    let h = Emulator::start(EmulatorConfig::new().auth_enabled(false).admin_endpoint(true))
+        .await
+        .expect("starts");
+    let addr = h.addr();
+    let port = addr.port();
+    let fault = r#"{"action":"status","status":503,"operation":"StopBatchTask","times":1}"#;
+    let post = |extra: String| format!("POST /__emulator/faults HTTP/1.1\r\nContent-Type: text/plain{extra}");
+
+    for (headers, refused_for) in [
+        (
+            format!("\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://attacker.example"),
+            "Origin",
+        ),
+        (format!("\r\nHost: 127.0.0.1:{port}\r\nOrigin: null"), "Origin"),
+        // A loopback page on another port is another origin.
+        (
+            format!("\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://localhost:1"),
+            "Origin",
+        ),
+        (
+            format!("\r\nHost: 127.0.0.1:{port}\r\nSec-Fetch-Site: cross-site"),
+            "Sec-Fetch-Site",
+        ),
+        (format!("\r\nHost: attacker.example:{port}"), "Host"),
+        (format!("\r\nHost: 127.0.0.1.attacker.example:{port}"), "Host"),
+        ("\r\nHost: localhost.attacker.example".to_owned(), "Host"),
+        (String::new(), "Host"),
+    ] {
+        let (status, body) = raw_exchange(addr, &post(headers.clone()), fault).await;
+        assert_eq!(status, 403, "{headers:?}: {body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(refused_for), "{headers:?}: {error}");
+        assert_eq!(h.pending_faults(), 0, "{headers:?}");
+    }
+    // DNS rebinding: the journal is not read under a foreign name either.
+    let (status, body) = raw_exchange(
+        addr,
+        &format!("GET /__emulator/journal HTTP/1.1\r\nHost: rebind.attacker.example:{port}"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+
+    // Loopback names with any port, and a same-origin Origin, are served.
+    for headers in [
+        format!("\r\nHost: 127.0.0.1:{port}"),
+        format!("\r\nHost: localhost:{port}"),
+        "\r\nHost: LocalHost".to_owned(),
+        format!("\r\nHost: [::1]:{port}"),
+        format!("\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}"),
+        format!("\r\nHost: localhost:{port}\r\nSec-Fetch-Site: same-origin"),
+    ] {
+        let (status, body) = raw_exchange(addr, &post(headers.clone()), fault).await;
+        assert_eq!(status, 201, "{headers:?}: {body}");
+    }
+    assert_eq!(h.pending_faults(), 6);
+    h.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_admin_endpoint_is_off_by_default_and_loopback_only() {
     let h = start().await;

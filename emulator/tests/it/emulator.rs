@@ -15,8 +15,8 @@ use iotda_batchtask::auth::{Algorithm, Credentials, Signer};
 use iotda_batchtask_emulator::Stoppable as _;
 use iotda_batchtask_emulator::{
     DEMO_CREATE_DEVICES_TASK_ID, DEMO_DEVICE_COUNT, DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, Emulator,
-    EmulatorConfig, EmulatorError, EmulatorHandle, Seed, SeedError, SeedTask, TaskDetailStatus, TaskStatus, TaskType,
-    demo_device_id, demo_subtask_status,
+    EmulatorConfig, EmulatorError, EmulatorHandle, MAX_SEED_BYTES, Seed, SeedError, SeedTask, TaskDetailStatus,
+    TaskStatus, TaskType, demo_device_id, demo_subtask_status,
 };
 use jiff::{SignedDuration, Timestamp};
 use reqwest::Method;
@@ -830,6 +830,74 @@ fn seed_files_are_read_and_their_errors_name_the_file() {
 
     let e = Seed::from_file(dir.path().join("missing.json")).expect_err("refused");
     assert!(matches!(e, SeedError::Read { .. }), "{e}");
+}
+
+/// Issue 22: `--seed /dev/zero` grew to 1.5 GB and a FIFO hung. Only a
+/// regular file of at most `MAX_SEED_BYTES` is read; the error names the
+/// file and the limit.
+#[test]
+fn seed_files_are_bounded_and_must_be_regular_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Sparse: a byte over the limit costs no disk.
+    let big = dir.path().join("big.json");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(MAX_SEED_BYTES + 1))
+        .expect("sparse file");
+    let e = Seed::from_file(&big).expect_err("refused").to_string();
+    assert!(
+        e.contains(&big.display().to_string()) && e.contains("larger than 64 MiB"),
+        "{e}"
+    );
+    // Exactly at the limit is read (and is then not a seed: all NUL bytes).
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(MAX_SEED_BYTES))
+        .expect("sparse file");
+    let e = Seed::from_file(&big).expect_err("refused").to_string();
+    assert!(e.contains("not a seed"), "{e}");
+
+    #[cfg(unix)]
+    for path in [std::path::Path::new("/dev/zero"), dir.path()] {
+        let e = Seed::from_file(path).expect_err("refused").to_string();
+        assert!(
+            e.contains(&path.display().to_string()) && e.contains("not a regular file"),
+            "{e}"
+        );
+    }
+}
+
+/// A FIFO is refused without being opened (opening one blocks until a
+/// writer comes). Should it be opened, a writer is offered until the call
+/// returns, so a regression fails this test instead of hanging it.
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_the_seed_file_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("seed.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(Seed::from_file(&path).map_err(|e| e.to_string()));
+    });
+    let result = loop {
+        // Opening read-write never blocks on Linux, and wakes a reader
+        // blocked in open; closing it again gives that reader EOF.
+        drop(std::fs::OpenOptions::new().read(true).write(true).open(&fifo));
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(result) => break result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(e) => panic!("the reading thread ended without an answer: {e}"),
+        }
+    };
+    let e = result.expect_err("refused");
+    assert!(
+        e.contains(&fifo.display().to_string()) && e.contains("not a regular file"),
+        "{e}"
+    );
 }
 
 #[test]

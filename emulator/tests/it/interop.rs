@@ -461,3 +461,144 @@ async fn official_python_sdk_and_this_crate_share_a_configuration() {
     assert_eq!(stops.len(), 2);
     assert!(stops.iter().all(|s| s.status_code() == Some(200)), "{stops:?}");
 }
+
+/// Issue 23: the official SDK reads a task whose sub-tasks move by
+/// themselves (a progression on real time, 20 devices dispatched 10 ms
+/// apart, each running 100 ms, dev-0005 and dev-0013 failing) until it has
+/// finished, then its failed sub-tasks by `task_detail_status`. Every read is
+/// parsed by the SDK unchanged, its counters add up, success only grows, and
+/// the last read is the emulator's final state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Huawei's official Python SDK: run `bash scripts/test.sh`, which installs it"]
+async fn official_python_sdk_reads_a_moving_task() {
+    use iotda_batchtask_emulator::{Progression, Selection};
+    use std::time::Duration;
+
+    let python = std::env::var("IOTDA_INTEROP_PYTHON")
+        .expect("IOTDA_INTEROP_PYTHON must name the venv's python (bash emulator/tests/interop/setup.sh prints it)");
+    const MOVING: &str = "aaaaaaaaaaaaaaaaaaaaaa10";
+    let subtasks: BTreeMap<String, TaskDetailStatus> = (1..=20)
+        .map(|i| (format!("dev-{i:04}"), TaskDetailStatus::Waitting))
+        .collect();
+    let task = SeedTask {
+        project_id: PROJECT.to_owned(),
+        task_id: MOVING.to_owned(),
+        task_type: TaskType::FirmwareUpgrade,
+        status: TaskStatus::Processing,
+        subtasks,
+    };
+    let progression = Progression::new(Duration::from_millis(100))
+        .dispatch_every(Duration::from_millis(10))
+        .fail(Selection::devices(["dev-0005", "dev-0013"]));
+    let seed = Seed::new(vec![task])
+        .unwrap()
+        .with_progression(PROJECT, MOVING, progression)
+        .unwrap();
+    // The clock moves only after each read the SDK makes (time scale 0), so
+    // the first read sees the rollout before it starts, whatever the
+    // interpreter's start-up time, and later reads see it move.
+    let emulator = std::sync::Arc::new(
+        Emulator::start(
+            EmulatorConfig::new()
+                .seed(seed)
+                .ak_sk(AK, SK)
+                .region("cn-north-4")
+                .time_scale(0.0),
+        )
+        .await
+        .unwrap(),
+    );
+    let clock = {
+        let emulator = std::sync::Arc::clone(&emulator);
+        tokio::spawn(async move {
+            let mut seen = 0;
+            loop {
+                let reads = emulator.journal().of(Operation::ShowBatchTask, MOVING).count();
+                if reads > seen {
+                    seen = reads;
+                    emulator.advance_time(Duration::from_millis(30));
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/official_sdk_progress.py"
+    ))
+    .env_clear()
+    .env("PATH", std::env::var("PATH").unwrap_or_default())
+    .env("IOTDA_EMULATOR_URL", emulator.base_url())
+    .env("IOTDA_PROJECT_ID", PROJECT)
+    .env("IOTDA_REGION", "cn-north-4")
+    .env("IOTDA_AK", AK)
+    .env("IOTDA_SK", SK)
+    .env("IOTDA_TASK_MOVING", MOVING);
+    let output = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("the SDK script finished in time")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the script failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    clock.abort();
+    let records: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (failed, reads) = records.split_last().expect("at least a read and the failed query");
+    // Read before it started, then while it moved.
+    assert_eq!(reads[0]["task_progress"]["waitting"], 20, "{}", reads[0]);
+    assert!(
+        reads
+            .iter()
+            .any(|r| r["task_progress"]["processing"].as_i64() > Some(0)),
+        "{stdout}"
+    );
+    let mut last_success = 0;
+    for read in reads {
+        assert_eq!(read["case"], "read");
+        assert_eq!(read["status"], 200, "{read}");
+        let progress = &read["task_progress"];
+        let sum: i64 = [
+            "waitting",
+            "processing",
+            "success",
+            "fail",
+            "fail_wait_retry",
+            "stopped",
+        ]
+        .iter()
+        .map(|k| progress[k].as_i64().unwrap_or(0))
+        .sum();
+        assert_eq!(progress["total"], 20, "{read}");
+        assert_eq!(sum, 20, "{read}");
+        let success = progress["success"].as_i64().unwrap();
+        assert!(success >= last_success, "success only grows: {read}");
+        last_success = success;
+        let running = ["waitting", "processing"]
+            .iter()
+            .any(|k| progress[k].as_i64() > Some(0));
+        assert_eq!(read["task_status"] == "Processing", running, "{read}");
+    }
+    let last = reads.last().expect("a read");
+    assert_eq!(last["task_status"], "PartialSuccess", "{last}");
+    assert_eq!(
+        (&last["task_progress"]["success"], &last["task_progress"]["fail"]),
+        (&18.into(), &2.into())
+    );
+    assert_eq!(failed["case"], "failed");
+    let failed_devices: Vec<&str> = failed["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed_devices, ["dev-0013", "dev-0005"], "newest record first");
+    let snapshot = emulator.task(PROJECT, MOVING).unwrap();
+    assert_eq!(snapshot.status, TaskStatus::PartialSuccess);
+    assert_eq!(snapshot.count(TaskDetailStatus::Fail), 2);
+}

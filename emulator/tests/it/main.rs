@@ -10,4 +10,5 @@ mod emulator;
 mod family;
 mod identity;
 mod interop;
+mod progression;
 mod service;

@@ -10,7 +10,8 @@ use iotda_batchtask::auth::Signer;
 use iotda_batchtask::auth::{Algorithm, Credentials};
 use iotda_batchtask_emulator::Stoppable as _;
 use iotda_batchtask_emulator::{
-    DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, MAX_BODY_BYTES, Seed, Service, TaskDetailStatus, TaskStatus,
+    DEMO_FINISHED_TASK_ID, DEMO_PROJECT_ID, DEMO_TASK_ID, EmulatorConfig, MAX_BODY_BYTES, Seed, Service,
+    TaskDetailStatus, TaskStatus,
 };
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
@@ -233,32 +234,64 @@ fn arbitrary_request() -> impl Strategy<Value = http::Request<Bytes>> {
     })
 }
 
+/// The property of `any_request_gets_a_well_formed_answer` over one sequence
+/// of requests, with and without authentication.
+fn answers_are_well_formed(requests: &[http::Request<Bytes>]) -> Result<(), TestCaseError> {
+    for auth in [true, false] {
+        let svc = Service::new(&EmulatorConfig::new().ak_sk(AK, SK).token(TOKEN).auth_enabled(auth)).expect("config");
+        let mut ids = std::collections::HashSet::new();
+        for request in requests {
+            let response = svc.respond_at(request.clone(), "2024-10-23T12:00:00Z".parse().expect("time"));
+            let body = check_invariants(&response);
+            prop_assert!(ids.insert(response.headers()["x-request-id"].clone()));
+            // Success is any 2xx (201 from CreateBatchTask, 204 without a
+            // body from DeleteBatchTask), never carrying an error code;
+            // everything else is an error with IoTDA's or the gateway's code.
+            if response.status().is_success() {
+                prop_assert!(body.get("error_code").is_none(), "{}", body);
+            } else {
+                let code = body["error_code"].as_str().unwrap_or("");
+                prop_assert!(code.starts_with("IOTDA.") || code.starts_with("APIG"), "{}", body);
+            }
+            // The state stays consistent: the demo task (seeded
+            // Processing, with sub-tasks to run) is Stopped exactly when
+            // nothing is left to run, unless it was deleted once Stopped.
+            if let Some(task) = svc.task(DEMO_PROJECT_ID, DEMO_TASK_ID) {
+                let running = task.subtasks.values().any(|s| s.is_stoppable());
+                prop_assert_eq!(task.status == TaskStatus::Stopped, !running, "{:?}", task.status);
+            }
+        }
+        prop_assert_eq!(svc.request_count(), requests.len() as u64);
+    }
+    Ok(())
+}
+
+/// Issue 22: the property once drew a valid CreateBatchTask (`201 Created`)
+/// and took it for an error; a DeleteBatchTask of a finished task is `204`
+/// with no body at all. Both are successes, without `error_code`.
+#[test]
+fn created_and_deleted_answers_are_successes_not_errors() {
+    let create = http::Request::post(format!("/v5/iot/{DEMO_PROJECT_ID}/batchtasks"))
+        .header("content-type", "application/json")
+        .body(Bytes::from_static(
+            br#"{"task_name":"t1","task_type":"firmwareUpgrade","targets":["dev-0001"],"need_confirm":true}"#,
+        ))
+        .expect("request");
+    let delete = http::Request::delete(format!("/v5/iot/{DEMO_PROJECT_ID}/batchtasks/{DEMO_FINISHED_TASK_ID}"))
+        .body(Bytes::new())
+        .expect("request");
+    // Unauthenticated, the first pass answers 401; the second (no auth) 201 and 204.
+    let svc = Service::new(&EmulatorConfig::new().auth_enabled(false)).expect("config");
+    assert_eq!(svc.respond(create.clone()).status(), 201);
+    assert_eq!(svc.respond(delete.clone()).status(), 204);
+    answers_are_well_formed(&[create, delete]).expect("2xx answers are successes");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn any_request_gets_a_well_formed_answer(requests in proptest::collection::vec(arbitrary_request(), 1..4)) {
-        for auth in [true, false] {
-            let svc = Service::new(&EmulatorConfig::new().ak_sk(AK, SK).token(TOKEN).auth_enabled(auth))
-                .expect("config");
-            let mut ids = std::collections::HashSet::new();
-            for request in &requests {
-                let response = svc.respond_at(request.clone(), "2024-10-23T12:00:00Z".parse().expect("time"));
-                let body = check_invariants(&response);
-                prop_assert!(ids.insert(response.headers()["x-request-id"].clone()));
-                if response.status() != 200 {
-                    let code = body["error_code"].as_str().unwrap_or("");
-                    prop_assert!(code.starts_with("IOTDA.") || code.starts_with("APIG"), "{}", body);
-                }
-                // The state stays consistent: the demo task (seeded
-                // Processing, with sub-tasks to run) is Stopped exactly when
-                // nothing is left to run, unless it was deleted once Stopped.
-                if let Some(task) = svc.task(DEMO_PROJECT_ID, DEMO_TASK_ID) {
-                    let running = task.subtasks.values().any(|s| s.is_stoppable());
-                    prop_assert_eq!(task.status == TaskStatus::Stopped, !running, "{:?}", task.status);
-                }
-            }
-            prop_assert_eq!(svc.request_count(), requests.len() as u64);
-        }
+        answers_are_well_formed(&requests)?;
     }
 }
