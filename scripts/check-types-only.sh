@@ -31,3 +31,10 @@ CARGO_PROFILE_DEV_DEBUG=false cargo test --manifest-path tests/downstream/Cargo.
 # The downstream workspace has its own (default) profile; its crates are only
 # compiled and run here, so skip debuginfo, which would add about 0.6 GB.
 CARGO_PROFILE_DEV_DEBUG=false cargo test --manifest-path tests/downstream/Cargo.toml --locked
+
+# The CLI without its default feature `emulator`: builds, and links no emulator.
+cargo check -p iotda-batchtask-cli --no-default-features --locked
+if cargo tree -p iotda-batchtask-cli --no-default-features -e normal --prefix none --locked | grep -q '^iotda-batchtask-emulator'; then
+  echo "the CLI without the emulator feature still depends on the emulator" >&2
+  exit 1
+fi

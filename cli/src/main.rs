@@ -16,8 +16,10 @@ mod config;
 mod connection;
 mod create;
 mod delete;
+#[cfg(feature = "emulator")]
 mod demo;
 mod dry_run;
+#[cfg(feature = "emulator")]
 mod emulator;
 mod list;
 mod output;
@@ -139,8 +141,10 @@ enum Command {
     /// Delete a finished batch task.
     Delete(delete::DeleteArgs),
     /// Run the built-in IoTDA emulator on loopback.
+    #[cfg(feature = "emulator")]
     Emulator(emulator::EmulatorArgs),
     /// The operator's loop on an in-process emulator, end to end, with no set-up.
+    #[cfg(feature = "emulator")]
     Demo,
     /// Show every setting, its value (secrets masked) and where it came from.
     Config(config::ConfigArgs),
@@ -148,6 +152,21 @@ enum Command {
     Completions(completions::CompletionsArgs),
     /// Print a man page (roff): the command's, or one per command (iotda-batchtask-stop, ...).
     Man(completions::ManArgs),
+}
+
+impl Command {
+    /// Whether a signal must end the command with its report (the IoTDA
+    /// commands), rather than as the command itself decides: the emulator has
+    /// its own shutdown on both signals; config, completions and man have
+    /// nothing to report.
+    fn reports_on_signals(&self) -> bool {
+        match self {
+            #[cfg(feature = "emulator")]
+            Command::Emulator(_) => false,
+            Command::Config(_) | Command::Completions(_) | Command::Man(_) => false,
+            _ => true,
+        }
+    }
 }
 
 /// The parser: `Cli`, with its exit codes appended to each command's own
@@ -171,17 +190,20 @@ fn command_for_man() -> clap::Command {
     // A global option is not copied into a command that has an option of
     // its id, so this hidden one takes its place there (and `emulator`
     // refuses a value).
-    Cli::command().mut_subcommand("emulator", |sub| {
+    #[cfg(feature = "emulator")]
+    return Cli::command().mut_subcommand("emulator", |sub| {
         sub.arg(clap::Arg::new("profile").long("profile").value_name("NAME").hide(true))
-    })
+    });
+    #[cfg(not(feature = "emulator"))]
+    Cli::command()
 }
 
 /// The exit-code table of the command `name`.
 fn exit_codes_of(name: &str) -> &'static str {
-    if name == "emulator" {
-        emulator::EXIT_CODES
-    } else {
-        EXIT_CODES
+    match name {
+        #[cfg(feature = "emulator")]
+        "emulator" => emulator::EXIT_CODES,
+        _ => EXIT_CODES,
     }
 }
 
@@ -217,10 +239,7 @@ fn main() -> ExitCode {
         // Before any request, so that no signal ends a command unreported.
         // The emulator command has its own shutdown on both signals; the
         // local commands (config, completions, man) have nothing to report.
-        if !matches!(
-            cli.command,
-            Command::Emulator(_) | Command::Config(_) | Command::Completions(_) | Command::Man(_)
-        ) && let Err(e) = signals::install()
+        if cli.command.reports_on_signals() && let Err(e) = signals::install()
         {
             errln!("warning: cannot handle SIGINT and SIGTERM ({e}); they will end the command without a report");
         }
@@ -232,7 +251,9 @@ fn main() -> ExitCode {
             Command::Show(args) => show::run(args).await,
             Command::Create(args) => create::run(args).await,
             Command::Delete(args) => delete::run(args).await,
+            #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(args).await,
+            #[cfg(feature = "emulator")]
             Command::Demo => demo::run().await,
             Command::Config(args) => config::run(args),
             Command::Completions(args) => completions::completions(&args),
