@@ -7,7 +7,7 @@ mod common;
 mod attacks;
 mod double;
 mod emulator;
-mod family;
+mod state_rules;
 mod identity;
 mod interop;
 mod progression;

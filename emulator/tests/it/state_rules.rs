@@ -4,7 +4,7 @@
 //! transient state, the journal, fault rules and admin names of the new
 //! operations, and the demo seed's operator loop.
 //!
-//! Run with `cargo test -p iotda-batchtask-emulator --test it family`.
+//! Run with `cargo test -p iotda-batchtask-emulator --test it state_rules`.
 
 use std::collections::BTreeMap;
 
