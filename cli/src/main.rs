@@ -11,27 +11,22 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
-mod completions;
-mod config;
+mod cmd;
 mod connection;
-mod create;
-mod delete;
-#[cfg(feature = "emulator")]
-mod demo;
 mod dry_run;
-#[cfg(feature = "emulator")]
-mod emulator;
-mod list;
+mod operation;
 mod output;
 mod prompt;
 mod render;
 mod sanitize;
 mod settings;
-mod show;
 mod signals;
 mod stop_warning;
-mod targeted;
 mod wait;
+
+#[cfg(feature = "emulator")]
+use cmd::{demo, emulator};
+use cmd::{completions, config, create, delete, list, show, targeted};
 
 use output::errln;
 
@@ -245,9 +240,9 @@ fn main() -> ExitCode {
         }
         match cli.command {
             Command::List(args) => list::run(args).await,
-            Command::Stop(args) => targeted::run(targeted::Op::Stop, args).await,
-            Command::Retry(args) => targeted::run(targeted::Op::Retry, args).await,
-            Command::Confirm(args) => targeted::run(targeted::Op::Confirm, args).await,
+            Command::Stop(args) => targeted::run(operation::Op::Stop, args).await,
+            Command::Retry(args) => targeted::run(operation::Op::Retry, args).await,
+            Command::Confirm(args) => targeted::run(operation::Op::Confirm, args).await,
             Command::Show(args) => show::run(args).await,
             Command::Create(args) => create::run(args).await,
             Command::Delete(args) => delete::run(args).await,

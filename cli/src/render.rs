@@ -2,7 +2,7 @@
 //! line, or one JSON object, and the exit code the outcomes give.
 
 use crate::sanitize;
-use crate::targeted::Op;
+use crate::operation::Op;
 use clap::ValueEnum;
 use iotda_batchtask::outcome::{Failed, Succeeded, TargetOutcome, TargetsReport, Unknown};
 use iotda_batchtask::{Error, TargetResult};

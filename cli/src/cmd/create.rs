@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::connection::{CREDENTIALS_HELP, Connection};
 use crate::dry_run;
-use crate::list::TypeArg;
+use crate::cmd::list::TypeArg;
 use crate::output::{self, outln};
 use crate::render::Format;
 use crate::sanitize;

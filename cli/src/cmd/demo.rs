@@ -22,7 +22,7 @@ use crate::output::{self, outln};
 use crate::render::{self, Rows};
 use crate::sanitize;
 use crate::signals;
-use crate::targeted::Op;
+use crate::operation::Op;
 
 /// How long the emulator's temporary credentials live.
 const DEMO_CREDENTIALS_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -84,7 +84,7 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         .tasks()
         .try_collect()
         .await?;
-    output::out(indent(&crate::list::table(&tasks)));
+    output::out(indent(&crate::cmd::list::table(&tasks)));
 
     let named = ["dev-0001", "dev-0002", "dev-0003", "dev-9999"];
     let named_list = named.map(|d| format!("--target {d}")).join(" ");
