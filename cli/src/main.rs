@@ -24,9 +24,9 @@ mod signals;
 mod stop_warning;
 mod wait;
 
+use cmd::{completions, config, create, delete, list, show, targeted};
 #[cfg(feature = "emulator")]
 use cmd::{demo, emulator};
-use cmd::{completions, config, create, delete, list, show, targeted};
 
 use output::errln;
 
@@ -234,7 +234,8 @@ fn main() -> ExitCode {
         // Before any request, so that no signal ends a command unreported.
         // The emulator command has its own shutdown on both signals; the
         // local commands (config, completions, man) have nothing to report.
-        if cli.command.reports_on_signals() && let Err(e) = signals::install()
+        if cli.command.reports_on_signals()
+            && let Err(e) = signals::install()
         {
             errln!("warning: cannot handle SIGINT and SIGTERM ({e}); they will end the command without a report");
         }

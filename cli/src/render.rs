@@ -1,8 +1,8 @@
 //! Rendering the report of a stop, retry or confirm: a table with a summary
 //! line, or one JSON object, and the exit code the outcomes give.
 
-use crate::sanitize;
 use crate::operation::Op;
+use crate::sanitize;
 use clap::ValueEnum;
 use iotda_batchtask::outcome::{Failed, Succeeded, TargetOutcome, TargetsReport, Unknown};
 use iotda_batchtask::{Error, TargetResult};

@@ -14,9 +14,9 @@ use iotda_batchtask::{Client, CreateBatchTask, CreateOutcome, limits};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::cmd::list::TypeArg;
 use crate::connection::{CREDENTIALS_HELP, Connection};
 use crate::dry_run;
-use crate::cmd::list::TypeArg;
 use crate::output::{self, outln};
 use crate::render::Format;
 use crate::sanitize;

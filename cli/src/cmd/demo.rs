@@ -18,11 +18,11 @@ use iotda_batchtask::types::TaskType;
 use iotda_batchtask_emulator::{DEMO_TASK_ID, Emulator, EmulatorConfig, Seed, demo_device_id};
 
 use crate::Exit;
+use crate::operation::Op;
 use crate::output::{self, outln};
 use crate::render::{self, Rows};
 use crate::sanitize;
 use crate::signals;
-use crate::operation::Op;
 
 /// How long the emulator's temporary credentials live.
 const DEMO_CREDENTIALS_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);

@@ -71,7 +71,10 @@ fn keys_in_the_credentials_file_are_shown_as_a_signature() {
     assert!(!headers[0].iter().any(|h| h == "X-Auth-Token"), "{headers:?}");
     assert!(!headers[0].iter().any(|h| h == "X-Security-Token"), "{headers:?}");
     // A stop's dry run may read the task to predict its end; it sends no stop.
-    assert!(emulator.handle.journal().stops_of(DEMO_TASK_ID).next().is_none(), "a dry run stops nothing");
+    assert!(
+        emulator.handle.journal().stops_of(DEMO_TASK_ID).next().is_none(),
+        "a dry run stops nothing"
+    );
 }
 
 #[test]
