@@ -125,6 +125,8 @@ pub mod region;
 #[cfg(feature = "client")]
 mod retry_policy;
 #[cfg(feature = "client")]
+pub mod rollout;
+#[cfg(feature = "client")]
 mod targeted;
 #[cfg(feature = "client")]
 pub use targeted::Operation;
