@@ -201,14 +201,13 @@ pub enum WaveState {
         #[serde(with = "timestamp")]
         at: Timestamp,
     },
-    /// Following the wave stopped for a reason a person must look at (its
-    /// task stopped or deleted by someone else, a create refused); the plan
-    /// is halted.
+    /// The wave's task was stopped or deleted by someone else (seen on
+    /// a poll): the plan is halted, and goes on past this wave only when a
+    /// person says so ([`Plan::resume`] with `force_advance`).
     Halted {
-        /// The task, if one was created.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        task_id: Option<types::TaskId>,
-        /// Why, for a person.
+        /// The task.
+        task_id: types::TaskId,
+        /// What was found, for a person.
         reason: String,
     },
     /// The wave was aborted (a criterion tripped, or `abort`).
@@ -225,8 +224,11 @@ impl WaveState {
     /// The wave's task, when one is known.
     pub fn task_id(&self) -> Option<&types::TaskId> {
         match self {
-            Self::Created { task_id } | Self::Watching { task_id } | Self::Finished { task_id, .. } => Some(task_id),
-            Self::Halted { task_id, .. } | Self::Aborted { task_id, .. } => task_id.as_ref(),
+            Self::Created { task_id }
+            | Self::Watching { task_id }
+            | Self::Finished { task_id, .. }
+            | Self::Halted { task_id, .. } => Some(task_id),
+            Self::Aborted { task_id, .. } => task_id.as_ref(),
             Self::Pending | Self::Creating { .. } => None,
         }
     }
@@ -281,6 +283,7 @@ pub enum PlanState {
 /// What the plan says to do next ([`Plan::next_action`]); a driver is a
 /// loop that does it, records the result, saves the plan and asks again.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Action {
     /// Record the intent ([`Plan::begin_create`]), save, then create wave
     /// `wave`'s task (index from 0).
@@ -689,7 +692,7 @@ impl Plan {
         let wave = &self.waves[i];
         match &wave.state {
             WaveState::Finished { counters, .. } => wave.forced_at.is_some() || self.advance_if.met_by(counters),
-            WaveState::Halted { task_id: Some(_), .. } => wave.forced_at.is_some(),
+            WaveState::Halted { .. } => wave.forced_at.is_some(),
             _ => false,
         }
     }
@@ -838,11 +841,11 @@ impl Plan {
         Ok(())
     }
 
-    /// Halts the plan at its current wave (a create refused, the task
-    /// stopped or deleted by someone else): the wave keeps its task ID, if
-    /// any, and `reason` says what was found.
+    /// Halts the plan where it is, for a person to look (a listing that
+    /// could not settle a lost create, reads failing for too long): the
+    /// current wave keeps its state, so [`resume`](Self::resume) goes on
+    /// exactly from there (settling, watching) without `force_advance`.
     pub fn halt(&mut self, reason: impl Into<String>) -> Result<(), PlanError> {
-        let reason = reason.into();
         let Position::At(wave) = self.position() else {
             return Err(PlanError::Transition {
                 detail: "every wave is done; nothing to halt".to_owned(),
@@ -851,13 +854,37 @@ impl Plan {
         if self.state != PlanState::Running {
             return Err(self.transition_error(wave, "halted"));
         }
-        let task_id = match &self.waves[wave].state {
-            WaveState::Pending => None,
-            WaveState::Created { task_id } | WaveState::Watching { task_id } => Some(task_id.clone()),
-            // A create in flight must be settled first: halting now would
-            // forget a task that may exist.
+        self.state = PlanState::Halted { reason: reason.into() };
+        Ok(())
+    }
+
+    /// Records that wave `wave`'s create was refused before it was
+    /// processed (nothing was created: e.g. IOTDA.014206, too many running
+    /// tasks): the wave is pending again and the plan halted, intact;
+    /// [`resume`](Self::resume) creates it then. Never for a lost answer:
+    /// that is settled by listing.
+    pub fn not_created(&mut self, wave: usize, reason: impl Into<String>) -> Result<(), PlanError> {
+        if !matches!(self.wave_state(wave), Some(WaveState::Creating { .. })) || self.state != PlanState::Running {
+            return Err(self.transition_error(wave, "pending (not created)"));
+        }
+        self.waves[wave].state = WaveState::Pending;
+        self.state = PlanState::Halted { reason: reason.into() };
+        Ok(())
+    }
+
+    /// Records that wave `wave`'s task was stopped or deleted by someone
+    /// else (`reason` says what was found): the wave is halted with its
+    /// task, and so is the plan; going on past it takes `force_advance`.
+    pub fn task_gone(&mut self, wave: usize, reason: impl Into<String>) -> Result<(), PlanError> {
+        let task_id = match self.wave_state(wave) {
+            Some(WaveState::Created { task_id } | WaveState::Watching { task_id })
+                if self.state == PlanState::Running =>
+            {
+                task_id.clone()
+            }
             _ => return Err(self.transition_error(wave, "halted")),
         };
+        let reason = reason.into();
         self.waves[wave].state = WaveState::Halted {
             task_id,
             reason: reason.clone(),
@@ -867,9 +894,9 @@ impl Plan {
     }
 
     /// Aborts the plan (a criterion tripped and the task was stopped, or
-    /// `abort`). The current wave, if it has begun, is marked aborted with
-    /// its task; a create in flight (not settled) is refused: settle it
-    /// first, so the task that may exist is not forgotten.
+    /// `abort`). The current wave, if its task exists and has not finished,
+    /// is marked aborted with it; a create in flight (not settled) is
+    /// refused: settle it first, so a task that may exist is not forgotten.
     pub fn abort(&mut self, reason: impl Into<String>) -> Result<(), PlanError> {
         let reason = reason.into();
         match &self.state {
@@ -881,54 +908,49 @@ impl Plan {
             }
         }
         if let Position::At(wave) = self.position() {
-            let task_id = match &self.waves[wave].state {
-                WaveState::Pending => None,
+            match &self.waves[wave].state {
+                // Nothing begun, or finished: the record stays as it is.
+                WaveState::Pending | WaveState::Finished { .. } => {}
                 WaveState::Creating { .. } => return Err(self.transition_error(wave, "aborted")),
-                state => state.task_id().cloned(),
-            };
-            if !matches!(self.waves[wave].state, WaveState::Pending) {
-                self.waves[wave].state = WaveState::Aborted {
-                    task_id,
-                    reason: reason.clone(),
-                };
+                state => {
+                    self.waves[wave].state = WaveState::Aborted {
+                        task_id: state.task_id().cloned(),
+                        reason: reason.clone(),
+                    };
+                }
             }
         }
         self.state = PlanState::Aborted { reason };
         Ok(())
     }
 
-    /// Continues a halted plan, at `at`. A wave whose create was refused
-    /// goes back to pending. A wave that finished below `advance_if`, or
-    /// whose task was stopped or deleted by someone else, is gone past only
-    /// with `force_advance` (a person has looked); without it the error
-    /// says why. A running plan is left as it is; an aborted or done one is
-    /// refused.
+    /// Continues a halted plan, at `at`, from exactly where it is. A wave
+    /// that finished below `advance_if`, or whose task was stopped or
+    /// deleted by someone else, is gone past only with `force_advance` (a
+    /// person has looked; the next wave then starts without a pause);
+    /// without it the error says why. A running plan is left as it is; an
+    /// aborted or done one is refused.
     pub fn resume(&mut self, force_advance: bool, at: Timestamp) -> Result<(), PlanError> {
-        match &self.state {
+        let reason = match &self.state {
             PlanState::Running => return Ok(()),
-            PlanState::Halted { .. } => {}
+            PlanState::Halted { reason } => reason.clone(),
             PlanState::Aborted { .. } | PlanState::Done => {
                 return Err(PlanError::Transition {
                     detail: format!("the plan is {}; there is nothing to resume", self.state_name()),
                 });
             }
-        }
+        };
         let Position::At(wave) = self.position() else {
             unreachable!("`check` refuses a halted plan with every wave passed")
         };
-        let reason = match &self.state {
-            PlanState::Halted { reason } => reason.clone(),
-            _ => unreachable!("matched above"),
-        };
-        match &self.waves[wave].state {
-            WaveState::Halted { task_id: None, .. } => self.waves[wave].state = WaveState::Pending,
-            WaveState::Halted { task_id: Some(_), .. } | WaveState::Finished { .. } => {
-                if !force_advance {
-                    return Err(PlanError::NeedsForce { wave: wave + 1, reason });
-                }
-                self.waves[wave].forced_at = Some(at);
+        if matches!(
+            self.waves[wave].state,
+            WaveState::Finished { .. } | WaveState::Halted { .. }
+        ) {
+            if !force_advance {
+                return Err(PlanError::NeedsForce { wave: wave + 1, reason });
             }
-            _ => unreachable!("`check` refuses a halted plan whose current wave is not finished or halted"),
+            self.waves[wave].forced_at = Some(at);
         }
         self.state = if matches!(self.position(), Position::AllPassed) {
             PlanState::Done
@@ -1015,11 +1037,7 @@ impl Plan {
                     format!("must be {}", self.wave_task_name(i)),
                 ));
             }
-            if wave.forced_at.is_some()
-                && !matches!(
-                    wave.state,
-                    WaveState::Finished { .. } | WaveState::Halted { task_id: Some(_), .. }
-                )
+            if wave.forced_at.is_some() && !matches!(wave.state, WaveState::Finished { .. } | WaveState::Halted { .. })
             {
                 return Err(invalid(
                     &format!("waves[{i}].forced_at"),
@@ -1051,8 +1069,11 @@ impl Plan {
                     | WaveState::Created { .. }
                     | WaveState::Watching { .. }
             ),
-            (PlanState::Halted { .. }, Some(s)) => matches!(s, WaveState::Finished { .. } | WaveState::Halted { .. }),
-            (PlanState::Aborted { .. }, Some(s)) => !matches!(s, WaveState::Creating { .. }),
+            (PlanState::Halted { .. }, Some(s)) => !matches!(s, WaveState::Aborted { .. }),
+            (PlanState::Aborted { .. }, Some(s)) => matches!(
+                s,
+                WaveState::Pending | WaveState::Finished { .. } | WaveState::Aborted { .. }
+            ),
         };
         if !consistent {
             return Err(invalid(
@@ -1308,12 +1329,9 @@ mod tests {
         let mut plan = plan();
         // IOTDA.014206 (too many running tasks): nothing was created.
         plan.begin_create(0, at(1)).unwrap();
-        assert!(
-            matches!(plan.halt("x"), Err(PlanError::Transition { .. })),
-            "a create in flight is settled before halting"
-        );
-        plan.waves[0].state = WaveState::Pending;
-        plan.halt("IOTDA.014206: 10 tasks are running").unwrap();
+        assert!(plan.not_created(1, "x").is_err(), "only the wave being created");
+        plan.not_created(0, "IOTDA.014206: 10 tasks are running").unwrap();
+        assert_eq!(plan.waves()[0].state, WaveState::Pending);
         assert_eq!(
             plan.next_action(at(2)),
             Action::Halted {
@@ -1321,18 +1339,55 @@ mod tests {
             }
         );
         assert_eq!(roundtrip(&plan), plan);
+        assert!(plan.not_created(0, "again").is_err(), "nothing in flight");
         plan.resume(false, at(3)).unwrap();
         assert_eq!(plan.next_action(at(3)), Action::Create { wave: 0 });
+    }
+
+    #[test]
+    fn a_halt_keeps_the_wave_where_it_is() {
+        let mut plan = plan();
+        // A lost create that listing could not settle: halted while
+        // creating, and resumed by settling again, never by creating.
+        let name = plan.begin_create(0, at(1)).unwrap();
+        plan.halt("the create's answer was lost and listing did not find the task")
+            .unwrap();
+        assert!(matches!(plan.next_action(at(2)), Action::Halted { .. }));
+        assert_eq!(roundtrip(&plan), plan);
+        assert!(plan.halt("twice").is_err());
+        plan.resume(false, at(3)).unwrap();
+        assert_eq!(
+            plan.next_action(at(3)),
+            Action::Settle {
+                wave: 0,
+                task_name: name
+            }
+        );
+        // While watching: resumed by watching again.
+        plan.created(0, task(1)).unwrap();
+        plan.watching(0).unwrap();
+        plan.halt("reads failed for 10 minutes").unwrap();
+        assert_eq!(roundtrip(&plan), plan);
+        plan.resume(false, at(4)).unwrap();
+        assert_eq!(
+            plan.next_action(at(4)),
+            Action::Watch {
+                wave: 0,
+                task_id: task(1)
+            }
+        );
     }
 
     #[test]
     fn a_task_stopped_by_someone_else_halts_and_needs_force() {
         let mut plan = plan();
         plan.begin_create(0, at(1)).unwrap();
+        assert!(plan.task_gone(0, "x").is_err(), "no task yet");
         plan.created(0, task(1)).unwrap();
         plan.watching(0).unwrap();
-        plan.halt("the task was stopped by someone else").unwrap();
+        plan.task_gone(0, "the task was stopped by someone else").unwrap();
         assert_eq!(plan.waves()[0].state.task_id(), Some(&task(1)));
+        assert_eq!(roundtrip(&plan), plan);
         assert!(matches!(
             plan.resume(false, at(5)),
             Err(PlanError::NeedsForce { wave: 1, .. })
@@ -1372,6 +1427,26 @@ mod tests {
         run_wave(&mut plan, 0, 1, 0, at(10));
         plan.abort("by hand").unwrap();
         assert_eq!(plan.waves()[1].state, WaveState::Pending);
+        assert_eq!(roundtrip(&plan), plan);
+    }
+
+    #[test]
+    fn abort_of_a_halted_plan_keeps_a_finished_waves_record() {
+        let mut plan = plan();
+        run_wave(&mut plan, 0, 0, 1, at(10));
+        assert!(matches!(plan.state(), PlanState::Halted { .. }));
+        plan.abort("by hand").unwrap();
+        assert!(matches!(plan.waves()[0].state, WaveState::Finished { .. }));
+        assert!(matches!(plan.next_action(at(11)), Action::Aborted { .. }));
+        assert_eq!(roundtrip(&plan), plan);
+        // A task stopped by someone else, then aborted: aborted with its task.
+        let mut plan = self::plan();
+        plan.begin_create(0, at(1)).unwrap();
+        plan.created(0, task(1)).unwrap();
+        plan.task_gone(0, "deleted").unwrap();
+        plan.abort("by hand").unwrap();
+        assert_eq!(plan.waves()[0].state.task_id(), Some(&task(1)));
+        assert!(matches!(plan.waves()[0].state, WaveState::Aborted { .. }));
         assert_eq!(roundtrip(&plan), plan);
     }
 
