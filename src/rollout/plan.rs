@@ -95,9 +95,19 @@ pub struct TaskOptions {
 
 impl TaskOptions {
     /// Checks the options by the rules CreateBatchTask applies before
-    /// sending (the same limits from [`limits`]), naming the field.
+    /// sending (the same limits from [`limits`]), naming the field, and
+    /// refuses `task_policy.schedule_time`: each wave starts when the one
+    /// before passed, so one start time cannot fit every wave.
     pub fn validate(&self) -> Result<(), InvalidInput> {
         if let Some(policy) = &self.task_policy {
+            // Each wave is created when the one before passed; one fixed
+            // start time would be in the past for every later wave.
+            if policy.schedule_time.is_some() {
+                return Err(InvalidInput::new(
+                    "task_policy.schedule_time",
+                    "is not for a rollout: each wave starts when the one before passed (use the pause)",
+                ));
+            }
             match (policy.retry_count, policy.retry_interval) {
                 (None, None) => {}
                 (Some(count), Some(interval)) => {
@@ -665,9 +675,6 @@ impl Plan {
             call = call.document(task.document.clone());
         }
         if let Some(policy) = &task.task_policy {
-            if let Some(time) = &policy.schedule_time {
-                call = call.schedule_time(time.to_string());
-            }
             if let (Some(count), Some(interval)) = (policy.retry_count, policy.retry_interval) {
                 // Both were checked against the spec's (small) limits.
                 let count = u32::try_from(count.get()).expect("retry_count is checked to be at most 5");
@@ -1528,6 +1535,18 @@ mod tests {
         .task(options)
         .build(at(0));
         assert_eq!(field(retry), "task_policy.retry_count");
+        let scheduled: TaskOptions =
+            serde_json::from_value(serde_json::json!({"task_policy": {"schedule_time": "20260102T030405Z"}})).unwrap();
+        let scheduled = Plan::builder(
+            "http://127.0.0.1:1",
+            "abc",
+            RolloutTaskType::FirmwareUpgrade,
+            ["a"],
+            "all".parse().unwrap(),
+        )
+        .task(scheduled)
+        .build(at(0));
+        assert_eq!(field(scheduled), "task_policy.schedule_time");
     }
 
     #[test]

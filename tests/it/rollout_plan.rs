@@ -27,7 +27,7 @@ fn at(text: &str) -> jiff::Timestamp {
 fn sample() -> Plan {
     let task: TaskOptions = serde_json::from_value(json!({
         "document": {"package_id": "32822e5744a45ede319d2c50"},
-        "task_policy": {"retry_count": 3, "retry_interval": 30, "schedule_time": "20260102T030405Z"},
+        "task_policy": {"retry_count": 3, "retry_interval": 30},
         "task_ext_info": {"note": "2.1.0"},
         "need_confirm": false
     }))
@@ -121,10 +121,7 @@ fn each_wave_creates_a_valid_task_with_the_plans_options() {
         assert_eq!(body["task_type"], json!("firmwareUpgrade"));
         assert_eq!(body["targets"], json!(wave.devices));
         assert_eq!(body["document"], json!({"package_id": "32822e5744a45ede319d2c50"}));
-        assert_eq!(
-            body["task_policy"],
-            json!({"retry_count": 3, "retry_interval": 30, "schedule_time": "20260102T030405Z"})
-        );
+        assert_eq!(body["task_policy"], json!({"retry_count": 3, "retry_interval": 30}));
         assert_eq!(body["task_ext_info"], json!({"note": "2.1.0"}));
         assert_eq!(body["need_confirm"], json!(false));
     }
