@@ -674,13 +674,13 @@ impl Plan {
         if !task.document.is_empty() {
             call = call.document(task.document.clone());
         }
-        if let Some(policy) = &task.task_policy {
-            if let (Some(count), Some(interval)) = (policy.retry_count, policy.retry_interval) {
-                // Both were checked against the spec's (small) limits.
-                let count = u32::try_from(count.get()).expect("retry_count is checked to be at most 5");
-                let interval = u32::try_from(interval).expect("retry_interval is checked to be 0 to 1440");
-                call = call.retry(count, interval);
-            }
+        if let Some(policy) = &task.task_policy
+            && let (Some(count), Some(interval)) = (policy.retry_count, policy.retry_interval)
+        {
+            // Both were checked against the spec's (small) limits.
+            let count = u32::try_from(count.get()).expect("retry_count is checked to be at most 5");
+            let interval = u32::try_from(interval).expect("retry_interval is checked to be 0 to 1440");
+            call = call.retry(count, interval);
         }
         if !task.task_ext_info.is_empty() {
             call = call.task_ext_info(task.task_ext_info.clone());
