@@ -52,6 +52,9 @@ impl FromStr for WaveSpec {
                 "is empty; give cumulative shares such as 1%,10%,100% or counts such as 10,100,all",
             ));
         }
+        if let Some(i) = parts.iter().position(|p| p.is_empty()) {
+            return Err(bad(format!("wave {} is empty (two commas, or a trailing one)", i + 1)));
+        }
         let shares = parts.iter().filter(|p| p.ends_with('%')).count();
         if shares != 0 && shares != parts.len() {
             return Err(bad(
@@ -270,6 +273,8 @@ mod tests {
             ("all,10", "only the last"),
             ("0,all", "at least one"),
             ("10%,all", "mixes"),
+            ("1%,,100%", "wave 2 is empty"),
+            ("1%,100%,", "wave 3 is empty"),
             ("1.234%,100%", "two decimals"),
             ("-1,all", "not a device count"),
             ("+1,all", "not a device count"),
