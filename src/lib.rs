@@ -43,7 +43,8 @@
 //! # Features
 //! - `client` (default): the HTTP client, auth and signing: [`Client`],
 //!   [`Error`], the outcome model in `outcome`; a stop, retry or confirm
-//!   takes any number of targets ([`BatchTargetsCall`]).
+//!   takes any number of targets ([`BatchTargetsCall`]); the plan of a
+//!   staged rollout in [`rollout`].
 //! - `rustls` (default, implies `client`): HTTPS through rustls on aws-lc-rs,
 //!   rustls' and reqwest's default provider.
 //! - `rustls-ring` (implies `client`): HTTPS through rustls on `ring`, for
@@ -126,6 +127,8 @@ pub mod outcome;
 pub mod region;
 #[cfg(feature = "client")]
 mod retry_policy;
+#[cfg(feature = "client")]
+pub mod rollout;
 #[cfg(feature = "client")]
 mod targeted;
 #[cfg(feature = "client")]

@@ -20,6 +20,7 @@ mod lost_answers;
 mod operator_loop;
 mod proxy;
 mod robustness;
+mod rollout_plan;
 mod secrets;
 mod settled_by_change;
 mod show;
