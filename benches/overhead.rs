@@ -132,7 +132,7 @@ fn overhead(c: &mut Criterion) {
         // What `validate_{n}` would cost if `validation::unique_targets`
         // remembered the IDs it has seen by reference (a `HashSet<&str>` with
         // capacity) instead of cloning each into a `HashSet<String>`:
-        // `bulk::unique_targets` does this; measured here for the report.
+        // `validation::unique_targets` does this; measured here for the report.
         group.bench_function(format!("validate_borrowing_{n}"), |b| {
             b.iter(|| {
                 let list: Vec<String> = black_box(&targets).iter().map(|t| (*t).to_owned()).collect();

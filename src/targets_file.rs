@@ -4,7 +4,7 @@
 //! works for one works for the other:
 //!
 //! ```no_run
-//! // Then e.g. `client.stop_batch_task_bulk(task_id).targets(targets)`.
+//! // Then e.g. `client.stop_batch_task(task_id).targets(targets)`.
 //! let targets = iotda_batchtask::targets_file::read("devices.txt")?;
 //! println!("{} devices", targets.len());
 //! # Ok::<(), iotda_batchtask::InvalidInput>(())
