@@ -293,7 +293,8 @@ impl Engine {
     /// Reads after a stop until the task reaches a final status (or, when
     /// the stop was refused, until a read shows it still running), for at
     /// most [`SETTLE_WINDOW`] and while reads have not failed for longer
-    /// than the read-failure budget; the last status read.
+    /// than the read-failure budget (or in a way no pause heals); the last
+    /// status read.
     async fn settle(&mut self, refused: bool) -> Option<Status<TaskStatus>> {
         let until = Instant::now() + SETTLE_WINDOW;
         let mut pause = FIRST_PAUSE.min(self.interval);
@@ -319,7 +320,7 @@ impl Engine {
                     tracing::debug!(error = %error, "a read after the stop failed");
                     self.report.read_failures += 1;
                     let since = *failing_since.get_or_insert_with(Instant::now);
-                    if next >= until || since.elapsed() >= self.read_failure_budget {
+                    if fatal(&error) || next >= until || since.elapsed() >= self.read_failure_budget {
                         return last;
                     }
                 }

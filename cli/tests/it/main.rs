@@ -17,3 +17,4 @@ mod lost_answers;
 mod robust;
 mod secrets;
 mod wait_reads;
+mod watch;
