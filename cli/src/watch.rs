@@ -267,6 +267,10 @@ impl View {
                     self.task
                 ));
             }
+            WatchEvent::Stop { report: Ok(report) } if report.results().is_empty() => self.line(&format!(
+                "stop: every sub-task not yet finished: answered ({})\n",
+                request_ids(report.request_ids())
+            )),
             WatchEvent::Stop { report } => self.line(&format!("stop:\n{}", stop_text(report))),
             _ => {}
         }
@@ -373,6 +377,16 @@ fn outcome_names(end: &WatchEnd) -> (&'static str, Option<&'static str>) {
 
 fn progress_line(c: &TaskProgress) -> String {
     render::progress(c)
+}
+
+/// `request id X` / `request ids X, Y` / `no request id`, sanitised.
+fn request_ids(ids: &[String]) -> String {
+    let ids: Vec<String> = ids.iter().map(|id| sanitize::cell(id, 64)).collect();
+    match ids.len() {
+        0 => "no request id".to_owned(),
+        1 => format!("request id {}", ids[0]),
+        _ => format!("request ids {}", ids.join(", ")),
+    }
 }
 
 /// A stop's report as the `stop` command prints it, or its error.
