@@ -190,6 +190,9 @@ impl View {
             bar.enable_steady_tick(Duration::from_millis(250));
             bar
         });
+        // indicatif draws nothing on a terminal it cannot drive (TERM unset
+        // or dumb): plain lines there, never silence.
+        let bar = bar.filter(|bar| !bar.is_hidden());
         let view = View {
             format: args.output,
             task: sanitize::cell(&args.task_id, 64),

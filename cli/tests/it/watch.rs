@@ -413,3 +413,96 @@ fn sigterm_ends_the_watch_with_143_and_does_not_stop_the_task() {
     assert_eq!(summary["signal"], "SIGTERM");
     assert_eq!(summary["task_stopped"], false);
 }
+
+/// Runs a watch that trips on its third read on a pseudo-terminal
+/// (util-linux `script`) with `TERM` as given; the exit code and what the
+/// terminal showed.
+#[cfg(unix)]
+fn on_terminal(term: Option<&str>) -> (Option<i32>, String) {
+    use std::io::Read as _;
+    let rt = runtime();
+    let server = server(
+        &rt,
+        vec![
+            ok(task("Processing", 20, 0), "r"),
+            ok(task("Processing", 30, 1), "r"),
+            ok(task("Processing", 38, 2), "r"),
+            ok(task("Stopped", 38, 2), "r"),
+        ],
+        Some(ok(json!({"targets": []}), "rid-stop")),
+    );
+    let bin = assert_cmd::cargo::cargo_bin("iotda-batchtask");
+    let args = [
+        bin.to_str().unwrap(),
+        "watch",
+        "--endpoint",
+        &server.uri(),
+        "--project-id",
+        PROJECT,
+        "--task-id",
+        TASK,
+        "--interval",
+        "0.3",
+        "--abort-if",
+        "failed>=5%",
+    ];
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let mut command = Command::new("script");
+    // A new pseudo-terminal has no size; a terminal has one.
+    command
+        .args([
+            "-qec",
+            &format!("stty cols 120 rows 40; {}", quoted.join(" ")),
+            "/dev/null",
+        ])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("IOTDA_METADATA_ENDPOINT", "http://127.0.0.1:9")
+        .env("IOTDA_AUTH_TOKEN", TOKEN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(term) = term {
+        command.env("TERM", term);
+    }
+    let mut child = command.spawn().expect("util-linux script");
+    // Kept open until the command ends: script ends the session on EOF.
+    let stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut shown = Vec::new();
+        let _ = stdout.read_to_end(&mut shown);
+        shown
+    });
+    let status = child.wait().expect("script");
+    drop(stdin);
+    (status.code(), text(&reader.join().unwrap()))
+}
+
+/// On a terminal the polls are a live view that redraws in place (status,
+/// counts, the rate against the threshold, next poll), cleared before the
+/// summary; on one indicatif cannot drive (no TERM), plain lines.
+#[cfg(unix)]
+#[test]
+fn on_a_terminal_the_polls_are_a_live_view() {
+    let (code, shown) = on_terminal(Some("xterm"));
+    assert_eq!(code, Some(7), "{shown}");
+    assert!(shown.contains("next poll in"), "no live view: {shown}");
+    assert!(
+        shown.contains("failed 1 of 31 finished (3.23%); abort if failed>=5%"),
+        "{shown}"
+    );
+    // indicatif redraws in place: the cursor goes back up over the view.
+    assert!(shown.contains("\u{1b}["), "no redraw: {shown}");
+    assert!(shown.contains("failed>=5% tripped"), "{shown}");
+    assert!(shown.contains("the task was STOPPED"), "{shown}");
+
+    let (code, shown) = on_terminal(None);
+    assert_eq!(code, Some(7), "{shown}");
+    assert!(!shown.contains("next poll in"), "{shown}");
+    assert!(
+        shown.contains("Processing progress: total 100, processing 69, waitting 0"),
+        "no plain lines: {shown}"
+    );
+    assert!(shown.contains("the task was STOPPED"), "{shown}");
+}
