@@ -139,6 +139,13 @@ async fn a_rate_trips_exactly_at_the_threshold_after_the_minimum_sample_and_stop
     assert_eq!((at_trip.success, at_trip.fail), (Some(38), Some(2)));
     assert_eq!(report.stop_request_ids, ["rid-stop"]);
     assert_eq!(report.polls, 4);
+    let reads = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "GET");
+    assert_eq!(reads.count(), 4, "one request per poll");
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| match e {
@@ -534,4 +541,72 @@ async fn bad_options_are_refused_naming_the_field_before_any_request() {
             "{bad}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_walk_of_processing_sub_tasks_is_bounded_per_poll_and_goes_on_from_its_marker() {
+    let server = MockServer::start().await;
+    let served = AtomicUsize::new(0);
+    // Every page full (50 Processing devices) with a lower marker: a walk
+    // that never ends by itself.
+    Mock::given(method("GET"))
+        .and(path(task_path()))
+        .and(query_param("task_detail_status", "Processing"))
+        .respond_with(move |request: &Request| {
+            let n = served.fetch_add(1, Ordering::SeqCst) + 1;
+            if n >= 25 {
+                return ok(task("Success", 100, 0, 0), "rid-end");
+            }
+            let mut body = task("Processing", 0, 0, 0);
+            let details: Vec<Value> = (0..50)
+                .map(|i| json!({"target": format!("dev-{n}-{i}"), "status": "Processing"}))
+                .collect();
+            body["task_details"] = json!(details);
+            let below = request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "marker")
+                .map_or(u128::from(u64::MAX), |(_, m)| u128::from_str_radix(&m, 16).unwrap());
+            body["page"] = json!({"count": 100_000, "marker": format!("{:024x}", below - 1)});
+            ok(body, "rid-page")
+        })
+        .mount(&server)
+        .await;
+    let report = watch(&server)
+        .stuck_after(Duration::from_secs(3600))
+        .run()
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            report.end,
+            WatchEnd::Finished {
+                status: TaskStatus::Success
+            }
+        ),
+        "{:?}",
+        report.end
+    );
+    let markers: Vec<Option<String>> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "marker")
+                .map(|(_, m)| m.into_owned())
+        })
+        .collect();
+    // Poll 1: 20 pages (the bound). Poll 2 goes on below the 20th page's
+    // marker and reaches the end (the 25th answer has no more sub-tasks), so
+    // poll 3 starts at the top again and reads the task Success.
+    assert_eq!(markers.len(), 26);
+    assert_eq!(report.polls, 3);
+    assert_eq!(markers[0], None, "the first poll starts at the top");
+    let twentieth = u128::from(u64::MAX) - 20;
+    assert_eq!(markers[20].as_deref(), Some(format!("{twentieth:024x}").as_str()));
+    assert_eq!(markers[25], None, "a finished cycle starts again at the top");
+    assert!(stops(&server).await.is_empty());
 }
