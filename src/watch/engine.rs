@@ -433,9 +433,12 @@ async fn read(client: &Client, task_id: &str, walk: Option<Option<String>>) -> R
         read_pages += 1;
         walked.resume = this.page().and_then(|p| p.marker.clone());
         for detail in this.sub_tasks() {
-            // The filter is the server's; the status is checked here too.
+            // The filter is the server's; the status is checked here too. A
+            // target no stop could name (not a device ID) is left out, so it
+            // cannot make the refusal of a stop of the devices beside it.
             if detail.status.as_deref() == Some(TaskDetailStatus::Processing.as_str())
                 && let Some(target) = &detail.target
+                && crate::validation::target(0, target).is_ok()
                 && seen.insert(target.clone())
             {
                 walked.devices.push(target.clone());

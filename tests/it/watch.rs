@@ -610,3 +610,47 @@ async fn the_walk_of_processing_sub_tasks_is_bounded_per_poll_and_goes_on_from_i
     assert_eq!(markers[25], None, "a finished cycle starts again at the top");
     assert!(stops(&server).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_hanging_device_is_stopped_even_beside_a_target_id_no_stop_could_name() {
+    let server = MockServer::start().await;
+    let stopped = Arc::new(AtomicBool::new(false));
+    let seen = stopped.clone();
+    Mock::given(method("GET"))
+        .and(path(task_path()))
+        .and(query_param("task_detail_status", "Processing"))
+        .respond_with(move |_: &Request| {
+            if seen.load(Ordering::SeqCst) {
+                return ok(task("PartialSuccess", 98, 0, 0), "rid-end");
+            }
+            let mut body = task("Processing", 0, 0, 0);
+            body["task_details"] = json!([
+                {"target": "not a device id\n", "status": "Processing"},
+                {"target": "dev-1", "status": "Processing"}
+            ]);
+            ok(body, "rid-poll")
+        })
+        .mount(&server)
+        .await;
+    let flag = stopped.clone();
+    Mock::given(method("POST"))
+        .and(path(format!("{TASKS_PATH}/{TASK}/stop")))
+        .respond_with(move |_: &Request| {
+            flag.store(true, Ordering::SeqCst);
+            ok(
+                json!({"targets": [{"target": "dev-1", "status": "success"}]}),
+                "rid-stuck",
+            )
+        })
+        .mount(&server)
+        .await;
+    let report = watch(&server)
+        .stuck_after(Duration::from_millis(20))
+        .watch_timeout(Duration::from_secs(20))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(stops(&server).await, [json!({"targets": ["dev-1"]})]);
+    assert_eq!(report.stuck.len(), 1, "{:?}", report.end);
+    assert_eq!(report.stuck[0].devices, ["dev-1"]);
+}
