@@ -80,7 +80,14 @@ struct Walked {
     devices: Vec<String>,
     complete: bool,
     resume: Option<String>,
+    pages: usize,
 }
+
+/// The most pages of one walk cycle over several polls: as many sub-tasks as
+/// one walk may yield (`MAX_WALK_SUB_TASKS`). A server paging on past it is
+/// not paging through one task; the cycle ends there, so that what the
+/// watcher remembers stays bounded.
+const MAX_CYCLE_PAGES: usize = crate::client::MAX_WALK_SUB_TASKS / MAX_PAGE_SIZE as usize;
 
 enum Raced<T> {
     Done(T),
@@ -112,6 +119,8 @@ struct Engine {
     /// Devices already stopped for hanging (never stopped twice).
     attempted: HashSet<String>,
     resume_marker: Option<String>,
+    /// Pages read in the walk cycle under way.
+    cycle_pages: usize,
 }
 
 impl Engine {
@@ -152,6 +161,7 @@ impl Engine {
             cycle_seen: HashSet::new(),
             attempted: HashSet::new(),
             resume_marker: None,
+            cycle_pages: 0,
         }
     }
 
@@ -343,12 +353,16 @@ impl Engine {
             self.first_seen.entry(device.clone()).or_insert(now);
             self.cycle_seen.insert(device.clone());
         }
-        if walked.complete {
+        self.cycle_pages += walked.pages;
+        if walked.complete || self.cycle_pages >= MAX_CYCLE_PAGES {
             // A device not read Processing in a whole walk has left it.
             let seen = std::mem::take(&mut self.cycle_seen);
             self.first_seen.retain(|device, _| seen.contains(device));
+            self.cycle_pages = 0;
+            self.resume_marker = None;
+        } else {
+            self.resume_marker = walked.resume;
         }
-        self.resume_marker = walked.resume;
         let due: Vec<String> = walked
             .devices
             .into_iter()
@@ -425,12 +439,14 @@ async fn read(client: &Client, task_id: &str, walk: Option<Option<String>>) -> R
         devices: Vec::new(),
         complete: false,
         resume: None,
+        pages: 0,
     };
     let mut seen = HashSet::new();
     let mut page = Some(first);
     let mut read_pages = 0;
     while let Some(this) = page.take() {
         read_pages += 1;
+        walked.pages = read_pages;
         walked.resume = this.page().and_then(|p| p.marker.clone());
         for detail in this.sub_tasks() {
             // The filter is the server's; the status is checked here too. A

@@ -654,3 +654,50 @@ async fn a_hanging_device_is_stopped_even_beside_a_target_id_no_stop_could_name(
     assert_eq!(report.stuck.len(), 1, "{:?}", report.end);
     assert_eq!(report.stuck[0].devices, ["dev-1"]);
 }
+
+#[tokio::test]
+async fn a_walk_of_processing_sub_tasks_that_never_ends_starts_again_at_the_top_after_50_000() {
+    let server = MockServer::start().await;
+    let served = AtomicUsize::new(0);
+    // Every page full of devices never seen before, each with a lower marker:
+    // what a hostile server could do to make the watcher remember without end.
+    Mock::given(method("GET"))
+        .and(path(task_path()))
+        .and(query_param("task_detail_status", "Processing"))
+        .respond_with(move |request: &Request| {
+            let n = served.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut body = task(if n >= 1_010 { "Success" } else { "Processing" }, 0, 0, 0);
+            let details: Vec<Value> = (0..50)
+                .map(|i| json!({"target": format!("dev-{n}-{i}"), "status": "Processing"}))
+                .collect();
+            body["task_details"] = json!(details);
+            let below = request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "marker")
+                .map_or(u128::from(u64::MAX), |(_, m)| u128::from_str_radix(&m, 16).unwrap());
+            body["page"] = json!({"count": 100_000, "marker": format!("{:024x}", below - 1)});
+            ok(body, "rid-page")
+        })
+        .mount(&server)
+        .await;
+    let report = watch(&server)
+        .interval(Duration::from_millis(1))
+        .stuck_after(Duration::from_secs(3600))
+        .run()
+        .await
+        .unwrap();
+    assert!(matches!(report.end, WatchEnd::Finished { .. }), "{:?}", report.end);
+    let markers: Vec<bool> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.query_pairs().any(|(k, _)| k == "marker"))
+        .collect();
+    // 50 polls of 20 pages (1,000 pages, 50,000 sub-tasks), then the 51st
+    // poll starts at the top.
+    assert!(!markers[0]);
+    assert!(markers[1..1_000].iter().all(|m| *m), "the walk went on from its marker");
+    assert!(!markers[1_000], "the 51st poll starts again at the top");
+}
