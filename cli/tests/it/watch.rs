@@ -382,36 +382,50 @@ fn bad_input_exits_2_naming_the_flag_before_any_request() {
 
 #[cfg(unix)]
 #[test]
-fn sigterm_ends_the_watch_with_143_and_does_not_stop_the_task() {
-    let rt = runtime();
-    let server = server(
-        &rt,
-        vec![ok(task("Processing", 10, 0), "r")],
-        Some(ok(json!({"targets": []}), "rid-stop")),
-    );
-    let child = command(&server, &["--abort-if", "failed>=1", "--output", "json"])
-        .spawn()
-        .expect("spawn");
-    // Wait (bounded) until the watch has read the task at least twice.
-    for _ in 0..500 {
-        if rt.block_on(server.received_requests()).unwrap().len() >= 2 {
-            break;
+fn a_signal_ends_the_watch_with_130_or_143_and_does_not_stop_the_task() {
+    let runs = [
+        ("-TERM", "SIGTERM", 143, "json"),
+        ("-INT", "SIGINT", 130, "json"),
+        ("-TERM", "SIGTERM", 143, "table"),
+    ];
+    for (signal, name, code, output) in runs {
+        let rt = runtime();
+        let server = server(
+            &rt,
+            vec![ok(task("Processing", 10, 0), "r")],
+            Some(ok(json!({"targets": []}), "rid-stop")),
+        );
+        let child = command(&server, &["--abort-if", "failed>=1", "--output", output])
+            .spawn()
+            .expect("spawn");
+        // Wait (bounded) until the watch has read the task at least twice.
+        for _ in 0..500 {
+            if rt.block_on(server.received_requests()).unwrap().len() >= 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(20));
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(out.status.code(), Some(code), "{name}: {}", text(&out.stderr));
+        assert!(posts(&rt, &server).is_empty(), "{name}: a signal never stops the task");
+        if output == "table" {
+            let shown = text(&out.stdout);
+            assert!(shown.contains(&format!("interrupted ({name})")), "{shown}");
+            assert!(shown.contains("was NOT stopped"), "{shown}");
+            continue;
+        }
+        let summary = lines(&out).pop().unwrap();
+        assert_eq!(summary["event"], "summary");
+        assert_eq!(summary["outcome"], "interrupted");
+        assert_eq!(summary["signal"], name);
+        assert_eq!(summary["task_stopped"], false);
+        assert_eq!(summary["exit_code"], code);
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let out = child.wait_with_output().expect("wait");
-    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
-    assert!(posts(&rt, &server).is_empty(), "a signal never stops the task");
-    let summary = lines(&out).pop().unwrap();
-    assert_eq!(summary["event"], "summary");
-    assert_eq!(summary["outcome"], "interrupted");
-    assert_eq!(summary["signal"], "SIGTERM");
-    assert_eq!(summary["task_stopped"], false);
 }
 
 /// Runs a watch that trips on its third read on a pseudo-terminal
