@@ -345,7 +345,7 @@ fn exit_of(report: &WatchReport, signal: Option<signals::Signal>) -> Exit {
         WatchEnd::Tripped { stop, .. } => match stop {
             StopOutcome::Stopped { .. } => Exit::Tripped,
             StopOutcome::FinishedFirst { .. } => Exit::TargetsFailed,
-            StopOutcome::Unknown { .. } => Exit::Unknown,
+            StopOutcome::Unknown { .. } | StopOutcome::AnsweredStillRunning { .. } => Exit::Unknown,
             _ => Exit::RequestFailed,
         },
         WatchEnd::TimedOut => Exit::StillRunning,
@@ -369,6 +369,7 @@ fn outcome_names(end: &WatchEnd) -> (&'static str, Option<&'static str>) {
                 StopOutcome::Stopped { .. } => "stopped",
                 StopOutcome::FinishedFirst { .. } => "finished_first",
                 StopOutcome::Refused { .. } => "refused",
+                StopOutcome::AnsweredStillRunning { .. } => "answered_still_running",
                 _ => "unknown",
             }),
         ),
@@ -558,6 +559,11 @@ fn summary_text(report: &WatchReport, task: &str, signal: Option<signals::Signal
                 StopOutcome::Refused { error, .. } => format!(
                     "the stop was refused ({}): the task was NOT stopped",
                     sanitize::cell(&error.to_string(), 4096)
+                ),
+                StopOutcome::AnsweredStillRunning { status } => format!(
+                    "the stop was answered, but the task still reads {} a minute later: nothing shows it stopped; \
+                     check with `iotda-batchtask show --task-id {task}`",
+                    sanitize::cell(&status.to_string(), 32)
                 ),
                 _ => format!(
                     "the stop's outcome is unknown: it may have been processed and no read could tell; check with \

@@ -20,6 +20,7 @@ use super::{
 };
 use crate::client::MAX_PAGE_SIZE;
 use crate::error::Error;
+use crate::outcome::TargetsReport;
 use crate::output::Status;
 use crate::types::{TaskDetailStatus, TaskProgress, TaskStatus};
 use crate::{Client, ShowOutput};
@@ -274,30 +275,10 @@ impl Engine {
         self.emit(WatchEvent::Stop { report: result.clone() });
         let refused = matches!(&result, Err(error) if !error.may_have_been_processed());
         let last = self.settle(refused).await;
-        let stop = match result {
-            Ok(report) if report.applied() == Some(false) => {
-                // The read after the lost answer showed the task finished, not stopped.
-                let status = last
-                    .clone()
-                    .filter(|s| s.known().is_some_and(|s| is_final(*s)))
-                    .or_else(|| report.task_status().map(Status::parse))
-                    .expect("a report with applied() set carries the status read");
-                StopOutcome::FinishedFirst { status, refusal: None }
-            }
-            Ok(_) => StopOutcome::Stopped { status: last },
-            Err(error) => match last.as_ref().and_then(Status::known).copied() {
-                Some(s @ (TaskStatus::Stopped | TaskStatus::Stopping)) if !refused => StopOutcome::Stopped {
-                    status: Some(Status::Known(s)),
-                },
-                Some(s) if is_final(s) || (refused && s == TaskStatus::Stopping) => StopOutcome::FinishedFirst {
-                    status: Status::Known(s),
-                    refusal: refused.then_some(error),
-                },
-                _ if refused => StopOutcome::Refused { error, status: last },
-                _ => StopOutcome::Unknown { error, status: last },
-            },
-        };
-        WatchEnd::Tripped { trip, stop }
+        WatchEnd::Tripped {
+            trip,
+            stop: stop_outcome(result, last),
+        }
     }
 
     /// Reads after a stop until the task reaches a final status (or, when
@@ -389,6 +370,42 @@ impl Engine {
             report: report.clone(),
         });
         self.report.stuck.push(StuckStop { devices: due, report });
+    }
+}
+
+/// What a tripped stop came to, from its result and the last status read
+/// after it (see [`StopOutcome`]).
+fn stop_outcome(result: Result<TargetsReport, Arc<Error>>, last: Option<Status<TaskStatus>>) -> StopOutcome {
+    let last_known = last.as_ref().and_then(Status::known).copied();
+    match result {
+        Ok(report) if report.applied() == Some(false) => {
+            // The read after the lost answer showed the task finished, not stopped.
+            let status = last
+                .filter(|s| s.known().is_some_and(|s| is_final(*s)))
+                .or_else(|| report.task_status().map(Status::parse))
+                .expect("a report with applied() set carries the status read");
+            StopOutcome::FinishedFirst { status, refusal: None }
+        }
+        // Answered, yet every read since shows the task running: the answer
+        // alone does not make it stopped.
+        Ok(_) if last_known.is_some_and(is_running) => StopOutcome::AnsweredStillRunning {
+            status: last.expect("a known status was read"),
+        },
+        Ok(_) => StopOutcome::Stopped { status: last },
+        Err(error) => {
+            let refused = !error.may_have_been_processed();
+            match last_known {
+                Some(s @ (TaskStatus::Stopped | TaskStatus::Stopping)) if !refused => StopOutcome::Stopped {
+                    status: Some(Status::Known(s)),
+                },
+                Some(s) if is_final(s) || (refused && s == TaskStatus::Stopping) => StopOutcome::FinishedFirst {
+                    status: Status::Known(s),
+                    refusal: refused.then_some(error),
+                },
+                _ if refused => StopOutcome::Refused { error, status: last },
+                _ => StopOutcome::Unknown { error, status: last },
+            }
+        }
     }
 }
 
@@ -529,4 +546,64 @@ fn is_running(status: TaskStatus) -> bool {
 /// refused, the settings are wrong.
 fn fatal(error: &Error) -> bool {
     error.is_not_found() || error.is_auth() || matches!(error, Error::InvalidInput(_) | Error::Config(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(status: TaskStatus) -> Option<Status<TaskStatus>> {
+        Some(Status::Known(status))
+    }
+
+    fn error(status: u16) -> Arc<Error> {
+        Arc::new(Error::Api(Box::new(crate::error::ApiError {
+            status,
+            error_code: Some("IOTDA.000006".to_owned()),
+            error_msg: None,
+            request_id: None,
+            body: None,
+            attempts: 1,
+        })))
+    }
+
+    #[test]
+    fn a_tripped_stop_is_stopped_only_on_its_answer_or_a_read_that_shows_it() {
+        use StopOutcome as O;
+        use TaskStatus as T;
+        let answered = || Ok(TargetsReport::default());
+        // The stop's result, the last status read after it, the outcome.
+        type Case = (
+            Result<TargetsReport, Arc<Error>>,
+            Option<Status<TaskStatus>>,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
+            (answered(), known(T::Stopped), "stopped"),
+            (answered(), known(T::Stopping), "stopped"),
+            (answered(), None, "stopped"),
+            // Answered, but still running after the settling reads.
+            (answered(), known(T::Processing), "answered_still_running"),
+            (Err(error(500)), known(T::Stopped), "stopped"),
+            (Err(error(500)), known(T::PartialSuccess), "finished_first"),
+            (Err(error(500)), known(T::Processing), "unknown"),
+            (Err(error(500)), None, "unknown"),
+            (Err(error(400)), known(T::Success), "finished_first"),
+            (Err(error(400)), known(T::Stopped), "finished_first"),
+            (Err(error(400)), known(T::Processing), "refused"),
+            (Err(error(403)), None, "refused"),
+        ];
+        for (result, last, expected) in cases {
+            let what = format!("{result:?} {last:?}");
+            let outcome = stop_outcome(result, last);
+            let name = match outcome {
+                O::Stopped { .. } => "stopped",
+                O::AnsweredStillRunning { .. } => "answered_still_running",
+                O::FinishedFirst { .. } => "finished_first",
+                O::Refused { .. } => "refused",
+                O::Unknown { .. } => "unknown",
+            };
+            assert_eq!(name, expected, "{what}");
+        }
+    }
 }

@@ -344,6 +344,13 @@ pub enum StopOutcome {
         /// The task's status as last read after the stop.
         status: Option<Status<TaskStatus>>,
     },
+    /// The stop was answered, but every read after it within
+    /// [`SETTLE_WINDOW`] still shows the task running: nothing shows it
+    /// stopped, so it is not reported stopped.
+    AnsweredStillRunning {
+        /// The task's status as last read.
+        status: Status<TaskStatus>,
+    },
     /// The task finished on its own before the stop could act (the stop was
     /// refused, e.g. `IOTDA.000006`, or a read after its lost answer showed
     /// the task finished, not stopped). Nothing is left running.
