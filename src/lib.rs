@@ -43,8 +43,10 @@
 //! # Features
 //! - `client` (default): the HTTP client, auth and signing: [`Client`],
 //!   [`Error`], the outcome model in `outcome`; a stop, retry or confirm
-//!   takes any number of targets ([`BatchTargetsCall`]); the plan of a
-//!   staged rollout in [`rollout`].
+//!   takes any number of targets ([`BatchTargetsCall`]);
+//!   [`Client::watch_batch_task`] guards a rollout ([`watch`]): it stops the
+//!   task when failures cross a threshold, and devices that hang; the plan of
+//!   a staged rollout is in [`rollout`].
 //! - `rustls` (default, implies `client`): HTTPS through rustls on aws-lc-rs,
 //!   rustls' and reqwest's default provider.
 //! - `rustls-ring` (implies `client`): HTTPS through rustls on `ring`, for
@@ -132,7 +134,11 @@ pub mod rollout;
 #[cfg(feature = "client")]
 mod targeted;
 #[cfg(feature = "client")]
+pub mod watch;
+#[cfg(feature = "client")]
 pub use targeted::Operation;
+#[cfg(feature = "client")]
+pub use watch::WatchBatchTask;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod test_util;

@@ -24,7 +24,7 @@ mod signals;
 mod stop_warning;
 mod wait;
 
-use cmd::{completions, config, create, delete, list, show, targeted};
+use cmd::{completions, config, create, delete, list, show, targeted, watch};
 #[cfg(feature = "emulator")]
 use cmd::{demo, emulator};
 
@@ -47,8 +47,11 @@ pub enum Exit {
     Unknown = 4,
     /// The confirmation was not given; nothing was sent.
     Declined = 5,
-    /// `--wait`: the task was still Stopping or Processing at the deadline.
+    /// `--wait`: the task was still Stopping or Processing at the deadline;
+    /// `watch`: `--watch-timeout` passed with the task running.
     StillRunning = 6,
+    /// `watch`: a criterion tripped and the task was stopped.
+    Tripped = 7,
     /// SIGINT (Ctrl-C): the command stopped early and reported what it had.
     Interrupted = 130,
     /// stdout or stderr was closed or could not be written (`| head`): the
@@ -61,7 +64,7 @@ pub enum Exit {
 impl Exit {
     /// Every exit code, for the check that [`EXIT_CODES`] documents each.
     #[cfg(test)]
-    const ALL: [Exit; 10] = [
+    const ALL: [Exit; 11] = [
         Exit::Success,
         Exit::RequestFailed,
         Exit::Usage,
@@ -69,6 +72,7 @@ impl Exit {
         Exit::Unknown,
         Exit::Declined,
         Exit::StillRunning,
+        Exit::Tripped,
         Exit::Interrupted,
         Exit::OutputClosed,
         Exit::Terminated,
@@ -91,19 +95,23 @@ impl From<Exit> for ExitCode {
 const EXIT_CODES: &str = "\
 Exit codes:
   0    success: every target stopped/retried/confirmed, the task created/deleted, the
-       report printed (show, list), the plan printed (--dry-run)
+       report printed (show, list), the plan printed (--dry-run); watch: the task finished
+       with every sub-task Success and nothing tripped
   1    refused or failed as a whole: no target got an answer (bad credentials, unknown task,
-       service unreachable), the task not created/deleted; status, code and request id on stderr
+       service unreachable), the task not created/deleted; status, code and request id on stderr;
+       watch: the task unreadable, or a tripped stop refused (the task NOT stopped)
   2    invalid usage or input; nothing was sent
-  3    stop/retry/confirm: some targets were not stopped/retried/confirmed, or not attempted
+  3    stop/retry/confirm: some targets were not stopped/retried/confirmed, or not attempted;
+       watch: the task finished otherwise (Fail, PartialSuccess, stopped by someone else)
   4    unknown: a request may have been processed and no read could tell (some targets;
-       a create or delete)
+       a create or delete; watch: the stop after a trip, or of a hanging device)
   5    the confirmation (--all, delete on a terminal) was not given; nothing was sent
   6    --wait: the task was still Stopping or Processing when --wait-timeout passed (the
-       operation's own code wins when it is not 0)
+       operation's own code wins when it is not 0); watch: --watch-timeout passed, nothing stopped
+  7    watch: a criterion tripped and the task was stopped
   130  interrupted by SIGINT (Ctrl-C): nothing more was sent; requests in flight had a few
        seconds to finish (else unknown); the full report is still printed; show and list
-       print what they fetched so far
+       print what they fetched so far; watch ends and does NOT stop the task
   141  stdout or stderr was closed (e.g. `| head`) or could not be written: the output stops there
   143  terminated by SIGTERM: as 130";
 
@@ -131,6 +139,8 @@ enum Command {
     Confirm(targeted::TargetedArgs),
     /// Show a batch task and its sub-tasks (what a stop did).
     Show(show::ShowArgs),
+    /// Guard a rollout: watch a task, stop it when failures cross a threshold, stop hanging devices.
+    Watch(watch::WatchArgs),
     /// Create a batch task (a firmware or software upgrade, ...).
     Create(create::CreateArgs),
     /// Delete a finished batch task.
@@ -245,6 +255,7 @@ fn main() -> ExitCode {
             Command::Retry(args) => targeted::run(operation::Op::Retry, args).await,
             Command::Confirm(args) => targeted::run(operation::Op::Confirm, args).await,
             Command::Show(args) => show::run(args).await,
+            Command::Watch(args) => watch::run(args).await,
             Command::Create(args) => create::run(args).await,
             Command::Delete(args) => delete::run(args).await,
             #[cfg(feature = "emulator")]

@@ -26,4 +26,5 @@ mod settled_by_change;
 mod show;
 mod signing;
 mod truth;
+mod watch;
 mod wire;

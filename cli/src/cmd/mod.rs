@@ -12,3 +12,4 @@ pub mod emulator;
 pub mod list;
 pub mod show;
 pub mod targeted;
+pub mod watch;

@@ -20,3 +20,4 @@ mod robust;
 mod secrets;
 mod stop_end;
 mod wait_reads;
+mod watch;
