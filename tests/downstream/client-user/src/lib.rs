@@ -65,6 +65,11 @@ pub async fn halt(client: &Client, task: &str, devices: &[&str]) -> Result<Halt,
             TargetOutcome::Failed(Failed::Refused(error)) => {
                 halt.not_stopped.push((result.target, error.to_string()));
             }
+            // A retry's or confirm's (never a stop's): the sub-task was not in a
+            // state the operation acts on before it was sent.
+            TargetOutcome::Failed(Failed::NotApplicable { before, .. }) => {
+                halt.not_stopped.push((result.target, before));
+            }
             TargetOutcome::Unknown(_) | TargetOutcome::NotAttempted => halt.check_by_hand.push(result.target),
         }
     }
