@@ -301,6 +301,9 @@ pub fn columns(cells: &[[String; 4]]) -> String {
     text
 }
 
+/// The request IDs a summary line quotes; the rest are counted.
+const SUMMARY_REQUEST_IDS: usize = 8;
+
 /// `2 of 4 targets stopped, 1 not stopped, 1 unknown, 0 not attempted; 3
 /// repeats dropped (request ids X, Y)` (`retried`, `confirmed` for the
 /// others).
@@ -329,14 +332,24 @@ pub fn summary(rows: &Rows) -> String {
     let ids = match rows.request_ids.len() {
         0 => "no request id".to_owned(),
         1 => format!("request id {}", sanitize::cell(&rows.request_ids[0], 64)),
-        _ => format!(
-            "request ids {}",
-            rows.request_ids
+        n => {
+            let shown: Vec<String> = rows
+                .request_ids
                 .iter()
+                .take(SUMMARY_REQUEST_IDS)
                 .map(|id| sanitize::cell(id, 64))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+                .collect();
+            let more = n.saturating_sub(SUMMARY_REQUEST_IDS);
+            match more {
+                0 => format!("request ids {}", shown.join(", ")),
+                // A retry of 300 devices reads each first: the line would
+                // hold 300 IDs. Every one is in `--output json`.
+                _ => format!(
+                    "request ids {} and {more} more: --output json lists them all",
+                    shown.join(", ")
+                ),
+            }
+        }
     };
     format!("{text} ({ids})")
 }
@@ -356,4 +369,33 @@ pub fn progress(p: &iotda_batchtask::types::TaskProgress) -> String {
         n(p.stopped),
         n(p.removed)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(ids: usize) -> Rows {
+        Rows {
+            done: "retried",
+            applied: None,
+            targets: Vec::new(),
+            request_ids: (0..ids).map(|i| format!("rid-{i}")).collect(),
+            duplicates_dropped: 0,
+            task_status: None,
+        }
+    }
+
+    #[test]
+    fn a_summary_quotes_a_few_request_ids_and_counts_the_rest() {
+        assert!(summary(&rows(1)).ends_with("(request id rid-0)"));
+        let all = summary(&rows(SUMMARY_REQUEST_IDS));
+        assert!(all.contains("rid-7)") && !all.contains("more"), "{all}");
+        let many = summary(&rows(217));
+        assert!(
+            many.ends_with("rid-7 and 209 more: --output json lists them all)"),
+            "{many}"
+        );
+        assert!(!many.contains("rid-8,"), "{many}");
+    }
 }
