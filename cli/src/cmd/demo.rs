@@ -11,11 +11,12 @@
 use std::time::Instant;
 
 use futures_util::TryStreamExt as _;
-use iotda_batchtask::Client;
 use iotda_batchtask::TargetsProgress;
 use iotda_batchtask::config::{CredentialChain, Env};
 use iotda_batchtask::types::TaskType;
-use iotda_batchtask_emulator::{DEMO_TASK_ID, Emulator, EmulatorConfig, Seed, demo_device_id};
+use iotda_batchtask::watch::{Criterion, StopOutcome, WatchEnd};
+use iotda_batchtask::{Client, CreateOutcome};
+use iotda_batchtask_emulator::{DEMO_TASK_ID, Emulator, EmulatorConfig, Progression, Seed, Selection, demo_device_id};
 
 use crate::Exit;
 use crate::operation::Op;
@@ -26,6 +27,9 @@ use crate::signals;
 
 /// How long the emulator's temporary credentials live.
 const DEMO_CREDENTIALS_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The devices of the guarded rollout (scene 7).
+const GUARDED_DEVICES: usize = 200;
 
 pub async fn run() -> Exit {
     // A signal ends the demo between two lines: there is nothing to report.
@@ -50,7 +54,14 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let emulator = Emulator::start(
         EmulatorConfig::new()
             .seed(Seed::demo())
-            .temporary_credentials(DEMO_CREDENTIALS_LIFETIME),
+            .temporary_credentials(DEMO_CREDENTIALS_LIFETIME)
+            // Tasks created here move by themselves: a device every 2 ms, each
+            // done 40 ms later, a third of them failing (a bad firmware).
+            .default_progression(
+                Progression::new(std::time::Duration::from_millis(40))
+                    .dispatch_every(std::time::Duration::from_millis(2))
+                    .fail(Selection::default().with_share(33, 7)?),
+            ),
     )
     .await?;
     // Only these variables: the emulator as ECS metadata, IAM and the region's endpoint.
@@ -159,12 +170,67 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     outln!("\n6. The task again: the stopped devices are running again.");
     outln!("   $ iotda-batchtask show --task-id {DEMO_TASK_ID}\n");
     print_task(&client, "   task  ").await?;
+
+    guarded_rollout(&client).await?;
     outln!(
         "\n{} served in {:.2?}. Run `iotda-batchtask emulator --help` to serve this data yourself.",
         output::count(emulator.request_count(), "request", "requests"),
         started.elapsed()
     );
     emulator.shutdown().await;
+    Ok(())
+}
+
+/// A new rollout of a bad firmware, guarded: `watch` stops it by itself once
+/// failures cross 10% of at least 10 finished devices.
+async fn guarded_rollout(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
+    let devices: Vec<String> = (1..=GUARDED_DEVICES).map(demo_device_id).collect();
+    outln!(
+        "\n7. A new rollout of a bad firmware to {} devices, guarded.",
+        devices.len()
+    );
+    outln!("   $ iotda-batchtask create --name fw_v3_demo --task-type firmwareUpgrade --targets-file devices.txt ...");
+    let mut package = serde_json::Map::new();
+    package.insert("package_id".into(), "5c90fa7d3c4e4405e8525079".into());
+    let created = client
+        .create_batch_task("fw_v3_demo", TaskType::FirmwareUpgrade)
+        .targets(devices)
+        .document(package)
+        .send()
+        .await?;
+    let task_id = match &created {
+        CreateOutcome::Created { task, .. } | CreateOutcome::CreatedByRead { task } => task.task_id.clone(),
+        _ => None,
+    }
+    .ok_or("the emulator did not report the task it created")?;
+    outln!(
+        "   $ iotda-batchtask watch --task-id {} --abort-if failed>=10% --min-finished 10\n",
+        sanitize::cell(&task_id, 64)
+    );
+    let report = client
+        .watch_batch_task(&task_id)
+        .criterion(Criterion::failed_percent(10.0)?)
+        .min_finished(10)
+        .interval(std::time::Duration::from_millis(20))
+        .run()
+        .await?;
+    if let Some(at_trip) = &report.counters_at_trip {
+        outln!("   at the trip: {}", render::progress(at_trip));
+    }
+    let what = match &report.end {
+        WatchEnd::Tripped { trip, stop } => {
+            let stop = match stop {
+                StopOutcome::Stopped { .. } => "the task was stopped (exit code 7)".to_owned(),
+                other => format!("the stop: {other:?}"),
+            };
+            format!("{trip} tripped after {} polls: {stop}", report.polls)
+        }
+        other => format!("the watch ended without a trip: {other:?}"),
+    };
+    outln!("   {}", sanitize::cell(&what, 4096));
+    if let Some(after) = &report.counters {
+        outln!("   after:       {}", render::progress(after));
+    }
     Ok(())
 }
 

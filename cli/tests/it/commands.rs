@@ -517,6 +517,9 @@ fn demo_runs_end_to_end() {
         "Stopped 214",
         "214 of 214 targets retried",
         "Processing 232",
+        // Scene 7: the guard stops a bad firmware's rollout by itself.
+        "failed>=10% tripped after",
+        "the task was stopped (exit code 7)",
     ] {
         assert!(stdout.contains(expected), "{expected}: {stdout}");
     }
