@@ -111,6 +111,7 @@ pub mod limits {
     include!(concat!(env!("OUT_DIR"), "/limits.rs"));
 }
 
+mod bounded_read;
 pub mod output;
 pub mod targets_file;
 pub mod validation;

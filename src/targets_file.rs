@@ -35,21 +35,19 @@ pub fn read(path: impl AsRef<Path>) -> Result<Vec<String>, InvalidInput> {
         read_bounded(std::io::stdin().lock(), "stdin")?
     } else {
         let shown = path.display();
-        // Checked before opening: opening a FIFO with no writer blocks.
-        let kind = std::fs::metadata(path)
-            .map_err(|e| InvalidInput::new(FIELD, format!("cannot read {shown}: {e}")))?
-            .file_type();
-        if !kind.is_file() {
-            return Err(InvalidInput::new(
+        let bytes = crate::bounded_read::read_small_file(path, MAX_BYTES).map_err(|e| {
+            InvalidInput::new(
                 FIELD,
-                format!(
-                    "{shown} is not a regular file (a pipe or device could block or never end); use - to read standard input"
-                ),
-            ));
-        }
-        let file =
-            std::fs::File::open(path).map_err(|e| InvalidInput::new(FIELD, format!("cannot open {shown}: {e}")))?;
-        read_bounded(file, &shown.to_string())?
+                match e.kind() {
+                    std::io::ErrorKind::InvalidInput => format!(
+                        "{shown} is not a regular file (a pipe or device could block or never end); use - to read standard input"
+                    ),
+                    std::io::ErrorKind::InvalidData => too_large(&shown.to_string()),
+                    _ => format!("cannot read {shown}: {e}"),
+                },
+            )
+        })?;
+        text_of(bytes, &shown.to_string())?
     };
     let targets = parse(&text)?;
     if targets.is_empty() {
@@ -58,6 +56,7 @@ pub fn read(path: impl AsRef<Path>) -> Result<Vec<String>, InvalidInput> {
     Ok(targets)
 }
 
+/// Standard input, bounded as a file is.
 fn read_bounded(source: impl Read, name: &str) -> Result<String, InvalidInput> {
     let mut bytes = Vec::new();
     source
@@ -65,14 +64,19 @@ fn read_bounded(source: impl Read, name: &str) -> Result<String, InvalidInput> {
         .read_to_end(&mut bytes)
         .map_err(|e| InvalidInput::new(FIELD, format!("cannot read {name}: {e}")))?;
     if bytes.len() as u64 > MAX_BYTES {
-        return Err(InvalidInput::new(
-            FIELD,
-            format!(
-                "{name} is larger than {} MiB; split the list",
-                MAX_BYTES / (1024 * 1024)
-            ),
-        ));
+        return Err(InvalidInput::new(FIELD, too_large(name)));
     }
+    text_of(bytes, name)
+}
+
+fn too_large(name: &str) -> String {
+    format!(
+        "{name} is larger than {} MiB; split the list",
+        MAX_BYTES / (1024 * 1024)
+    )
+}
+
+fn text_of(bytes: Vec<u8>, name: &str) -> Result<String, InvalidInput> {
     String::from_utf8(bytes).map_err(|e| {
         InvalidInput::new(
             FIELD,

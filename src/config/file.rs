@@ -226,48 +226,8 @@ impl ProvideCredentials for CredentialsFileProvider {
     }
 }
 
-/// A small configuration file's bytes: refused unless it is a regular
-/// file (a FIFO would block the open for ever, a device such as `/dev/zero`
-/// never ends), and at most `max_bytes` long. Errors are I/O errors whose
-/// message says which rule the file broke; `NotFound` when it is missing.
-///
-/// ```
-/// use iotda_batchtask::config::read_small_file;
-///
-/// let e = read_small_file(std::path::Path::new("/dev/zero"), 1024).expect_err("a device");
-/// assert!(e.to_string().contains("not a regular file"), "{e}");
-/// ```
-pub fn read_small_file(path: &Path, max_bytes: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let not_regular = || {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file (a pipe or device could block or never end)",
-        )
-    };
-    // `stat` never blocks, where opening a FIFO waits for a writer. (A file
-    // swapped for a FIFO between the two looks could still block the open:
-    // that takes a local attacker, and the second look catches the rest.)
-    if !std::fs::metadata(path)?.is_file() {
-        return Err(not_regular());
-    }
-    let file = std::fs::File::open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(not_regular());
-    }
-    let mut bytes = Vec::new();
-    file.take(max_bytes.saturating_add(1)).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max_bytes {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("larger than {max_bytes} bytes"),
-        ));
-    }
-    Ok(bytes)
-}
-
-/// [`read_small_file`] as UTF-8 text.
+/// [`read_small_file`](crate::bounded_read::read_small_file) as UTF-8 text.
 pub(crate) fn read_text(path: &Path, max_bytes: u64) -> std::io::Result<String> {
-    String::from_utf8(read_small_file(path, max_bytes)?)
+    String::from_utf8(crate::bounded_read::read_small_file(path, max_bytes)?)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }

@@ -34,13 +34,14 @@ mod metadata;
 mod project;
 mod provider;
 
+pub use crate::bounded_read::read_small_file;
 pub(crate) use cache::CredentialCache;
 pub use chain::CredentialChain;
 pub use env::Env;
 pub use environment::EnvironmentProvider;
 pub use error::ConfigError;
 pub use explain::{AuthKind, Given, Preview, Setting, explain};
-pub use file::{CredentialsFileProvider, DEFAULT_PROFILE, read_small_file};
+pub use file::{CredentialsFileProvider, DEFAULT_PROFILE};
 pub use metadata::{DEFAULT_METADATA_ENDPOINT, METADATA_TIMEOUT, MetadataProvider};
 pub use project::{ProjectDiscovery, iam_endpoint};
 pub use provider::{ProvideCredentials, ProvidedCredentials};

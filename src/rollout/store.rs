@@ -1,7 +1,7 @@
 //! Keeping the plan: a replaceable store, and the atomic file the CLI uses.
 
 use std::fs::{self, File};
-use std::io::{ErrorKind, Read as _, Write as _};
+use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
 
 use super::{PLAN_VERSION, Plan, PlanError};
@@ -120,23 +120,16 @@ impl PlanStore for AtomicFileStore {
         if !self.check_kind()? {
             return Err(self.io(std::io::Error::new(ErrorKind::NotFound, "no plan file here")));
         }
-        let file = File::open(&self.path).map_err(|e| self.io(e))?;
-        // Checked again on the opened file: the path may have changed since.
-        if !file.metadata().map_err(|e| self.io(e))?.is_file() {
-            return Err(PlanError::NotRegularFile {
+        let bytes = crate::bounded_read::read_small_file(&self.path, MAX_PLAN_BYTES).map_err(|e| match e.kind() {
+            ErrorKind::InvalidInput => PlanError::NotRegularFile {
                 path: self.path.clone(),
-            });
-        }
-        let mut bytes = Vec::new();
-        file.take(MAX_PLAN_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| self.io(e))?;
-        if bytes.len() as u64 > MAX_PLAN_BYTES {
-            return Err(PlanError::TooLarge {
+            },
+            ErrorKind::InvalidData => PlanError::TooLarge {
                 path: self.path.clone(),
                 max: MAX_PLAN_BYTES,
-            });
-        }
+            },
+            _ => self.io(e),
+        })?;
         let corrupt = |detail: String| PlanError::Corrupt {
             path: self.path.clone(),
             detail,
