@@ -97,16 +97,8 @@ enum Raced<T> {
 }
 
 struct Engine {
-    client: Client,
-    task_id: String,
-    criteria: Vec<Criterion>,
-    min_finished: u64,
-    count_retrying: bool,
-    stuck_after: Option<Duration>,
-    interval: Duration,
-    read_failure_budget: Duration,
-    stop_when_blind: bool,
-    cancel: Option<Cancel>,
+    /// The watch as configured (validated).
+    watch: WatchBatchTask,
     tx: UnboundedSender<WatchEvent>,
     started: Instant,
     deadline: Instant,
@@ -132,7 +124,6 @@ impl Engine {
             .checked_add(watch.watch_timeout)
             .expect("a watch timeout of at most 30 days fits an Instant");
         Self {
-            client: watch.client,
             report: WatchReport {
                 task_id: watch.task_id.clone(),
                 end: WatchEnd::TimedOut,
@@ -145,16 +136,8 @@ impl Engine {
                 read_failures: 0,
                 elapsed: Duration::ZERO,
             },
-            task_id: watch.task_id,
-            criteria: watch.criteria,
-            min_finished: watch.min_finished,
-            count_retrying: watch.count_retrying,
-            stuck_after: watch.stuck_after,
             pause: FIRST_PAUSE.min(watch.interval),
-            interval: watch.interval,
-            read_failure_budget: watch.read_failure_budget,
-            stop_when_blind: watch.stop_when_blind,
-            cancel: watch.cancel,
+            watch,
             tx,
             started,
             deadline,
@@ -182,9 +165,9 @@ impl Engine {
     async fn watch(&mut self) -> WatchEnd {
         let mut failing_since: Option<Instant> = None;
         loop {
-            let walk = self.stuck_after.map(|_| self.resume_marker.clone());
-            let read = read(&self.client, &self.task_id, walk);
-            let read = match race(&mut self.cancel, self.deadline, read).await {
+            let walk = self.watch.stuck_after.map(|_| self.resume_marker.clone());
+            let read = read(&self.watch.client, &self.watch.task_id, walk);
+            let read = match race(&mut self.watch.cancel, self.deadline, read).await {
                 Raced::Done(read) => read,
                 Raced::Deadline => return WatchEnd::TimedOut,
                 Raced::Cancelled => return WatchEnd::Cancelled,
@@ -215,8 +198,8 @@ impl Engine {
                         return WatchEnd::ReadFailed { error };
                     }
                     let since = *failing_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= self.read_failure_budget {
-                        if self.stop_when_blind {
+                    if since.elapsed() >= self.watch.read_failure_budget {
+                        if self.watch.stop_when_blind {
                             return self.trip(Trip::Blind, None).await;
                         }
                         return WatchEnd::ReadFailed { error };
@@ -225,12 +208,12 @@ impl Engine {
             }
             let next = Instant::now() + self.pause;
             let wait = tokio::time::sleep_until(next.min(self.deadline));
-            match race(&mut self.cancel, self.deadline, wait).await {
+            match race(&mut self.watch.cancel, self.deadline, wait).await {
                 Raced::Done(()) if next < self.deadline => {}
                 Raced::Done(()) | Raced::Deadline => return WatchEnd::TimedOut,
                 Raced::Cancelled => return WatchEnd::Cancelled,
             }
-            self.pause = (self.pause * 2).min(self.interval);
+            self.pause = (self.pause * 2).min(self.watch.interval);
         }
     }
 
@@ -241,7 +224,7 @@ impl Engine {
         self.emit(WatchEvent::Progress(Progress {
             status: Status::Known(read.status),
             counters: read.counters.clone(),
-            tally: Tally::of(&read.counters, self.count_retrying),
+            tally: Tally::of(&read.counters, self.watch.count_retrying),
             at: jiff::Timestamp::now(),
             elapsed: self.started.elapsed(),
             next_poll_in,
@@ -250,20 +233,22 @@ impl Engine {
     }
 
     fn first_tripped(&self, counters: &TaskProgress) -> Option<Criterion> {
-        self.criteria
+        self.watch
+            .criteria
             .iter()
             .copied()
-            .find(|c| c.tripped(counters, self.count_retrying, self.min_finished) == Some(true))
+            .find(|c| c.tripped(counters, self.watch.count_retrying, self.watch.min_finished) == Some(true))
     }
 
     /// Stops the task (`{}`), reads until it settles, and says what the stop came to.
     async fn trip(&mut self, trip: Trip, counters: Option<TaskProgress>) -> WatchEnd {
-        tracing::info!(%trip, task_id = self.task_id, "the watch tripped: stopping every sub-task");
+        tracing::info!(%trip, task_id = self.watch.task_id, "the watch tripped: stopping every sub-task");
         self.report.counters_at_trip.clone_from(&counters);
         self.emit(WatchEvent::Tripped { trip, counters });
         let result = self
+            .watch
             .client
-            .stop_batch_task(self.task_id.clone())
+            .stop_batch_task(self.watch.task_id.clone())
             .all()
             .send()
             .await
@@ -288,11 +273,17 @@ impl Engine {
     /// status read.
     async fn settle(&mut self, refused: bool) -> Option<Status<TaskStatus>> {
         let until = Instant::now() + SETTLE_WINDOW;
-        let mut pause = FIRST_PAUSE.min(self.interval);
+        let mut pause = FIRST_PAUSE.min(self.watch.interval);
         let mut last = None;
         let mut failing_since: Option<Instant> = None;
         loop {
-            let read = match race(&mut self.cancel, until, read(&self.client, &self.task_id, None)).await {
+            let read = match race(
+                &mut self.watch.cancel,
+                until,
+                read(&self.watch.client, &self.watch.task_id, None),
+            )
+            .await
+            {
                 Raced::Done(read) => read,
                 Raced::Deadline | Raced::Cancelled => return last,
             };
@@ -311,24 +302,24 @@ impl Engine {
                     tracing::debug!(error = %error, "a read after the stop failed");
                     self.report.read_failures += 1;
                     let since = *failing_since.get_or_insert_with(Instant::now);
-                    if fatal(&error) || next >= until || since.elapsed() >= self.read_failure_budget {
+                    if fatal(&error) || next >= until || since.elapsed() >= self.watch.read_failure_budget {
                         return last;
                     }
                 }
             }
             if let Raced::Deadline | Raced::Cancelled =
-                race(&mut self.cancel, until, tokio::time::sleep_until(next)).await
+                race(&mut self.watch.cancel, until, tokio::time::sleep_until(next)).await
             {
                 return last;
             }
-            pause = (pause * 2).min(self.interval);
+            pause = (pause * 2).min(self.watch.interval);
         }
     }
 
     /// Records the devices read `Processing` and stops (targeted) those seen
     /// so for longer than `stuck_after`, once each.
     async fn stuck(&mut self, walked: Walked) {
-        let after = self.stuck_after.expect("a walk is read only with stuck_after");
+        let after = self.watch.stuck_after.expect("a walk is read only with stuck_after");
         let now = Instant::now();
         for device in &walked.devices {
             self.first_seen.entry(device.clone()).or_insert(now);
@@ -359,8 +350,9 @@ impl Engine {
         );
         self.attempted.extend(due.iter().cloned());
         let report = self
+            .watch
             .client
-            .stop_batch_task(self.task_id.clone())
+            .stop_batch_task(self.watch.task_id.clone())
             .targets(due.clone())
             .send()
             .await
