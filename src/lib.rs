@@ -125,6 +125,8 @@ pub mod config;
 #[cfg(feature = "client")]
 pub mod error;
 #[cfg(feature = "client")]
+mod event_stream;
+#[cfg(feature = "client")]
 pub mod outcome;
 #[cfg(feature = "client")]
 pub mod region;

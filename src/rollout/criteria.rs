@@ -1,5 +1,5 @@
-//! The plan's criteria: `--advance-if` (parsed here) and the guard's
-//! `--abort-if` (kept as written until the guard's parser exists).
+//! The plan's criteria: `--advance-if`, and the guard's `--abort-if` as
+//! written.
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::TaskProgress;
 use crate::validation::InvalidInput;
+use crate::watch::Criterion;
 
 /// When a finished wave lets the next one start: `success>=P%`, the share
 /// of the wave's finished sub-tasks (Success + Fail, as the guard counts
@@ -105,12 +106,9 @@ pub const MAX_CRITERION_LEN: usize = 64;
 /// The most `--abort-if` criteria kept.
 pub const MAX_CRITERIA: usize = 32;
 
-/// An `--abort-if` criterion as written (`failed>=5%`, `failed>=20`).
-///
-/// Its grammar and meaning belong to the guard (the `watch` command), which
-/// parses it when it runs; until then the plan keeps it opaque, checked only
-/// for shape: 1 to [`MAX_CRITERION_LEN`] visible ASCII characters, no
-/// spaces. A plan written now is read by the guard unchanged.
+/// An `--abort-if` criterion as written (`failed>=5%`, `failed>=20`),
+/// checked by the guard's grammar ([`Criterion`]) when the plan is built or
+/// read, and kept as written so the plan file shows what the user typed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct AbortCriterion(String);
@@ -120,20 +118,25 @@ impl AbortCriterion {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The criterion the guard evaluates.
+    pub fn criterion(&self) -> Criterion {
+        self.0.parse().expect("an AbortCriterion is parsed when it is made")
+    }
 }
 
 impl FromStr for AbortCriterion {
     type Err = InvalidInput;
 
     fn from_str(text: &str) -> Result<Self, InvalidInput> {
-        if text.is_empty() || text.len() > MAX_CRITERION_LEN || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        if text.len() > MAX_CRITERION_LEN {
             return Err(InvalidInput::new(
                 "abort_if",
-                format!(
-                    "a criterion is 1 to {MAX_CRITERION_LEN} visible ASCII characters without spaces, e.g. failed>=5%"
-                ),
+                format!("a criterion is at most {MAX_CRITERION_LEN} characters, e.g. failed>=5%"),
             ));
         }
+        text.parse::<Criterion>()
+            .map_err(|e| InvalidInput::new("abort_if", e.rule().to_owned()))?;
         Ok(Self(text.to_owned()))
     }
 }
@@ -215,9 +218,20 @@ mod tests {
     }
 
     #[test]
-    fn abort_criteria_are_checked_for_shape_only() {
-        assert_eq!("failed>=5%".parse::<AbortCriterion>().unwrap().as_str(), "failed>=5%");
-        for bad in ["", "failed >= 5%", "failed>=5%\n", &"x".repeat(MAX_CRITERION_LEN + 1)] {
+    fn abort_criteria_follow_the_guards_grammar() {
+        let criterion = "failed>=5%".parse::<AbortCriterion>().unwrap();
+        assert_eq!(criterion.as_str(), "failed>=5%");
+        assert!(criterion.criterion().is_percent());
+        for bad in [
+            "",
+            "failed >= 5%",
+            "failed>=5%\n",
+            "failed>=0%",
+            "failed>=101%",
+            "failed>5",
+            "fail>=5%",
+            &"x".repeat(MAX_CRITERION_LEN + 1),
+        ] {
             assert_eq!(bad.parse::<AbortCriterion>().unwrap_err().field(), "abort_if");
         }
     }

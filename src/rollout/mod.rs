@@ -30,6 +30,7 @@
 //! ```
 
 mod criteria;
+mod driver;
 mod plan;
 mod store;
 mod waves;
@@ -37,6 +38,10 @@ mod waves;
 use std::path::PathBuf;
 
 pub use criteria::{AbortCriterion, AdvanceIf, MAX_CRITERIA, MAX_CRITERION_LEN};
+pub use driver::{
+    Aborted, CreatedBy, DEFAULT_CREATE_SETTLE_AFTER, Halt, MAX_CREATE_SETTLE_AFTER, MAX_SETTLE_LISTING, RolloutEnd,
+    RolloutError, RolloutEvent, RolloutReport, RunRollout,
+};
 pub use plan::{
     Action, DEFAULT_INTERVAL_SECONDS, GuardSettings, MAX_INTERVAL_SECONDS, MAX_PAUSE_SECONDS, PLAN_VERSION, Plan,
     PlanBuilder, PlanState, RolloutTaskType, TaskOptions, Wave, WaveState,

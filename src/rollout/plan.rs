@@ -13,7 +13,7 @@ use super::criteria::{AbortCriterion, AdvanceIf, MAX_CRITERIA};
 use super::waves::WaveSpec;
 use crate::types::{self, TaskProgress};
 use crate::validation::{self, InvalidInput};
-use crate::{Client, CreateBatchTask, limits};
+use crate::{Client, CreateBatchTask, WatchBatchTask, limits};
 
 /// The plan format this crate writes and reads. A plan with a higher
 /// `version` is refused, never half-read.
@@ -152,9 +152,8 @@ impl TaskOptions {
     }
 }
 
-/// The guard's settings for every wave, kept as written: the guard (the
-/// `watch` command) interprets them. `abort_if` is checked for shape only
-/// (see [`AbortCriterion`]).
+/// The guard's settings for every wave (those of the `watch` command), the
+/// criteria kept as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GuardSettings {
@@ -172,6 +171,42 @@ pub struct GuardSettings {
     pub stuck_after_seconds: Option<u64>,
 }
 
+impl GuardSettings {
+    /// Checks the settings by the guard's rules, naming the field.
+    fn check(&self) -> Result<(), InvalidInput> {
+        if self.min_finished == Some(0) && self.abort_if.iter().any(|c| c.criterion().is_percent()) {
+            return Err(InvalidInput::new(
+                "guard.min_finished",
+                "must be at least 1 with a failed>=P% criterion (one early failure would be 100%)",
+            ));
+        }
+        let max = crate::watch::MAX_STUCK_AFTER.as_secs();
+        if let Some(after) = self.stuck_after_seconds
+            && !(1..=max).contains(&after)
+        {
+            return Err(InvalidInput::new(
+                "guard.stuck_after_seconds",
+                format!("must be 1 to {max}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `watch` with these settings.
+    pub(crate) fn apply(&self, mut watch: WatchBatchTask) -> WatchBatchTask {
+        watch = watch
+            .criteria(self.abort_if.iter().map(AbortCriterion::criterion))
+            .count_retrying(self.count_retrying);
+        if let Some(n) = self.min_finished {
+            watch = watch.min_finished(n);
+        }
+        if let Some(after) = self.stuck_after_seconds {
+            watch = watch.stuck_after(std::time::Duration::from_secs(after));
+        }
+        watch
+    }
+}
+
 /// Where one wave is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -187,6 +222,12 @@ pub enum WaveState {
         intent_at: Timestamp,
         /// The name the task is created with ([`Plan::wave_task_name`]).
         task_name: String,
+        /// The newest task of the plan's type (and application) before the
+        /// create, read just before the intent was saved: a listing after a
+        /// crash walks only the tasks newer than it (`None`: there was none,
+        /// or it was not read; the listing walks from the newest, bounded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        newest_before: Option<types::TaskId>,
     },
     /// The task exists.
     Created {
@@ -710,6 +751,15 @@ impl Plan {
             .map_or(Position::AllPassed, Position::At)
     }
 
+    /// The first wave that has not passed, and its state (`None`: every
+    /// wave passed).
+    pub fn current_wave(&self) -> Option<(usize, &WaveState)> {
+        match self.position() {
+            Position::At(i) => Some((i, &self.waves[i].state)),
+            Position::AllPassed => None,
+        }
+    }
+
     /// What to do next, at `now`: a pure function of the plan and the time
     /// (the pause before a wave counts from the previous wave's finish; a
     /// wave forced past starts the next at once).
@@ -770,10 +820,16 @@ impl Plan {
         }
     }
 
-    /// Records the intent to create wave `wave`'s task, at `at`: save the
+    /// Records the intent to create wave `wave`'s task, at `at`, with the
+    /// newest task listed before it (see [`WaveState::Creating`]): save the
     /// plan after this and **before** sending. Only when the next action is
     /// [`Action::Create`] of this wave (the pause is the driver's to keep).
-    pub fn begin_create(&mut self, wave: usize, at: Timestamp) -> Result<String, PlanError> {
+    pub fn begin_create(
+        &mut self,
+        wave: usize,
+        at: Timestamp,
+        newest_before: Option<types::TaskId>,
+    ) -> Result<String, PlanError> {
         if !matches!(self.next_action(Timestamp::MAX), Action::Create { wave: w } if w == wave) {
             return Err(self.transition_error(wave, "creating"));
         }
@@ -781,6 +837,7 @@ impl Plan {
         self.waves[wave].state = WaveState::Creating {
             intent_at: at,
             task_name: task_name.clone(),
+            newest_before,
         };
         Ok(task_name)
     }
@@ -876,6 +933,18 @@ impl Plan {
         }
         self.waves[wave].state = WaveState::Pending;
         self.state = PlanState::Halted { reason: reason.into() };
+        Ok(())
+    }
+
+    /// Records that wave `wave`'s create, recorded but unanswered (a crash),
+    /// was never processed: a listing long enough after the intent found no
+    /// task with its name. The wave is pending again and the plan goes on
+    /// (the next action creates it, once).
+    pub fn create_not_found(&mut self, wave: usize) -> Result<(), PlanError> {
+        if !matches!(self.wave_state(wave), Some(WaveState::Creating { .. })) || self.state != PlanState::Running {
+            return Err(self.transition_error(wave, "pending (create not found)"));
+        }
+        self.waves[wave].state = WaveState::Pending;
         Ok(())
     }
 
@@ -1006,6 +1075,7 @@ impl Plan {
                 format!("has more than {MAX_CRITERIA} criteria"),
             ));
         }
+        self.guard.check()?;
         if self.pause_seconds > MAX_PAUSE_SECONDS {
             return Err(invalid("pause_seconds", format!("must be at most {MAX_PAUSE_SECONDS}")));
         }
@@ -1182,7 +1252,7 @@ mod tests {
 
     /// Runs wave `wave` from pending to finished with these counters.
     fn run_wave(plan: &mut Plan, wave: usize, success: i64, fail: i64, finished_at: Timestamp) {
-        plan.begin_create(wave, finished_at).unwrap();
+        plan.begin_create(wave, finished_at, None).unwrap();
         plan.created(wave, task(wave as u8 + 1)).unwrap();
         plan.watching(wave).unwrap();
         plan.finished(wave, "Success", counters(success, fail), finished_at)
@@ -1235,7 +1305,7 @@ mod tests {
     fn every_transition_of_a_rollout_that_succeeds() {
         let mut plan = plan();
         assert_eq!(plan.next_action(at(0)), Action::Create { wave: 0 });
-        let name = plan.begin_create(0, at(1)).unwrap();
+        let name = plan.begin_create(0, at(1), None).unwrap();
         assert_eq!(name, plan.wave_task_name(0));
         assert_eq!(
             plan.next_action(at(1)),
@@ -1281,7 +1351,7 @@ mod tests {
         run_wave(&mut plan, 1, 2, 0, at(200));
         assert_eq!(plan.next_action(at(260)), Action::Create { wave: 2 });
         // 9 of 10 is exactly 90%: the last wave passes and the plan is done.
-        plan.begin_create(2, at(260)).unwrap();
+        plan.begin_create(2, at(260), None).unwrap();
         plan.created(2, task(3)).unwrap();
         plan.finished(2, "PartialSuccess", counters(9, 1), at(300)).unwrap();
         assert_eq!(plan.state(), &PlanState::Done);
@@ -1293,7 +1363,7 @@ mod tests {
     fn a_wave_below_advance_if_halts_until_forced() {
         let mut plan = plan();
         run_wave(&mut plan, 0, 1, 0, at(10));
-        plan.begin_create(1, at(70)).unwrap();
+        plan.begin_create(1, at(70), None).unwrap();
         plan.created(1, task(2)).unwrap();
         plan.finished(1, "PartialSuccess", counters(8, 2), at(80)).unwrap();
         let Action::Halted { reason } = plan.next_action(at(1000)) else {
@@ -1306,7 +1376,7 @@ mod tests {
         assert_eq!(roundtrip(&plan), plan);
         // Nothing moves while halted.
         assert!(matches!(
-            plan.begin_create(2, at(1000)),
+            plan.begin_create(2, at(1000), None),
             Err(PlanError::Transition { .. })
         ));
         let err = plan.resume(false, at(1000)).unwrap_err();
@@ -1335,7 +1405,7 @@ mod tests {
     fn a_refused_create_halts_and_resumes_as_pending() {
         let mut plan = plan();
         // IOTDA.014206 (too many running tasks): nothing was created.
-        plan.begin_create(0, at(1)).unwrap();
+        plan.begin_create(0, at(1), None).unwrap();
         assert!(plan.not_created(1, "x").is_err(), "only the wave being created");
         plan.not_created(0, "IOTDA.014206: 10 tasks are running").unwrap();
         assert_eq!(plan.waves()[0].state, WaveState::Pending);
@@ -1356,7 +1426,7 @@ mod tests {
         let mut plan = plan();
         // A lost create that listing could not settle: halted while
         // creating, and resumed by settling again, never by creating.
-        let name = plan.begin_create(0, at(1)).unwrap();
+        let name = plan.begin_create(0, at(1), None).unwrap();
         plan.halt("the create's answer was lost and listing did not find the task")
             .unwrap();
         assert!(matches!(plan.next_action(at(2)), Action::Halted { .. }));
@@ -1388,7 +1458,7 @@ mod tests {
     #[test]
     fn a_task_stopped_by_someone_else_halts_and_needs_force() {
         let mut plan = plan();
-        plan.begin_create(0, at(1)).unwrap();
+        plan.begin_create(0, at(1), None).unwrap();
         assert!(plan.task_gone(0, "x").is_err(), "no task yet");
         plan.created(0, task(1)).unwrap();
         plan.watching(0).unwrap();
@@ -1407,7 +1477,7 @@ mod tests {
     #[test]
     fn abort_marks_the_current_wave_and_is_final() {
         let mut plan = plan();
-        plan.begin_create(0, at(1)).unwrap();
+        plan.begin_create(0, at(1), None).unwrap();
         assert!(
             matches!(plan.abort("x"), Err(PlanError::Transition { .. })),
             "a create in flight is settled before aborting"
@@ -1448,7 +1518,7 @@ mod tests {
         assert_eq!(roundtrip(&plan), plan);
         // A task stopped by someone else, then aborted: aborted with its task.
         let mut plan = self::plan();
-        plan.begin_create(0, at(1)).unwrap();
+        plan.begin_create(0, at(1), None).unwrap();
         plan.created(0, task(1)).unwrap();
         plan.task_gone(0, "deleted").unwrap();
         plan.abort("by hand").unwrap();
@@ -1463,10 +1533,10 @@ mod tests {
         assert!(plan.created(0, task(1)).is_err());
         assert!(plan.watching(0).is_err());
         assert!(plan.finished(0, "Success", counters(1, 0), at(1)).is_err());
-        assert!(plan.begin_create(1, at(1)).is_err(), "wave 2 before wave 1");
-        assert!(plan.begin_create(9, at(1)).is_err());
-        plan.begin_create(0, at(1)).unwrap();
-        assert!(plan.begin_create(0, at(1)).is_err(), "never two intents");
+        assert!(plan.begin_create(1, at(1), None).is_err(), "wave 2 before wave 1");
+        assert!(plan.begin_create(9, at(1), None).is_err());
+        plan.begin_create(0, at(1), None).unwrap();
+        assert!(plan.begin_create(0, at(1), None).is_err(), "never two intents");
         assert!(plan.watching(0).is_err());
     }
 

@@ -205,7 +205,8 @@ mod tests {
         let old = plan(3);
         store.create_new(&old).unwrap();
         let mut new = old.clone();
-        new.begin_create(0, "2026-01-02T03:04:06Z".parse().unwrap()).unwrap();
+        new.begin_create(0, "2026-01-02T03:04:06Z".parse().unwrap(), None)
+            .unwrap();
         // The first half of a save, then the "crash": the temporary file
         // stays (as after kill -9) and is never renamed.
         let staged = store.stage(&new).unwrap();

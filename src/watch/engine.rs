@@ -11,7 +11,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::stream::{Stream, StreamExt as _};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
 use super::{
@@ -25,46 +25,12 @@ use crate::output::Status;
 use crate::types::{TaskDetailStatus, TaskProgress, TaskStatus};
 use crate::{Client, ShowOutput};
 
-/// The watch as a stream: the engine runs inside the stream's own polling
-/// (no task is spawned), its events queued until the consumer takes them.
+/// The watch as a stream of its events, the report last.
 pub(super) fn stream(watch: WatchBatchTask) -> impl Stream<Item = WatchEvent> + Send + 'static {
     let (tx, rx) = unbounded_channel();
-    let engine: std::pin::Pin<Box<dyn Future<Output = WatchReport> + Send>> = Box::pin(Engine::new(watch, tx).run());
-    let state = State {
-        engine: Some(engine),
-        report: None,
-        rx,
-    };
-    futures_util::stream::unfold(state, |mut state| async move {
-        let next = std::future::poll_fn(|cx| {
-            // Events first: they happened before the report.
-            if let Poll::Ready(Some(event)) = state.rx.poll_recv(cx) {
-                return Poll::Ready(Some(event));
-            }
-            if let Some(engine) = state.engine.as_mut() {
-                match engine.as_mut().poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(report) => {
-                        state.engine = None;
-                        state.report = Some(report);
-                    }
-                }
-            }
-            // The engine has ended (and dropped its sender): what is left.
-            if let Ok(event) = state.rx.try_recv() {
-                return Poll::Ready(Some(event));
-            }
-            Poll::Ready(state.report.take().map(|r| WatchEvent::Ended(Box::new(r))))
-        })
-        .await;
-        next.map(|event| (event, state))
+    crate::event_stream::events(rx, Box::pin(Engine::new(watch, tx).run()), |report| {
+        WatchEvent::Ended(Box::new(report))
     })
-}
-
-struct State {
-    engine: Option<std::pin::Pin<Box<dyn Future<Output = WatchReport> + Send>>>,
-    report: Option<WatchReport>,
-    rx: UnboundedReceiver<WatchEvent>,
 }
 
 /// One poll's read.

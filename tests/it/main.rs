@@ -21,6 +21,7 @@ mod operator_loop;
 mod proxy;
 mod robustness;
 mod rollout_plan;
+mod rollout_run;
 mod secrets;
 mod settled_by_change;
 mod show;

@@ -70,14 +70,14 @@ fn store() -> (tempfile::TempDir, AtomicFileStore) {
 #[test]
 fn the_plan_file_format() {
     let mut plan = sample();
-    plan.begin_create(0, at("2026-12-07T06:00:01Z")).expect("intent");
+    plan.begin_create(0, at("2026-12-07T06:00:01Z"), None).expect("intent");
     plan.created(0, "61a5f4cbd86b7a1d1c2f3e4a".parse().expect("task id"))
         .expect("created");
     plan.watching(0).expect("watching");
     let counters: TaskProgress = serde_json::from_value(json!({"total": 1, "success": 1})).expect("counters");
     plan.finished(0, "Success", counters, at("2026-12-07T06:05:00Z"))
         .expect("finished");
-    plan.begin_create(1, at("2026-12-07T06:15:00Z")).expect("intent");
+    plan.begin_create(1, at("2026-12-07T06:15:00Z"), None).expect("intent");
     let (_dir, store) = store();
     store.create_new(&plan).expect("written");
     let text = fs::read_to_string(store.path()).expect("read back");
@@ -166,7 +166,7 @@ fn a_plan_survives_a_save_and_load() {
     let (_dir, store) = store();
     let mut plan = sample();
     store.create_new(&plan).expect("written");
-    plan.begin_create(0, at("2026-12-07T06:00:01Z")).expect("intent");
+    plan.begin_create(0, at("2026-12-07T06:00:01Z"), None).expect("intent");
     store.save(&plan).expect("saved");
     assert_eq!(store.load().expect("loaded"), plan);
     // Nothing is left beside the plan.
