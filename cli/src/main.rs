@@ -22,9 +22,10 @@ mod sanitize;
 mod settings;
 mod signals;
 mod stop_warning;
+mod task_options;
 mod wait;
 
-use cmd::{completions, config, create, delete, list, show, targeted, watch};
+use cmd::{completions, config, create, delete, list, rollout, show, targeted, watch};
 #[cfg(feature = "emulator")]
 use cmd::{demo, emulator};
 
@@ -143,6 +144,8 @@ enum Command {
     Watch(watch::WatchArgs),
     /// Create a batch task (a firmware or software upgrade, ...).
     Create(create::CreateArgs),
+    /// Staged rollouts: waves of upgrade tasks from a plan file, each guarded, advancing only on success.
+    Rollout(rollout::RolloutArgs),
     /// Delete a finished batch task.
     Delete(delete::DeleteArgs),
     /// Run the built-in IoTDA emulator on loopback.
@@ -257,6 +260,7 @@ fn main() -> ExitCode {
             Command::Show(args) => show::run(args).await,
             Command::Watch(args) => watch::run(args).await,
             Command::Create(args) => create::run(args).await,
+            Command::Rollout(args) => rollout::run(args).await,
             Command::Delete(args) => delete::run(args).await,
             #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(args).await,

@@ -206,6 +206,8 @@ pub enum RolloutEvent {
     Watch {
         /// The wave.
         wave: usize,
+        /// The wave's task.
+        task_id: String,
         /// The guard's event.
         event: WatchEvent,
     },
@@ -262,6 +264,10 @@ pub enum RolloutEnd {
         /// The error.
         error: Arc<PlanError>,
     },
+    /// The stored plan was changed by someone else since this run saved it
+    /// (e.g. `rollout abort` from another terminal): this run ends without
+    /// saving over it. The report's plan is the stored one.
+    ChangedElsewhere,
 }
 
 /// Why a plan halted.
@@ -357,7 +363,7 @@ impl<S: PlanStore + Send + 'static> RunRollout<S> {
     /// one (with [`force_advance`](Self::force_advance) past a wave that
     /// fell short): what [`stream`](Self::stream) does before any request.
     /// `Err` means nothing was sent.
-    fn prepare(&self) -> Result<Plan, RolloutError> {
+    fn prepare(&self) -> Result<(Plan, Plan), RolloutError> {
         if self.create_settle_after > MAX_CREATE_SETTLE_AFTER {
             return Err(PlanError::from(crate::validation::InvalidInput::new(
                 "create_settle_after",
@@ -365,12 +371,13 @@ impl<S: PlanStore + Send + 'static> RunRollout<S> {
             ))
             .into());
         }
-        let mut plan = self.store.load()?;
-        plan.check_target(self.client.endpoint(), self.client.project_id())?;
+        let stored = self.store.load()?;
+        stored.check_target(self.client.endpoint(), self.client.project_id())?;
+        let mut plan = stored.clone();
         if matches!(plan.state(), PlanState::Halted { .. }) {
             plan.resume(self.force_advance, Timestamp::now())?;
         }
-        Ok(plan)
+        Ok((plan, stored))
     }
 
     /// The run as a stream of [`RolloutEvent`]s, the last
@@ -378,7 +385,7 @@ impl<S: PlanStore + Send + 'static> RunRollout<S> {
     /// not be read, is for another endpoint or project, or is halted on a
     /// wave that fell short without [`force_advance`](Self::force_advance).
     pub fn stream(self) -> Result<impl Stream<Item = RolloutEvent> + Send + 'static, RolloutError> {
-        let plan = self.prepare()?;
+        let (plan, stored) = self.prepare()?;
         let (tx, rx) = unbounded_channel();
         let driver = Driver {
             client: self.client,
@@ -386,6 +393,7 @@ impl<S: PlanStore + Send + 'static> RunRollout<S> {
             create_settle_after: self.create_settle_after,
             cancel: self.cancel,
             tx,
+            last_saved: stored,
             last_watch: None,
             waves_created: Vec::new(),
         };
@@ -413,6 +421,8 @@ struct Driver<S> {
     create_settle_after: Duration,
     cancel: Option<Cancel>,
     tx: UnboundedSender<RolloutEvent>,
+    /// The plan as this run last saved it (or loaded it).
+    last_saved: Plan,
     last_watch: Option<Box<WatchReport>>,
     waves_created: Vec<usize>,
 }
@@ -440,11 +450,22 @@ impl<S: PlanStore> Driver<S> {
         let _ = self.tx.send(event);
     }
 
-    fn save(&self, plan: &Plan) -> Step {
-        self.store.save(plan).map_err(|error| {
+    /// Saves `plan`, unless the stored plan is no longer the one this run
+    /// last saved (another process changed it: this run must not undo that).
+    fn save(&mut self, plan: &mut Plan) -> Step {
+        let failed = |error: PlanError| {
             tracing::warn!(%error, "the plan could not be saved; sending nothing more");
             RolloutEnd::SaveFailed { error: Arc::new(error) }
-        })
+        };
+        let stored = self.store.load().map_err(failed)?;
+        if stored != self.last_saved {
+            tracing::warn!("the plan was changed by another process; this run ends without saving over it");
+            *plan = stored;
+            return Err(RolloutEnd::ChangedElsewhere);
+        }
+        self.store.save(plan).map_err(failed)?;
+        self.last_saved.clone_from(plan);
+        Ok(())
     }
 
     fn cancelled(&self) -> bool {
@@ -649,7 +670,11 @@ impl<S: PlanStore> Driver<S> {
         while let Some(event) = events.next().await {
             match event {
                 WatchEvent::Ended(ended) => report = Some(ended),
-                event => self.emit(RolloutEvent::Watch { wave, event }),
+                event => self.emit(RolloutEvent::Watch {
+                    wave,
+                    task_id: task_id.to_string(),
+                    event,
+                }),
             }
         }
         let report = report.expect("the watch stream always ends with WatchEvent::Ended");

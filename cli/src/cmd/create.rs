@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use clap::Args;
 use iotda_batchtask::types::Task;
-use iotda_batchtask::{Client, CreateBatchTask, CreateOutcome, limits};
+use iotda_batchtask::{Client, CreateBatchTask, CreateOutcome};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::cmd::list::TypeArg;
 use crate::connection::{CREDENTIALS_HELP, Connection};
@@ -21,6 +20,7 @@ use crate::output::{self, outln};
 use crate::render::Format;
 use crate::sanitize;
 use crate::signals;
+use crate::task_options::TaskOptionArgs;
 use crate::{Exit, report};
 
 /// Arguments of `create`.
@@ -41,46 +41,11 @@ pub struct CreateArgs {
     task_type: TypeArg,
     #[command(flatten)]
     targets: Targets,
-    /// The upgrade package: the document {"package_id": ID}, as Huawei's
-    /// examples write it.
-    #[arg(long, value_name = "ID", conflicts_with = "document")]
-    package_id: Option<String>,
-    /// The task's document as a JSON object, sent as given (e.g.
-    /// '{"package_ids": ["..."]}', or a command's parameters).
-    #[arg(long, value_name = "JSON", value_parser = json_object)]
-    document: Option<Map<String, Value>>,
+    #[command(flatten)]
+    options: TaskOptionArgs,
     /// When the task runs, yyyyMMdd'T'HHmmss'Z' in UTC, within 7 days; absent, at once.
     #[arg(long, value_name = "TIME")]
     schedule_time: Option<String>,
-    /// Retry a failed sub-task automatically up to N times (with --retry-interval).
-    #[arg(
-        long,
-        value_name = "N",
-        requires = "retry_interval",
-        value_parser = clap::value_parser!(u32).range(
-            i64::from(limits::NEW_TASK_POLICY_RETRY_COUNT_MIN)..=i64::from(limits::NEW_TASK_POLICY_RETRY_COUNT_MAX)
-        )
-    )]
-    retry_count: Option<u32>,
-    /// Minutes between automatic retries (with --retry-count).
-    #[arg(
-        long,
-        value_name = "MINUTES",
-        requires = "retry_count",
-        value_parser = clap::value_parser!(u32).range(
-            i64::from(limits::NEW_TASK_POLICY_RETRY_INTERVAL_MIN)..=i64::from(limits::NEW_TASK_POLICY_RETRY_INTERVAL_MAX)
-        )
-    )]
-    retry_interval: Option<u32>,
-    /// Every sub-task waits (Waitting) until `confirm` dispatches it (upgrade tasks).
-    #[arg(long)]
-    need_confirm: bool,
-    /// The resource space (application); absent, the default one.
-    #[arg(long, value_name = "ID")]
-    app_id: Option<String>,
-    /// Extra information for devices' upgrade notices, a JSON object.
-    #[arg(long, value_name = "JSON", value_parser = json_object)]
-    task_ext_info: Option<Map<String, Value>>,
     /// Do not list the tasks, before and after, to settle a lost answer:
     /// report the task's fate unknown instead.
     #[arg(long)]
@@ -153,15 +118,6 @@ struct Json<'a> {
     error: Option<String>,
 }
 
-/// A JSON object argument.
-fn json_object(text: &str) -> Result<Map<String, Value>, String> {
-    match serde_json::from_str(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err("must be a JSON object, {...}".to_owned()),
-        Err(e) => Err(format!("is not JSON: {e}")),
-    }
-}
-
 pub async fn run(args: CreateArgs) -> Exit {
     match run_inner(args).await {
         Ok(exit) => exit,
@@ -175,12 +131,8 @@ async fn run_inner(args: CreateArgs) -> Result<Exit, iotda_batchtask::Error> {
         None if !args.targets.targets.is_empty() => Some(args.targets.targets.clone()),
         None => None,
     };
-    let document = match &args.package_id {
-        Some(id) => Some(Map::from_iter([("package_id".to_owned(), Value::String(id.clone()))])),
-        None => args.document.clone(),
-    };
     let client = args.connection.client().await?;
-    let call = call(&client, &args, targets, document);
+    let call = call(&client, &args, targets);
     if args.dry_run {
         // The library's own plan: what `send` would send.
         let requests = call.plan().await?;
@@ -214,12 +166,7 @@ async fn run_inner(args: CreateArgs) -> Result<Exit, iotda_batchtask::Error> {
 }
 
 /// The library call the arguments describe.
-fn call(
-    client: &Client,
-    args: &CreateArgs,
-    targets: Option<Vec<String>>,
-    document: Option<Map<String, Value>>,
-) -> CreateBatchTask {
+fn call(client: &Client, args: &CreateArgs, targets: Option<Vec<String>>) -> CreateBatchTask {
     let mut call = client
         .create_batch_task(&args.name, args.task_type.0)
         .reconcile(!args.no_reconcile)
@@ -233,25 +180,10 @@ fn call(
     if let Some(source) = &args.targets.document_source {
         call = call.document_source(source);
     }
-    if let Some(document) = document {
-        call = call.document(document);
-    }
     if let Some(time) = &args.schedule_time {
         call = call.schedule_time(time);
     }
-    if let (Some(count), Some(interval)) = (args.retry_count, args.retry_interval) {
-        call = call.retry(count, interval);
-    }
-    if args.need_confirm {
-        call = call.need_confirm(true);
-    }
-    if let Some(app_id) = &args.app_id {
-        call = call.app_id(app_id);
-    }
-    if let Some(info) = &args.task_ext_info {
-        call = call.task_ext_info(info.clone());
-    }
-    call
+    args.options.apply(call)
 }
 
 /// Prints the outcome and gives its exit code.

@@ -10,6 +10,7 @@ pub mod demo;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod list;
+pub mod rollout;
 pub mod show;
 pub mod targeted;
 pub mod watch;
