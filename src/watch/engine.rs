@@ -129,31 +129,43 @@ impl Engine {
     }
 
     async fn watch(&mut self) -> WatchEnd {
-        let mut failing_since: Option<Instant> = None;
+        // Since when, and with what last error, every read has failed.
+        let mut failing: Option<(Instant, Arc<Error>)> = None;
+        // At the deadline: still running as last read, or unreadable then
+        // (which says nothing about whether it still runs).
+        let timed_out = |failing: &Option<(Instant, Arc<Error>)>| match failing {
+            Some((_, error)) => WatchEnd::ReadFailed { error: error.clone() },
+            None => WatchEnd::TimedOut,
+        };
         loop {
             let walk = self.watch.stuck_after.map(|_| self.resume_marker.clone());
             let read = read(&self.watch.client, &self.watch.task_id, walk);
             let read = match race(&mut self.watch.cancel, self.deadline, read).await {
                 Raced::Done(read) => read,
-                Raced::Deadline => return WatchEnd::TimedOut,
+                Raced::Deadline => return timed_out(&failing),
                 Raced::Cancelled => return WatchEnd::Cancelled,
             };
             match read {
                 Ok(read) => {
-                    failing_since = None;
+                    failing = None;
                     let status = read.status;
                     self.progress(&read, self.pause);
                     if is_final(status) {
                         return WatchEnd::Finished { status };
                     }
                     // A task being stopped by someone else is left to it.
-                    if is_running(status) {
-                        if let Some(criterion) = self.first_tripped(&read.counters) {
-                            return self.trip(Trip::Criterion(criterion), Some(read.counters)).await;
-                        }
-                        if let Some(walked) = read.processing {
-                            self.stuck(walked).await;
-                        }
+                    if is_running(status)
+                        && let Some(criterion) = self.first_tripped(&read.counters)
+                    {
+                        return self.trip(Trip::Criterion(criterion), Some(read.counters)).await;
+                    }
+                    if self.watch.until_idle && !matches!(status, TaskStatus::Processing | TaskStatus::Stopping) {
+                        return WatchEnd::Idle { status };
+                    }
+                    if is_running(status)
+                        && let Some(walked) = read.processing
+                    {
+                        self.stuck(walked).await;
                     }
                 }
                 Err(error) => {
@@ -163,7 +175,8 @@ impl Engine {
                     if fatal(&error) {
                         return WatchEnd::ReadFailed { error };
                     }
-                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    let since = failing.as_ref().map_or_else(Instant::now, |(since, _)| *since);
+                    failing = Some((since, error.clone()));
                     if since.elapsed() >= self.watch.read_failure_budget {
                         if self.watch.stop_when_blind {
                             return self.trip(Trip::Blind, None).await;
@@ -176,7 +189,7 @@ impl Engine {
             let wait = tokio::time::sleep_until(next.min(self.deadline));
             match race(&mut self.watch.cancel, self.deadline, wait).await {
                 Raced::Done(()) if next < self.deadline => {}
-                Raced::Done(()) | Raced::Deadline => return WatchEnd::TimedOut,
+                Raced::Done(()) | Raced::Deadline => return timed_out(&failing),
                 Raced::Cancelled => return WatchEnd::Cancelled,
             }
             self.pause = (self.pause * 2).min(self.watch.interval);

@@ -85,6 +85,7 @@ impl Client {
             watch_timeout: MAX_WATCH_TIMEOUT,
             read_failure_budget: DEFAULT_READ_FAILURE_BUDGET,
             stop_when_blind: false,
+            until_idle: false,
             cancel: None,
         }
     }
@@ -106,6 +107,7 @@ pub struct WatchBatchTask {
     watch_timeout: Duration,
     read_failure_budget: Duration,
     stop_when_blind: bool,
+    until_idle: bool,
     cancel: Option<Cancel>,
 }
 
@@ -121,6 +123,7 @@ impl fmt::Debug for WatchBatchTask {
             .field("watch_timeout", &self.watch_timeout)
             .field("read_failure_budget", &self.read_failure_budget)
             .field("stop_when_blind", &self.stop_when_blind)
+            .field("until_idle", &self.until_idle)
             .finish_non_exhaustive()
     }
 }
@@ -175,7 +178,9 @@ impl WatchBatchTask {
     }
 
     /// How long to watch at most (default and maximum [`MAX_WATCH_TIMEOUT`]);
-    /// then the watch ends with [`WatchEnd::TimedOut`], stopping nothing.
+    /// then the watch ends with [`WatchEnd::TimedOut`], stopping nothing (or
+    /// [`WatchEnd::ReadFailed`] if the reads were failing then: nothing
+    /// shows the task still running).
     pub fn watch_timeout(mut self, timeout: Duration) -> Self {
         self.watch_timeout = timeout;
         self
@@ -198,6 +203,21 @@ impl WatchBatchTask {
     /// a stopped IoTDA task cannot be resumed, only replaced.
     pub fn stop_when_blind(mut self, stop: bool) -> Self {
         self.stop_when_blind = stop;
+        self
+    }
+
+    /// Also end the watch ([`WatchEnd::Idle`]) when the task reads a status
+    /// outside `Processing` and `Stopping` that is not final, e.g.
+    /// `Waitting` or `Initializing` (default `false`: the watch waits for a
+    /// final status). This is what `--wait` of a stop, retry or confirm
+    /// waits for: a `need_confirm` task whose other sub-tasks still wait for
+    /// their confirm goes back to `Waitting`, and stays there until someone
+    /// confirms them. A final status still ends it as [`WatchEnd::Finished`].
+    /// Criteria work as without it, on the idle read too (a trip there
+    /// stops the task, its waiting sub-tasks included), and so do stuck
+    /// devices.
+    pub fn until_idle(mut self, idle: bool) -> Self {
+        self.until_idle = idle;
         self
     }
 
@@ -395,11 +415,21 @@ pub enum WatchEnd {
         /// What the stop came to.
         stop: StopOutcome,
     },
-    /// [`WatchBatchTask::watch_timeout`] passed with the task still running;
-    /// nothing was stopped.
+    /// [`WatchBatchTask::watch_timeout`] passed with the task still running
+    /// (as last read; reads failing at the deadline end it
+    /// [`ReadFailed`](Self::ReadFailed) instead); nothing was stopped.
     TimedOut,
+    /// With [`WatchBatchTask::until_idle`]: the task read a status that is
+    /// neither running (`Processing`, `Stopping`) nor final, e.g. `Waitting`
+    /// (a `need_confirm` task waiting for another confirm); nothing was
+    /// stopped.
+    Idle {
+        /// The status read.
+        status: TaskStatus,
+    },
     /// The task could not be read for longer than the read-failure budget
-    /// (or does not exist, or the credentials were refused); nothing was stopped.
+    /// (or does not exist, or the credentials were refused, or the reads
+    /// were failing when the watch timeout passed); nothing was stopped.
     ReadFailed {
         /// The last read's error.
         error: Arc<Error>,

@@ -701,3 +701,176 @@ async fn a_walk_of_processing_sub_tasks_that_never_ends_starts_again_at_the_top_
     assert!(markers[1..1_000].iter().all(|m| *m), "the walk went on from its marker");
     assert!(!markers[1_000], "the 51st poll starts again at the top");
 }
+
+/// A task on the emulator: `status`, with these sub-tasks, created with
+/// `need_confirm`; token auth.
+async fn emulator_with(
+    status: iotda_batchtask_emulator::TaskStatus,
+    subtasks: &[(&str, iotda_batchtask_emulator::TaskDetailStatus)],
+) -> (iotda_batchtask_emulator::EmulatorHandle, Client) {
+    use iotda_batchtask_emulator::{Emulator, EmulatorConfig, Seed, SeedTask, TaskType};
+    let seed = Seed::new(vec![SeedTask {
+        project_id: PROJECT.to_owned(),
+        task_id: TASK.to_owned(),
+        task_type: TaskType::FirmwareUpgrade,
+        status,
+        subtasks: subtasks.iter().map(|(d, s)| ((*d).to_owned(), *s)).collect(),
+    }])
+    .and_then(|seed| seed.with_need_confirm(PROJECT, TASK))
+    .unwrap();
+    let emulator = Emulator::start(EmulatorConfig::new().seed(seed).token(TOKEN))
+        .await
+        .unwrap();
+    let client = crate::common::client(&emulator.base_url(), Mode::Token);
+    (emulator, client)
+}
+
+/// `until_idle` (what `--wait` of a stop, retry or confirm waits for): a
+/// `need_confirm` task that goes back to Waitting while other sub-tasks wait
+/// for their confirm ends the watch (Idle) instead of holding it until its
+/// timeout; without it the watch waits for a final status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn until_idle_ends_the_watch_when_the_task_goes_back_to_waitting() {
+    use iotda_batchtask_emulator::{Operation, TaskDetailStatus as D, TaskStatus as S};
+    let (emulator, client) = emulator_with(
+        S::Processing,
+        &[("dev-1", D::Processing), ("dev-2", D::Success), ("dev-3", D::Waitting)],
+    )
+    .await;
+    let watching = tokio::spawn(
+        client
+            .watch_batch_task(TASK)
+            .until_idle(true)
+            .interval(Duration::from_millis(5))
+            // Bounded, should Waitting not end it.
+            .watch_timeout(Duration::from_secs(30))
+            .criterion(Criterion::failed_count(1).unwrap())
+            .run(),
+    );
+    // Bounded: Processing is read (and the watch goes on) before the task goes back.
+    let reads = || emulator.journal().of(Operation::ShowBatchTask, TASK).count();
+    for _ in 0..500 {
+        if reads() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(reads() >= 2, "the watch did not poll on while Processing");
+    emulator.set_sub_task(PROJECT, TASK, "dev-1", D::Success).unwrap();
+    emulator.set_task_status(PROJECT, TASK, S::Waitting).unwrap();
+    let report = watching.await.unwrap().unwrap();
+    assert!(
+        matches!(
+            report.end,
+            WatchEnd::Idle {
+                status: TaskStatus::Waitting
+            }
+        ),
+        "{:?}",
+        report.end
+    );
+    assert_eq!(report.status, Some(Status::Known(TaskStatus::Waitting)));
+    assert!(report.polls >= 3, "{}", report.polls);
+    assert_eq!(emulator.journal().stops_of(TASK).count(), 0);
+
+    // Without it, Waitting is not the end: only the timeout is.
+    let report = client
+        .watch_batch_task(TASK)
+        .interval(Duration::from_millis(5))
+        .watch_timeout(Duration::from_millis(100))
+        .run()
+        .await
+        .unwrap();
+    assert!(matches!(report.end, WatchEnd::TimedOut), "{:?}", report.end);
+
+    // A final status is still Finished.
+    emulator.set_task_status(PROJECT, TASK, S::PartialSuccess).unwrap();
+    let report = client.watch_batch_task(TASK).until_idle(true).run().await.unwrap();
+    assert!(
+        matches!(
+            report.end,
+            WatchEnd::Finished {
+                status: TaskStatus::PartialSuccess
+            }
+        ),
+        "{:?}",
+        report.end
+    );
+    emulator.shutdown().await;
+}
+
+/// A criterion is judged on the idle read too: a bad firmware's failures on
+/// a task gone back to Waitting trip the guard, and the stop of every
+/// sub-task stops the ones still waiting for their confirm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn until_idle_still_trips_on_the_idle_read() {
+    use iotda_batchtask_emulator::{TaskDetailStatus as D, TaskStatus as S};
+    let (emulator, client) = emulator_with(
+        S::Waitting,
+        &[
+            ("dev-1", D::Fail),
+            ("dev-2", D::Fail),
+            ("dev-3", D::Waitting),
+            ("dev-4", D::Waitting),
+        ],
+    )
+    .await;
+    let report = client
+        .watch_batch_task(TASK)
+        .until_idle(true)
+        .criterion(Criterion::failed_count(2).unwrap())
+        .interval(Duration::from_millis(5))
+        .run()
+        .await
+        .unwrap();
+    assert!(report.task_stopped(), "{:?}", report.end);
+    let task = emulator.task(PROJECT, TASK).unwrap();
+    assert_eq!(task.status, S::Stopped);
+    assert_eq!(task.subtasks["dev-3"], D::Stopped);
+    emulator.shutdown().await;
+    // One below the count: idle, nothing stopped.
+    let (emulator, client) = emulator_with(S::Waitting, &[("dev-1", D::Fail), ("dev-3", D::Waitting)]).await;
+    let report = client
+        .watch_batch_task(TASK)
+        .until_idle(true)
+        .watch_timeout(Duration::from_secs(30))
+        .criterion(Criterion::failed_count(2).unwrap())
+        .run()
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            report.end,
+            WatchEnd::Idle {
+                status: TaskStatus::Waitting
+            }
+        ),
+        "{:?}",
+        report.end
+    );
+    assert_eq!(emulator.journal().stops_of(TASK).count(), 0);
+    emulator.shutdown().await;
+}
+
+/// Reads failing when the watch timeout passes: the task is not known to be
+/// still running, so the watch ends ReadFailed (with the last error), not
+/// TimedOut; nothing is stopped.
+#[tokio::test]
+async fn reads_failing_at_the_watch_timeout_end_it_read_failed_not_timed_out() {
+    let server = MockServer::start().await;
+    script(&server, vec![ok(task("Processing", 10, 0, 0), "rid"), lost()]).await;
+    stop_answers(&server, ok(json!({"targets": []}), "rid-stop")).await;
+    let report = watch(&server)
+        .criterion(Criterion::failed_count(1).unwrap())
+        .read_failure_budget(Duration::from_secs(3600))
+        .watch_timeout(Duration::from_millis(100))
+        .run()
+        .await
+        .unwrap();
+    match &report.end {
+        WatchEnd::ReadFailed { error } => assert_eq!(error.status(), Some(500)),
+        other => panic!("{other:?}"),
+    }
+    assert!(report.read_failures >= 1);
+    assert!(stops(&server).await.is_empty());
+}
