@@ -433,6 +433,11 @@ type Step = Result<(), RolloutEnd>;
 impl<S: PlanStore> Driver<S> {
     async fn run(mut self, mut plan: Plan) -> RolloutReport {
         let end = loop {
+            // A resume changed the plan before any request: saved first.
+            let saved = if plan == self.last_saved { Ok(()) } else { self.save(&mut plan) };
+            if let Err(end) = saved {
+                break end;
+            }
             if let Err(end) = self.step(&mut plan).await {
                 break end;
             }
@@ -746,6 +751,7 @@ impl<S: PlanStore> Driver<S> {
             WatchEnd::ReadFailed { error } => self.halted(plan, wave, Halt::Unreadable { error }),
             WatchEnd::Cancelled => Err(RolloutEnd::Cancelled),
             WatchEnd::TimedOut => self.halted(plan, wave, Halt::WatchTimedOut),
+            WatchEnd::Idle { .. } => unreachable!("a wave's watch waits for a final status (until_idle is off)"),
         }
     }
 

@@ -177,7 +177,8 @@ fn parse_advance_if(text: &str) -> Result<AdvanceIf, String> {
 }
 
 /// The flag each plan field comes from, for errors that name it.
-const FLAGS: [(&str, &str); 14] = [
+const FLAGS: [(&str, &str); 15] = [
+    ("targets-file", "--targets-file"),
     ("waves", "--waves"),
     ("advance_if", "--advance-if"),
     ("abort_if", "--abort-if"),
@@ -244,7 +245,7 @@ async fn start(args: StartArgs) -> Exit {
     }
     let targets = match iotda_batchtask::targets_file::read(&args.targets_file) {
         Ok(targets) => targets,
-        Err(e) => return report(&e),
+        Err(e) => return plan_error(&PlanError::Invalid(e)),
     };
     let task = match args.options.task_options() {
         Ok(task) => task,
@@ -292,7 +293,7 @@ async fn start(args: StartArgs) -> Exit {
         "plan {} written to {}: {} in {} waves ({})",
         plan.plan_id(),
         sanitize::cell(&args.plan.path.display().to_string(), 1024),
-        output::count(plan.waves().iter().map(|w| w.devices.len()).sum(), "device", "devices"),
+        output::count(plan.waves().iter().map(|w| w.devices.len()).sum::<usize>(), "device", "devices"),
         plan.waves().len(),
         sizes.join(", ")
     );

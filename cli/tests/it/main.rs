@@ -17,6 +17,7 @@ mod lost_answers;
 mod operator_loop;
 mod release;
 mod robust;
+mod rollout;
 mod secrets;
 mod stop_end;
 mod wait_reads;
