@@ -19,5 +19,6 @@ mod release;
 mod robust;
 mod secrets;
 mod stop_end;
+mod wait_guard;
 mod wait_reads;
 mod watch;
