@@ -66,8 +66,9 @@ impl WaitArgs {
     /// What `--wait` would read and send, for `--dry-run`.
     pub fn dry_run_notes(&self) -> Vec<String> {
         let mut notes = vec![format!(
-            "--wait then reads the task (GET .../batchtasks/{{task_id}}?limit=1; after 1 s, then at most every 10 s) \
-             until it leaves Stopping and Processing or {} s pass; a failed read is read again, for at most {} s",
+            "--wait then reads the task (GET .../batchtasks/{{task_id}}?limit=1: at once, then 1, 2, 4, 8 and at most \
+             10 s apart) until it leaves Stopping and Processing or {} s pass; a failed read is read again, for at \
+             most {} s",
             self.wait_timeout.as_secs_f64(),
             self.read_failure_budget().as_secs_f64()
         )];
