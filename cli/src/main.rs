@@ -14,6 +14,7 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 mod cmd;
 mod connection;
 mod dry_run;
+mod guard;
 mod operation;
 mod output;
 mod prompt;
@@ -24,6 +25,7 @@ mod signals;
 mod stop_warning;
 mod task_options;
 mod wait;
+mod watch_view;
 
 use cmd::{completions, config, create, delete, list, rollout, show, targeted, watch};
 #[cfg(feature = "emulator")]
@@ -51,7 +53,7 @@ pub enum Exit {
     /// `--wait`: the task was still Stopping or Processing at the deadline;
     /// `watch`: `--watch-timeout` passed with the task running.
     StillRunning = 6,
-    /// `watch`: a criterion tripped and the task was stopped.
+    /// `watch` or a guarded `--wait`: a criterion tripped and the task was stopped.
     Tripped = 7,
     /// SIGINT (Ctrl-C): the command stopped early and reported what it had.
     Interrupted = 130,
@@ -100,16 +102,19 @@ Exit codes:
        with every sub-task Success and nothing tripped
   1    refused or failed as a whole: no target got an answer (bad credentials, unknown task,
        service unreachable), the task not created/deleted; status, code and request id on stderr;
-       watch: the task unreadable, or a tripped stop refused (the task NOT stopped)
+       watch and --wait: the task unreadable, or a tripped stop refused (the task NOT stopped)
   2    invalid usage or input; nothing was sent
   3    stop/retry/confirm: some targets were not stopped/retried/confirmed, or not attempted;
-       watch: the task finished otherwise (Fail, PartialSuccess, stopped by someone else)
+       watch: the task finished otherwise (Fail, PartialSuccess, stopped by someone else);
+       watch and a guarded --wait: a trip found the task already finished
   4    unknown: a request may have been processed and no read could tell (some targets;
-       a create or delete; watch: the stop after a trip, or of a hanging device)
+       a create or delete; watch and a guarded --wait: the stop after a trip, or of a hanging
+       device)
   5    the confirmation (--all, delete on a terminal) was not given; nothing was sent
   6    --wait: the task was still Stopping or Processing when --wait-timeout passed (the
        operation's own code wins when it is not 0); watch: --watch-timeout passed, nothing stopped
-  7    watch: a criterion tripped and the task was stopped
+  7    watch, or --wait with --abort-if: a criterion tripped and the task was stopped (a trip's
+       code wins over the operation's)
   130  interrupted by SIGINT (Ctrl-C): nothing more was sent; requests in flight had a few
        seconds to finish (else unknown); the full report is still printed; show and list
        print what they fetched so far; watch ends and does NOT stop the task

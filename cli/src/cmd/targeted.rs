@@ -78,6 +78,11 @@ struct WithWait<'a> {
 }
 
 pub async fn run(op: Op, args: TargetedArgs) -> Exit {
+    // Before any request: the guard's flags need --wait, and agree.
+    if let Err(message) = args.wait.check() {
+        crate::output::error(message);
+        return Exit::Usage;
+    }
     match run_inner(op, args).await {
         Ok(exit) => exit,
         Err(e) => report(&e),
@@ -119,7 +124,7 @@ async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::
             ));
         }
         if args.wait.wait {
-            notes.push("--wait then reads the task (GET .../batchtasks/{task_id}?limit=1) until it leaves Stopping and Processing".to_owned());
+            notes.extend(args.wait.dry_run_notes());
         }
         dry_run::print_after_reads(args.output, &requests, &notes, op == Op::Stop && targets.is_some());
         return Ok(Exit::Success);
@@ -161,7 +166,7 @@ async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::
     if args.output == Format::Table {
         render::print(args.output, &rows);
     }
-    let waited = wait::until_settled(&client, &args.task_id, &args.wait).await;
+    let waited = wait::until_settled(&client, &args.task_id, &args.wait, args.output == Format::Json).await;
     match args.output {
         Format::Table => crate::output::out(waited.line()),
         Format::Json => crate::output::json(&WithWait {
@@ -169,10 +174,12 @@ async fn run_inner(op: Op, args: TargetedArgs) -> Result<Exit, iotda_batchtask::
             wait: &waited,
         }),
     }
-    // A signal during the wait ends the command as a signal does; otherwise
-    // the operation's own outcome comes first, then the wait's.
+    // A signal during the wait ends the command as a signal does, and a
+    // tripped guard says what its stop came to; otherwise the operation's
+    // own outcome comes first, then the wait's.
     Ok(match waited.exit() {
         signalled @ (Exit::Interrupted | Exit::Terminated) => signalled,
+        tripped if waited.tripped() => tripped,
         wait_exit if exit == Exit::Success => wait_exit,
         _ => exit,
     })

@@ -20,5 +20,6 @@ mod robust;
 mod rollout;
 mod secrets;
 mod stop_end;
+mod wait_guard;
 mod wait_reads;
 mod watch;
