@@ -82,14 +82,12 @@ impl View {
     }
 
     /// Adds `key: value` to every JSON Lines object (e.g. `"wave": 2`).
-    #[allow(dead_code)] // for a caller running several watches
     pub fn with_extra(mut self, key: impl Into<String>, value: Value) -> Self {
         self.extra.insert(key.into(), value);
         self
     }
 
     /// Puts `prefix` before every line of text (e.g. `wave 2: `).
-    #[allow(dead_code)] // for a caller running several watches
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self

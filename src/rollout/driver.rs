@@ -209,7 +209,7 @@ pub enum RolloutEvent {
         /// The wave's task.
         task_id: String,
         /// The guard's event.
-        event: WatchEvent,
+        event: Box<WatchEvent>,
     },
     /// The guard's watch of the wave's task ended.
     WaveEnded {
@@ -434,7 +434,11 @@ impl<S: PlanStore> Driver<S> {
     async fn run(mut self, mut plan: Plan) -> RolloutReport {
         let end = loop {
             // A resume changed the plan before any request: saved first.
-            let saved = if plan == self.last_saved { Ok(()) } else { self.save(&mut plan) };
+            let saved = if plan == self.last_saved {
+                Ok(())
+            } else {
+                self.save(&mut plan)
+            };
             if let Err(end) = saved {
                 break end;
             }
@@ -678,7 +682,7 @@ impl<S: PlanStore> Driver<S> {
                 event => self.emit(RolloutEvent::Watch {
                     wave,
                     task_id: task_id.to_string(),
-                    event,
+                    event: Box::new(event),
                 }),
             }
         }

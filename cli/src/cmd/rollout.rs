@@ -10,8 +10,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use futures_util::StreamExt as _;
 use iotda_batchtask::Client;
 use iotda_batchtask::rollout::{
-    AdvanceIf, AtomicFileStore, CreatedBy, DEFAULT_CREATE_SETTLE_AFTER, DEFAULT_INTERVAL_SECONDS, GuardSettings,
-    Halt, MAX_CREATE_SETTLE_AFTER, MAX_INTERVAL_SECONDS, MAX_PAUSE_SECONDS, Plan, PlanError, PlanState, PlanStore,
+    AdvanceIf, AtomicFileStore, CreatedBy, DEFAULT_CREATE_SETTLE_AFTER, DEFAULT_INTERVAL_SECONDS, GuardSettings, Halt,
+    MAX_CREATE_SETTLE_AFTER, MAX_INTERVAL_SECONDS, MAX_PAUSE_SECONDS, Plan, PlanError, PlanState, PlanStore,
     RolloutEnd, RolloutError, RolloutEvent, RolloutReport, RolloutTaskType, WaveSpec, WaveState,
 };
 use iotda_batchtask::types::TaskStatus;
@@ -165,15 +165,18 @@ struct AbortArgs {
 }
 
 fn parse_task_type(text: &str) -> Result<RolloutTaskType, String> {
-    text.parse().map_err(|e: iotda_batchtask::validation::InvalidInput| e.rule().to_owned())
+    text.parse()
+        .map_err(|e: iotda_batchtask::validation::InvalidInput| e.rule().to_owned())
 }
 
 fn parse_waves(text: &str) -> Result<WaveSpec, String> {
-    text.parse().map_err(|e: iotda_batchtask::validation::InvalidInput| e.rule().to_owned())
+    text.parse()
+        .map_err(|e: iotda_batchtask::validation::InvalidInput| e.rule().to_owned())
 }
 
 fn parse_advance_if(text: &str) -> Result<AdvanceIf, String> {
-    text.parse().map_err(|e: iotda_batchtask::validation::InvalidInput| e.rule().to_owned())
+    text.parse()
+        .map_err(|e: iotda_batchtask::validation::InvalidInput| e.rule().to_owned())
 }
 
 /// The flag each plan field comes from, for errors that name it.
@@ -293,7 +296,11 @@ async fn start(args: StartArgs) -> Exit {
         "plan {} written to {}: {} in {} waves ({})",
         plan.plan_id(),
         sanitize::cell(&args.plan.path.display().to_string(), 1024),
-        output::count(plan.waves().iter().map(|w| w.devices.len()).sum::<usize>(), "device", "devices"),
+        output::count(
+            plan.waves().iter().map(|w| w.devices.len()).sum::<usize>(),
+            "device",
+            "devices"
+        ),
         plan.waves().len(),
         sizes.join(", ")
     );
@@ -499,12 +506,14 @@ fn exit_of(report: &RolloutReport, signal: Option<signals::Signal>) -> Exit {
     let stuck_unknown = report.last_watch.as_ref().is_some_and(|w| w.stuck_unknown());
     let exit = match &report.end {
         RolloutEnd::Done => {
-            let all_success = report
-                .plan
-                .waves()
-                .iter()
-                .all(|w| matches!(&w.state, WaveState::Finished { status, .. } if status == TaskStatus::Success.as_str()));
-            if all_success { Exit::Success } else { Exit::TargetsFailed }
+            let all_success = report.plan.waves().iter().all(
+                |w| matches!(&w.state, WaveState::Finished { status, .. } if status == TaskStatus::Success.as_str()),
+            );
+            if all_success {
+                Exit::Success
+            } else {
+                Exit::TargetsFailed
+            }
         }
         RolloutEnd::Aborted { wave: Some(_) } => Exit::Tripped,
         RolloutEnd::Aborted { wave: None } => Exit::TargetsFailed,
@@ -550,7 +559,10 @@ fn end_words(report: &RolloutReport, signal: Option<signals::Signal>, path: &str
         ),
         RolloutEnd::Aborted { wave: Some(_) } => (
             "aborted",
-            format!("rollout ABORTED: {}; no later wave was started", reason_of(plan.state())),
+            format!(
+                "rollout ABORTED: {}; no later wave was started",
+                reason_of(plan.state())
+            ),
         ),
         RolloutEnd::Aborted { wave: None } => (
             "aborted",
@@ -561,7 +573,9 @@ fn end_words(report: &RolloutReport, signal: Option<signals::Signal>, path: &str
                 Halt::BelowAdvanceIf | Halt::TaskGone | Halt::AlreadyHalted => {
                     format!("look, then {} with --force-advance to go on past it, or abort", resume)
                 }
-                Halt::StopNotConfirmed { stop } if matches!(stop, StopOutcome::Refused { .. }) => {
+                Halt::StopNotConfirmed {
+                    stop: StopOutcome::Refused { .. },
+                } => {
                     format!("the wave's task was NOT stopped; check it, then {resume} or abort")
                 }
                 _ => format!("{resume} to go on"),
@@ -645,10 +659,7 @@ fn next_words(plan: &Plan) -> String {
             sanitize::cell(&task_id, 64)
         ),
         Action::Pause { wave, until } => format!("start wave {} at {until}", wave + 1),
-        Action::Halted { reason } => format!(
-            "nothing until resumed (halted: {})",
-            sanitize::cell(&reason, 4096)
-        ),
+        Action::Halted { reason } => format!("nothing until resumed (halted: {})", sanitize::cell(&reason, 4096)),
         Action::Aborted { reason } => format!("nothing (aborted: {})", sanitize::cell(&reason, 4096)),
         _ => "nothing: every wave is done".to_owned(),
     }
@@ -680,20 +691,16 @@ async fn status(args: StatusArgs) -> Exit {
         let (status, counters) = match &live {
             Some(Ok(page)) => {
                 let task = page.task();
-                let status = task
-                    .and_then(|t| t.status.clone())
-                    .unwrap_or_else(|| "-".to_owned());
+                let status = task.and_then(|t| t.status.clone()).unwrap_or_else(|| "-".to_owned());
                 let counters = task.and_then(|t| t.task_progress.clone());
-                waves[i]["live"] = json!({"task_status": status, "task_progress": counters, "request_id": page.request_id()});
+                waves[i]["live"] =
+                    json!({"task_status": status, "task_progress": counters, "request_id": page.request_id()});
                 (sanitize::cell(&status, 32), counters.map(|c| render::progress(&c)))
             }
             Some(Err(error)) => {
                 exit = Exit::RequestFailed;
                 waves[i]["live"] = json!({"error": error.to_string()});
-                (
-                    "unreadable".to_owned(),
-                    Some(sanitize::cell(&error.to_string(), 512)),
-                )
+                ("unreadable".to_owned(), Some(sanitize::cell(&error.to_string(), 512)))
             }
             None => ("-".to_owned(), None),
         };

@@ -52,7 +52,9 @@ fn command(emulator: &Running, args: &[&str]) -> StdCommand {
 
 fn run(emulator: &Running, args: &[&str]) -> Output {
     let mut cmd = Command::from_std(command(emulator, args));
-    cmd.timeout(Duration::from_secs(120)).output().expect("run iotda-batchtask")
+    cmd.timeout(Duration::from_secs(120))
+        .output()
+        .expect("run iotda-batchtask")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -132,7 +134,12 @@ fn assert_plan_matches_emulator(emulator: &Running, plan: &Value) {
             assert_eq!(state["status"].as_str(), Some(status.as_str()), "{name}");
         }
     }
-    assert_eq!(tasks.len(), begun, "a task for each begun wave, none more: {:?}", tasks.keys());
+    assert_eq!(
+        tasks.len(),
+        begun,
+        "a task for each begun wave, none more: {:?}",
+        tasks.keys()
+    );
 }
 
 #[test]
@@ -194,7 +201,10 @@ fn start_runs_every_wave_in_order_and_status_and_json_lines_tell_it() {
         .collect();
     assert_eq!(sizes, [1, 9, 40, 50]);
 
-    let out = run(&emulator, &["status", "--plan", plan_path.to_str().unwrap(), "--output", "json"]);
+    let out = run(
+        &emulator,
+        &["status", "--plan", plan_path.to_str().unwrap(), "--output", "json"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let status: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(status["plan_state"], "done");
@@ -206,12 +216,23 @@ fn start_runs_every_wave_in_order_and_status_and_json_lines_tell_it() {
     let again = run(
         &emulator,
         &[
-            "start", "--plan", plan_path.to_str().unwrap(), "--task-type", "firmwareUpgrade",
-            "--targets-file", fleet.to_str().unwrap(), "--waves", "100%",
+            "start",
+            "--plan",
+            plan_path.to_str().unwrap(),
+            "--task-type",
+            "firmwareUpgrade",
+            "--targets-file",
+            fleet.to_str().unwrap(),
+            "--waves",
+            "100%",
         ],
     );
     assert_eq!(again.status.code(), Some(2));
-    assert!(text(&again.stderr).contains("exists already"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("exists already"),
+        "{}",
+        text(&again.stderr)
+    );
 }
 
 #[test]
@@ -225,9 +246,19 @@ fn a_bad_wave_trips_the_guard_exit_7_the_plan_aborted_and_no_later_wave() {
     let out = run(
         &emulator,
         &[
-            "start", "--plan", plan_path.to_str().unwrap(), "--task-type", "firmwareUpgrade",
-            "--targets-file", fleet.to_str().unwrap(), "--waves", "4,30,all",
-            "--abort-if", "failed>=2", "--interval", "1",
+            "start",
+            "--plan",
+            plan_path.to_str().unwrap(),
+            "--task-type",
+            "firmwareUpgrade",
+            "--targets-file",
+            fleet.to_str().unwrap(),
+            "--waves",
+            "4,30,all",
+            "--abort-if",
+            "failed>=2",
+            "--interval",
+            "1",
         ],
     );
     let stdout = text(&out.stdout);
@@ -261,7 +292,11 @@ fn bad_input_is_refused_before_anything_is_written_or_sent() {
     let plan_path = dir.path().join("plan.json");
     let start = |extra: &[&str]| {
         let mut args = vec![
-            "start", "--plan", plan_path.to_str().unwrap(), "--task-type", "firmwareUpgrade",
+            "start",
+            "--plan",
+            plan_path.to_str().unwrap(),
+            "--task-type",
+            "firmwareUpgrade",
         ];
         args.extend_from_slice(extra);
         run(&emulator, &args)
@@ -272,11 +307,40 @@ fn bad_input_is_refused_before_anything_is_written_or_sent() {
         (vec!["--targets-file", fleet, "--waves", "10%,110%"], "--waves"),
         (vec!["--targets-file", fleet, "--waves", "10%,50%"], "--waves"),
         (vec!["--targets-file", fleet, "--waves", "1%,2%,100%"], "--waves"),
-        (vec!["--targets-file", fleet, "--waves", "100%", "--advance-if", "success>=0%"], "--advance-if"),
-        (vec!["--targets-file", fleet, "--waves", "100%", "--advance-if", "success>=101%"], "--advance-if"),
-        (vec!["--targets-file", fleet, "--waves", "100%", "--abort-if", "failed>=0%"], "--abort-if"),
-        (vec!["--targets-file", empty.to_str().unwrap(), "--waves", "100%"], "--targets-file"),
-        (vec!["--targets-file", fleet, "--waves", "100%", "--interval", "0"], "--interval"),
+        (
+            vec![
+                "--targets-file",
+                fleet,
+                "--waves",
+                "100%",
+                "--advance-if",
+                "success>=0%",
+            ],
+            "--advance-if",
+        ),
+        (
+            vec![
+                "--targets-file",
+                fleet,
+                "--waves",
+                "100%",
+                "--advance-if",
+                "success>=101%",
+            ],
+            "--advance-if",
+        ),
+        (
+            vec!["--targets-file", fleet, "--waves", "100%", "--abort-if", "failed>=0%"],
+            "--abort-if",
+        ),
+        (
+            vec!["--targets-file", empty.to_str().unwrap(), "--waves", "100%"],
+            "--targets-file",
+        ),
+        (
+            vec!["--targets-file", fleet, "--waves", "100%", "--interval", "0"],
+            "--interval",
+        ),
     ] {
         let out = start(&extra);
         let stderr = text(&out.stderr);
@@ -301,7 +365,11 @@ fn bad_input_is_refused_before_anything_is_written_or_sent() {
         ("missing", Vec::new(), "no plan file"),
         ("truncated", bytes[..bytes.len() / 2].to_vec(), "not a valid plan file"),
         ("edited", serde_json::to_vec(&edited).unwrap(), "waves[0]"),
-        ("future", serde_json::to_vec(&future).unwrap(), "newer than this program"),
+        (
+            "future",
+            serde_json::to_vec(&future).unwrap(),
+            "newer than this program",
+        ),
         ("elsewhere", serde_json::to_vec(&elsewhere).unwrap(), "the plan is for"),
     ];
     for (name, content, says) in cases {
@@ -329,8 +397,17 @@ fn abort_stops_the_running_waves_task_and_a_running_start_ends_without_undoing_i
     let child = command(
         &emulator,
         &[
-            "start", "--plan", plan_path.to_str().unwrap(), "--task-type", "firmwareUpgrade",
-            "--targets-file", fleet.to_str().unwrap(), "--waves", "50%,100%", "--interval", "1",
+            "start",
+            "--plan",
+            plan_path.to_str().unwrap(),
+            "--task-type",
+            "firmwareUpgrade",
+            "--targets-file",
+            fleet.to_str().unwrap(),
+            "--waves",
+            "50%,100%",
+            "--interval",
+            "1",
         ],
     )
     .spawn()
@@ -340,7 +417,10 @@ fn abort_stops_the_running_waves_task_and_a_running_start_ends_without_undoing_i
         assert!(Instant::now() < deadline, "wave 1 never watched");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = run(&emulator, &["abort", "--plan", plan_path.to_str().unwrap(), "--output", "json"]);
+    let out = run(
+        &emulator,
+        &["abort", "--plan", plan_path.to_str().unwrap(), "--output", "json"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let aborted: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(aborted["plan_state"], "aborted");
@@ -349,7 +429,10 @@ fn abort_stops_the_running_waves_task_and_a_running_start_ends_without_undoing_i
     assert_eq!(started.status.code(), Some(3), "{stdout}\n{}", text(&started.stderr));
     assert!(stdout.contains("changed by another process"), "{stdout}");
     let plan = plan(&plan_path);
-    assert_eq!(plan["state"]["kind"], "aborted", "the running start did not undo the abort");
+    assert_eq!(
+        plan["state"]["kind"], "aborted",
+        "the running start did not undo the abort"
+    );
     assert_plan_matches_emulator(&emulator, &plan);
     assert_eq!(tasks(&emulator).len(), 1, "no second wave");
 }
@@ -362,7 +445,11 @@ fn progress_of(path: &Path) -> Option<String> {
         .iter()
         .map(|w| w["state"]["kind"].as_str().unwrap_or("?"))
         .collect();
-    Some(format!("{} {}", plan["state"]["kind"].as_str().unwrap_or("?"), waves.join(",")))
+    Some(format!(
+        "{} {}",
+        plan["state"]["kind"].as_str().unwrap_or("?"),
+        waves.join(",")
+    ))
 }
 
 /// A kill point of one run.
@@ -395,8 +482,17 @@ fn kill_9_at_twenty_points_then_resume_never_creates_twice_and_ends_as_the_emula
     let plan_path = dir.path().join("plan.json");
     let plan_arg = plan_path.to_str().unwrap().to_owned();
     let start_args: Vec<String> = [
-        "start", "--plan", &plan_arg, "--task-type", "firmwareUpgrade", "--targets-file",
-        fleet.to_str().unwrap(), "--waves", "5%,10%,25%,50%,75%,100%", "--interval", "1",
+        "start",
+        "--plan",
+        &plan_arg,
+        "--task-type",
+        "firmwareUpgrade",
+        "--targets-file",
+        fleet.to_str().unwrap(),
+        "--waves",
+        "5%,10%,25%,50%,75%,100%",
+        "--interval",
+        "1",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -437,7 +533,13 @@ fn kill_9_at_twenty_points_then_resume_never_creates_twice_and_ends_as_the_emula
         }
         // Killed before the plan was written: nothing was sent; start again.
         let mut args: Vec<String> = if plan_path.exists() {
-            vec!["resume".into(), "--plan".into(), plan_arg.clone(), "--settle-after".into(), "1".into()]
+            vec![
+                "resume".into(),
+                "--plan".into(),
+                plan_arg.clone(),
+                "--settle-after".into(),
+                "1".into(),
+            ]
         } else {
             start_args.clone()
         };
@@ -476,7 +578,10 @@ fn kill_9_at_twenty_points_then_resume_never_creates_twice_and_ends_as_the_emula
             progress_of(&plan_path).unwrap_or_default()
         );
     }
-    assert!(kills >= 16, "only {kills} of the 20 points killed a run; runs that ended: {ended:?}");
+    assert!(
+        kills >= 16,
+        "only {kills} of the 20 points killed a run; runs that ended: {ended:?}"
+    );
     // Then resume (forcing past the halted wave) until the plan is done.
     for _ in 0..10 {
         let state = progress_of(&plan_path).unwrap_or_default();
