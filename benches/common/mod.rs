@@ -13,6 +13,9 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 /// benches and tests make the same call.
 #[path = "../../tests/it/common.rs"]
 mod fixtures;
+/// One HTTP/1.1 request read from a raw socket (the watch bench's server).
+#[allow(unused_imports)] // only the watch bench serves raw sockets
+pub use fixtures::read_request;
 pub use fixtures::{AK, INSTANCE, PROJECT, SK, TASK, TOKEN};
 
 pub const REGION: &str = "cn-north-4";

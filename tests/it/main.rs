@@ -28,4 +28,5 @@ mod show;
 mod signing;
 mod truth;
 mod watch;
+mod watch_requests;
 mod wire;
