@@ -99,25 +99,28 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    success: every target stopped/retried/confirmed, the task created/deleted, the
        report printed (show, list), the plan printed (--dry-run); watch: the task finished
-       with every sub-task Success and nothing tripped
+       with every sub-task Success and nothing tripped; rollout: every wave finished, all Success
   1    refused or failed as a whole: no target got an answer (bad credentials, unknown task,
        service unreachable), the task not created/deleted; status, code and request id on stderr;
-       watch and --wait: the task unreadable, or a tripped stop refused (the task NOT stopped)
-  2    invalid usage or input; nothing was sent
+       watch and --wait: the task unreadable, or a tripped stop refused (the task NOT stopped);
+       rollout: a wave's create refused (e.g. 10 tasks running), its task unreadable, the plan unsaved
+  2    invalid usage or input (rollout: the plan file missing, invalid, newer, or for another
+       endpoint or project); nothing was sent
   3    stop/retry/confirm: some targets were not stopped/retried/confirmed, or not attempted;
        watch: the task finished otherwise (Fail, PartialSuccess, stopped by someone else);
-       watch and a guarded --wait: a trip found the task already finished
+       watch and a guarded --wait: a trip found the task already finished; rollout: halted (a wave
+       below --advance-if, its task stopped or deleted by someone else) or already aborted
   4    unknown: a request may have been processed and no read could tell (some targets;
        a create or delete; watch and a guarded --wait: the stop after a trip, or of a hanging
-       device)
+       device; rollout: a wave's create or its tripped stop)
   5    the confirmation (--all, delete on a terminal) was not given; nothing was sent
   6    --wait: the task was still Stopping or Processing when --wait-timeout passed (the
        operation's own code wins when it is not 0); watch: --watch-timeout passed, nothing stopped
   7    watch, or --wait with --abort-if: a criterion tripped and the task was stopped (a trip's
-       code wins over the operation's)
+       code wins over the operation's); rollout: the wave's task was stopped, the plan aborted
   130  interrupted by SIGINT (Ctrl-C): nothing more was sent; requests in flight had a few
        seconds to finish (else unknown); the full report is still printed; show and list
-       print what they fetched so far; watch ends and does NOT stop the task
+       print what they fetched so far; watch and rollout end and do NOT stop a task
   141  stdout or stderr was closed (e.g. `| head`) or could not be written: the output stops there
   143  terminated by SIGTERM: as 130";
 

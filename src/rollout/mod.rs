@@ -2,13 +2,15 @@
 //! tasks, each wave going on only when the one before succeeded enough,
 //! from a plan file that survives a crash.
 //!
-//! This module holds the foundation: the [`Plan`] (what will be done and
-//! how far it got, serialised as the plan file), the wave split
-//! ([`WaveSpec`]), the state machine ([`Plan::next_action`] and the
-//! transitions that record each step) and persistence ([`PlanStore`],
-//! [`AtomicFileStore`]). The driver that runs a plan with the guard, and
-//! the CLI's `rollout` commands, are built on it; they are not here yet.
-//! The plan file format is documented in `docs/rollout.md`.
+//! The module holds the [`Plan`] (what will be done and how far it got,
+//! serialised as the plan file), the wave split ([`WaveSpec`]), the state
+//! machine ([`Plan::next_action`] and the transitions that record each
+//! step), persistence ([`PlanStore`], [`AtomicFileStore`]) and the driver
+//! that runs a plan with the guard watching each wave
+//! ([`Client::run_rollout`](crate::Client::run_rollout),
+//! [`Client::abort_rollout`](crate::Client::abort_rollout)); the CLI's
+//! `rollout` commands are a thin layer over it. The plan file format and
+//! the driver's rules are documented in `docs/rollout.md`.
 //!
 //! ```
 //! use iotda_batchtask::rollout::{Action, Plan, RolloutTaskType};

@@ -1,6 +1,6 @@
 //! `iotda-batchtask demo`: the operator's loop in a few seconds, with no
 //! set-up: list, stop four devices, bulk stop, show, retry the stopped
-//! ones, show.
+//! ones, show, a guarded rollout, a staged rollout.
 //!
 //! An emulator starts in-process on loopback with demo data, standing in for
 //! IoTDA, IAM and an ECS host's metadata; the real client finds everything
@@ -10,12 +10,15 @@
 
 use std::time::Instant;
 
-use futures_util::TryStreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use iotda_batchtask::TargetsProgress;
 use iotda_batchtask::config::{CredentialChain, Env};
+use iotda_batchtask::rollout::{
+    GuardSettings, Plan, PlanError, PlanState, PlanStore, RolloutEvent, RolloutTaskType, WaveState,
+};
 use iotda_batchtask::types::TaskType;
 use iotda_batchtask::watch::{Criterion, StopOutcome, WatchEnd};
-use iotda_batchtask::{Client, CreateOutcome};
+use iotda_batchtask::{Client, CreateOutcome, Credentials};
 use iotda_batchtask_emulator::{DEMO_TASK_ID, Emulator, EmulatorConfig, Progression, Seed, Selection, demo_device_id};
 
 use crate::Exit;
@@ -27,6 +30,9 @@ use crate::signals;
 
 /// How long the emulator's temporary credentials live.
 const DEMO_CREDENTIALS_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The token scene 8's emulator accepts (a test credential, in-process only).
+const STAGED_TOKEN: &str = "demo-staged-rollout-token";
 
 /// The devices of the guarded rollout (scene 7).
 const GUARDED_DEVICES: usize = 200;
@@ -172,13 +178,141 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     print_task(&client, "   task  ").await?;
 
     guarded_rollout(&client).await?;
+    let staged = staged_rollout().await?;
     outln!(
         "\n{} served in {:.2?}. Run `iotda-batchtask emulator --help` to serve this data yourself.",
-        output::count(emulator.request_count(), "request", "requests"),
+        output::count(emulator.request_count() + staged, "request", "requests"),
         started.elapsed()
     );
     emulator.shutdown().await;
     Ok(())
+}
+
+/// A plan kept in memory: the rollout driver takes any [`PlanStore`] (the
+/// CLI's is an atomically replaced file).
+#[derive(Clone, Default)]
+struct MemoryStore(std::sync::Arc<std::sync::Mutex<Option<Plan>>>);
+
+impl PlanStore for MemoryStore {
+    fn load(&self) -> Result<Plan, PlanError> {
+        let plan = self.0.lock().map_err(|_| PlanError::Transition {
+            detail: "the demo's store was poisoned".to_owned(),
+        })?;
+        plan.clone().ok_or_else(|| PlanError::Transition {
+            detail: "no plan stored".to_owned(),
+        })
+    }
+    fn save(&self, plan: &Plan) -> Result<(), PlanError> {
+        let mut stored = self.0.lock().map_err(|_| PlanError::Transition {
+            detail: "the demo's store was poisoned".to_owned(),
+        })?;
+        *stored = Some(plan.clone());
+        Ok(())
+    }
+    fn create_new(&self, plan: &Plan) -> Result<(), PlanError> {
+        self.save(plan)
+    }
+}
+
+/// Scene 8: a staged rollout, on an emulator of its own whose firmware fails
+/// on site B's devices: the canary wave (site A) passes, the guard stops
+/// wave 2, the plan is aborted and wave 3 never starts. Returns the requests
+/// that emulator served.
+async fn staged_rollout() -> Result<u64, Box<dyn std::error::Error>> {
+    let emulator = Emulator::start(
+        EmulatorConfig::new()
+            .seed(Seed::new(Vec::new())?)
+            .token(STAGED_TOKEN)
+            .default_progression(
+                Progression::new(std::time::Duration::from_millis(40))
+                    .dispatch_every(std::time::Duration::from_millis(50))
+                    .fail(Selection::default().with_pattern("^site-b-")?),
+            ),
+    )
+    .await?;
+    let client = Client::builder(emulator.base_url())
+        .project_id(iotda_batchtask_emulator::DEMO_PROJECT_ID)
+        .credentials(Credentials::token(STAGED_TOKEN))
+        .build()?;
+    let fleet: Vec<String> = (1..=10)
+        .map(|i| format!("site-a-{i:03}"))
+        .chain((1..=90).map(|i| format!("site-b-{i:03}")))
+        .collect();
+    outln!("\n8. A staged rollout of the next firmware to 100 devices in waves of 10%, 50% and 100%.");
+    outln!(
+        "   $ iotda-batchtask rollout start --plan fw_v4.plan.json --task-type firmwareUpgrade --targets-file fleet.txt \\\n     \
+         --waves 10%,50%,100% --advance-if success>=95% --abort-if failed>=10% --min-finished 5 --interval 1\n"
+    );
+    let plan = Plan::builder(
+        client.endpoint(),
+        client.project_id(),
+        RolloutTaskType::FirmwareUpgrade,
+        fleet,
+        "10%,50%,100%".parse()?,
+    )
+    .advance_if("success>=95%".parse()?)
+    .guard(GuardSettings {
+        abort_if: vec!["failed>=10%".parse()?],
+        min_finished: Some(5),
+        ..GuardSettings::default()
+    })
+    .interval_seconds(1)
+    .build(jiff::Timestamp::now())?;
+    let store = MemoryStore::default();
+    store.create_new(&plan)?;
+    let mut events = std::pin::pin!(client.run_rollout(store).stream()?);
+    while let Some(event) = events.next().await {
+        match event {
+            RolloutEvent::Created { wave, task_id, .. } => outln!(
+                "   wave {}: task {} created for {}",
+                wave + 1,
+                sanitize::cell(&task_id, 64),
+                output::count(plan.waves()[wave].devices.len(), "device", "devices")
+            ),
+            RolloutEvent::WaveEnded { wave, report } => {
+                let what = match &report.end {
+                    WatchEnd::Tripped {
+                        trip,
+                        stop: StopOutcome::Stopped { .. },
+                    } => {
+                        format!("{trip} tripped: the wave's task was stopped")
+                    }
+                    WatchEnd::Finished { status } => format!("finished {}", status.as_str()),
+                    other => format!("{other:?}"),
+                };
+                let counters = report.counters.as_ref().map(render::progress).unwrap_or_default();
+                outln!("   wave {}: {}; {}", wave + 1, sanitize::cell(&what, 256), counters);
+            }
+            RolloutEvent::Ended(report) => {
+                let state = match report.plan.state() {
+                    PlanState::Aborted { reason } => format!("ABORTED ({}) (exit code 7)", sanitize::cell(reason, 512)),
+                    other => format!("{other:?}"),
+                };
+                outln!("   the plan: {state}");
+                let waves: Vec<String> = report
+                    .plan
+                    .waves()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| {
+                        let kind = match &w.state {
+                            WaveState::Finished { status, .. } => format!("finished {status}"),
+                            WaveState::Aborted { .. } => "aborted".to_owned(),
+                            WaveState::Pending => "never started".to_owned(),
+                            other => format!("{other:?}"),
+                        };
+                        format!("wave {} {kind}", i + 1)
+                    })
+                    .collect();
+                outln!("   $ iotda-batchtask rollout status --plan fw_v4.plan.json");
+                outln!("   {}", waves.join("; "));
+            }
+            _ => {}
+        }
+    }
+    let served = emulator.request_count();
+    emulator.shutdown().await;
+    Ok(served)
 }
 
 /// A new rollout of a bad firmware, guarded: `watch` stops it by itself once
