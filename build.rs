@@ -56,7 +56,8 @@ fn write_if_changed(path: &Path, contents: &str) -> Result<(), String> {
 pub struct Generated {
     /// The contents of the `types` module.
     pub types: String,
-    /// Everything else progenitor emits: `Client`, `builder`, `prelude`.
+    /// Everything else progenitor emits (`Client`, `builder`, `prelude`), and
+    /// each builder's `OperationSpec` (its success, for the send path).
     pub client: String,
     /// The spec's limits, patterns and value lists as constants.
     pub limits: String,
@@ -109,8 +110,9 @@ pub fn generate(text: &str, origin: &str) -> Result<Generated, GenerateError> {
     settings
         .with_interface(progenitor::InterfaceStyle::Builder)
         .with_tag(progenitor::TagStyle::Merged)
-        // Per-call state for the hooks (auth, response capture); see src/client/hooks.rs.
-        .with_inner_type(quote::quote!(crate::client::hooks::CallContext))
+        // The `exec` hook hands the built request back to the library, which
+        // sends it (src/client/hooks.rs): a client without it would send on
+        // its own, so its absence must not compile.
         .with_hooks(progenitor::HooksMode::Expected)
         .with_derive("schemars::JsonSchema")
         .with_derive("PartialEq")
@@ -136,7 +138,15 @@ pub fn generate(text: &str, origin: &str) -> Result<Generated, GenerateError> {
         path: origin.to_owned(),
         message,
     })?;
-    let mut generated = split(file, &string_constraints(&spec));
+    let successes = successes(&spec).map_err(|message| GenerateError::Generate {
+        path: origin.to_owned(),
+        message,
+    })?;
+    let mut generated =
+        split(file, &string_constraints(&spec), &successes).map_err(|message| GenerateError::Generate {
+            path: origin.to_owned(),
+            message,
+        })?;
     generated.limits = limits;
     Ok(generated)
 }
@@ -373,12 +383,26 @@ fn wire_name(variant: &syn::Variant) -> String {
     renamed.unwrap_or_else(|| variant.ident.to_string())
 }
 
-/// Splits progenitor's single file into the `types` module's contents and the rest.
-fn split(file: syn::File, constraints: &Constraints) -> Generated {
+/// Splits progenitor's single file into the `types` module's contents and the
+/// rest, to which it adds each builder's `OperationSpec` (see `successes`).
+fn split(file: syn::File, constraints: &Constraints, successes: &[Success]) -> Result<Generated, String> {
     let mut types = Vec::new();
     let mut client = Vec::new();
+    let mut builders = Vec::new();
     for item in file.items {
         match item {
+            syn::Item::Mod(module) if module.ident == "builder" => {
+                let items = module
+                    .content
+                    .as_ref()
+                    .map(|(_, items)| items.as_slice())
+                    .unwrap_or_default();
+                builders.extend(items.iter().filter_map(|item| match item {
+                    syn::Item::Struct(s) => Some(s.ident.to_string()),
+                    _ => None,
+                }));
+                client.push(syn::Item::Mod(module));
+            }
             syn::Item::Mod(module) if module.ident == "types" => {
                 let mut items = module.content.map(|(_, items)| items).unwrap_or_default();
                 let mut all_values = Vec::new();
@@ -406,6 +430,9 @@ fn split(file: syn::File, constraints: &Constraints) -> Generated {
             other => client.push(other),
         }
     }
+    for success in successes {
+        client.push(operation_spec(success, &builders)?);
+    }
     let render = |items| {
         prettyplease::unparse(&syn::File {
             shebang: None,
@@ -414,11 +441,96 @@ fn split(file: syn::File, constraints: &Constraints) -> Generated {
             items,
         })
     };
-    Generated {
+    Ok(Generated {
         types: render(types),
         client: render(client),
         limits: String::new(),
+    })
+}
+
+/// One operation's documented success: what the library's send path needs
+/// of the spec and the generated builders do not expose (it reads answers
+/// itself, see src/client/send.rs).
+struct Success {
+    operation_id: String,
+    status: u16,
+    /// Whether the answer has content (a JSON body), or none (`()`).
+    body: bool,
+}
+
+/// Every operation's one success status. The library reads an answer by it,
+/// so the spec must give exactly one 2xx code. The `exec` hook hands the
+/// request back under status 999, which no arm of the generated `send` may
+/// match: so no `default` response, and no status outside 100 to 599.
+fn successes(spec: &openapiv3::OpenAPI) -> Result<Vec<Success>, String> {
+    use openapiv3::{ReferenceOr, StatusCode};
+    let mut out = Vec::new();
+    for (path, method, operation) in spec.operations() {
+        let place = format!("paths.{path}.{method}");
+        let Some(operation_id) = &operation.operation_id else {
+            return Err(format!("{place} has no operationId"));
+        };
+        if operation.responses.default.is_some() {
+            return Err(format!("{place} has a `default` response: list its statuses instead"));
+        }
+        if let Some(code) = operation.responses.responses.keys().find_map(|code| match code {
+            StatusCode::Code(code) if !(100..600).contains(code) => Some(code),
+            _ => None,
+        }) {
+            return Err(format!("{place} lists status {code}, not an HTTP status (100 to 599)"));
+        }
+        let mut success = operation.responses.responses.iter().filter(|(code, _)| match code {
+            StatusCode::Code(code) => (200..300).contains(code),
+            StatusCode::Range(range) => *range == 2,
+        });
+        let (Some((StatusCode::Code(status), response)), None) = (success.next(), success.next()) else {
+            return Err(format!("{place} must document exactly one 2xx status (not a range)"));
+        };
+        let response = match response {
+            ReferenceOr::Item(response) => Some(response),
+            ReferenceOr::Reference { reference } => reference
+                .strip_prefix("#/components/responses/")
+                .and_then(|name| spec.components.as_ref()?.responses.get(name)?.as_item()),
+        };
+        let Some(response) = response else {
+            return Err(format!("{place}: the {status} response's $ref does not resolve"));
+        };
+        out.push(Success {
+            operation_id: operation_id.clone(),
+            status: *status,
+            body: !response.content.is_empty(),
+        });
     }
+    Ok(out)
+}
+
+/// `impl OperationSpec for builder::<Op>`: the operation's name and success.
+/// The builder is progenitor's name for the operation ID (its case and
+/// separators changed), found among the generated ones.
+fn operation_spec(success: &Success, builders: &[String]) -> Result<syn::Item, String> {
+    let plain = |name: &str| -> String {
+        name.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let id = &success.operation_id;
+    let Some(builder) = builders.iter().find(|b| plain(b) == plain(id)) else {
+        return Err(format!("no generated builder for operation {id}"));
+    };
+    let builder = quote::format_ident!("{builder}");
+    let (status, body) = (success.status, success.body);
+    let doc = format!(
+        " {id} answers {status} {}.",
+        if body { "with a JSON body" } else { "with no content" }
+    );
+    Ok(syn::parse_quote! {
+        #[doc = #doc]
+        impl crate::client::send::OperationSpec for builder::#builder<'_> {
+            const NAME: &'static str = #id;
+            const SUCCESS: crate::client::send::Success = crate::client::send::Success { status: #status, body: #body };
+        }
+    })
 }
 
 /// `SHOUTY_SNAKE` from `CamelCase` or `snake_case` names.

@@ -344,9 +344,7 @@ impl CreateBatchTask {
             task_type = self.task_type.as_str(),
             targets,
         );
-        let (result, _) = super::send!(&self.client, span, "CreateBatchTask", |call| call
-            .create_batch_task()
-            .body(body));
+        let (result, _) = super::send!(&self.client, span, |call| call.create_batch_task().body(body));
         let error = match result {
             Ok((task, request_id)) => {
                 return Ok(CreateOutcome::Created {

@@ -118,7 +118,7 @@ impl DeleteBatchTask {
             "iotda.delete_batch_task",
             task_id = task_id.as_str(),
         );
-        let (result, _) = super::send!(&self.client, span, "DeleteBatchTask", |call| call
+        let (result, _) = super::send!(&self.client, span, |call| call
             .delete_batch_task()
             .task_id(task_id.clone()));
         let error = match result {

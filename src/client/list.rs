@@ -286,7 +286,7 @@ impl ListBatchTasks {
             "iotda.list_batch_tasks",
             task_type = query.task_type.as_str(),
         );
-        let (result, _) = super::send!(&self.client, span, "ListBatchTasks", |call| {
+        let (result, _) = super::send!(&self.client, span, |call| {
             let mut op = call.list_batch_tasks().task_type(query.task_type);
             if let Some(app_id) = query.app_id {
                 op = op.app_id(app_id);

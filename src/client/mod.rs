@@ -18,23 +18,23 @@ use crate::types;
 use crate::validation::{self, InvalidInput};
 use proxy::{ProxySetting, Route};
 
-pub(crate) mod hooks;
-mod proxy;
-mod response;
-pub(crate) use response::complete_with_ids;
 mod confirm;
 mod create;
 mod delete;
+mod hooks;
 mod list;
 mod paging;
 mod plan;
-mod send;
+mod proxy;
+mod response;
+pub(crate) mod send;
 pub(crate) use send::send;
 mod retry;
 mod show;
 mod stop;
 mod targets;
 pub(crate) mod tls;
+pub(crate) mod wire;
 
 pub use create::{CreateBatchTask, CreateOutcome};
 pub use delete::{DeleteBatchTask, DeleteOutcome};
@@ -180,13 +180,10 @@ impl Client {
         self.shared.project_id.as_str()
     }
 
-    /// A generated client for one call, with its own record of the wire.
+    /// A generated client on the endpoint in use, for one call: its
+    /// builders make the request (see `send.rs`).
     pub(crate) fn call(&self) -> generated::Client {
-        generated::Client::new_with_client(
-            self.shared.endpoint(),
-            self.shared.http.clone(),
-            hooks::CallContext::new(self.shared.clone()),
-        )
+        generated::Client::new_with_client(self.shared.endpoint(), self.shared.http.clone())
     }
 }
 

@@ -1,38 +1,121 @@
-//! The one send path of the seven operations: a fresh generated client for
-//! the call (its own record of the wire), the project ID, the generated
-//! builder's `send` completed within the call's deadline into one result
-//! and every request ID its attempts received, a debug line, all inside the
-//! operation's span. `Instance-Id` and authentication are added by the hooks
-//! to every request, so no operation sets them. Operation files keep only
-//! what differs: validation, their query or body, and how a lost answer is
-//! settled.
+//! The one send path of the seven operations. The generated builder makes
+//! the request (URL, query, body, from the spec's types) and its `send`
+//! hands it back unsent ([`super::hooks`]); the library finishes and
+//! authenticates it, sends it with retries and failover ([`super::wire`]),
+//! and reads the answer as the spec documents it ([`super::response`]). The
+//! answer and the record of the wire (attempts, status, every request ID)
+//! are return values all the way: nothing is left in shared state to be
+//! read back.
 //!
-//! A macro, not a function: each generated builder is its own type,
-//! borrowing the generated client it was made from.
+//! Around it: the project ID, the request span (`iotda.request`, inside the
+//! operation's span) with its status, request ID, attempts and latency, and a
+//! debug line. `Instance-Id` and authentication are added to every request,
+//! so no operation sets them. Operation files keep only what differs:
+//! validation, their query or body, and how a lost answer is settled.
 
-/// `send!(client, span, "ShowBatchTask", |call| call.show_batch_task().task_id(id))`:
+use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
+
+use super::hooks;
+use super::response::{self, GeneratedResult};
+use super::wire::Call;
+use crate::Client;
+use crate::error::Error;
+
+/// What the spec says of an operation that its generated builder does not:
+/// its name and its success. build.rs implements it for every builder.
+pub(crate) trait OperationSpec {
+    /// The spec's `operationId` (`StopBatchTask`).
+    const NAME: &'static str;
+    /// Its one documented success.
+    const SUCCESS: Success;
+}
+
+/// The answer an operation documents for success.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Success {
+    /// Its status (200, 201 or 204).
+    pub(crate) status: u16,
+    /// Whether it has a JSON body; without one the generated type is `()`.
+    pub(crate) body: bool,
+}
+
+/// The name and success of `builder`'s operation.
+pub(crate) fn spec_of<B: OperationSpec>(_builder: &B) -> (&'static str, Success) {
+    (B::NAME, B::SUCCESS)
+}
+
+/// `send!(client, span, |call| call.show_batch_task().task_id(id))`:
 /// `(Result<(T, Option<request ID>), Error>, Vec<every request ID>)`.
+///
+/// A macro, not a function: each generated builder is its own type,
+/// borrowing the generated client it was made from (`call`, on the
+/// endpoint in use).
 macro_rules! send {
-    ($client:expr, $span:expr, $name:literal, |$call:ident| $builder:expr) => {{
+    ($client:expr, $span:expr, |$call:ident| $builder:expr) => {{
         let client: &$crate::Client = $client;
-        ::tracing::Instrument::instrument(
-            async {
-                let $call = client.call();
-                let builder = $builder.project_id(client.shared.project_id.clone());
-                let (result, ids) = $crate::client::complete_with_ids(&$call, builder.send()).await;
-                match &result {
-                    Ok(_) => ::tracing::debug!(concat!($name, " answered")),
-                    Err(e) => ::tracing::debug!(
-                        error = %e,
-                        ambiguous = e.may_have_been_processed(),
-                        concat!($name, " failed")
-                    ),
-                }
-                (result, ids)
-            },
-            $span,
-        )
-        .await
+        let $call = client.call();
+        let builder = $builder.project_id(client.shared.project_id.clone());
+        let spec = $crate::client::send::spec_of(&builder);
+        ::tracing::Instrument::instrument($crate::client::send::run(client, spec, builder.send()), $span).await
     }};
 }
 pub(crate) use send;
+
+/// Sends the request `built` makes and reads the answer as `T`, with every
+/// request ID its attempts received (a retried 429's included) for reports
+/// that must keep them all.
+pub(crate) async fn run<T: DeserializeOwned>(
+    client: &Client,
+    (name, success): (&'static str, Success),
+    built: impl Future<Output = GeneratedResult<T>>,
+) -> (Result<(T, Option<String>), Error>, Vec<String>) {
+    // No timer of its own: the wire gives every attempt a timeout that ends
+    // at the call's deadline at the latest, never starts a retry that would
+    // end after it, and bounds a credentials provider by it. One timer per
+    // attempt, not two, is measurably cheaper on a fast network.
+    let call = Call::new(&client.shared);
+    let (result, request_ids) = match hooks::handed_back(built.await, &call) {
+        Ok((request, operation)) => exchange(&call, request, operation, success).await,
+        Err(error) => (Err(error), Vec::new()),
+    };
+    match &result {
+        Ok(_) => tracing::debug!("{name} answered"),
+        Err(e) => tracing::debug!(error = %e, ambiguous = e.may_have_been_processed(), "{name} failed"),
+    }
+    (result, request_ids)
+}
+
+/// One request of `operation` from preparing it to reading its answer, in
+/// its request span.
+async fn exchange<T: DeserializeOwned>(
+    call: &Call<'_>,
+    mut request: reqwest::Request,
+    operation: &'static str,
+    success: Success,
+) -> (Result<(T, Option<String>), Error>, Vec<String>) {
+    let span = tracing::info_span!(
+        target: "iotda_batchtask::client",
+        "iotda.request",
+        operation,
+        method = %request.method(),
+        status = tracing::field::Empty,
+        request_id = tracing::field::Empty,
+        attempts = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    );
+    let (answer, record) = match call.prepare(&mut request).await {
+        Ok(()) => call.execute(request).instrument(span.clone()).await,
+        Err(error) => (Err(error), Default::default()),
+    };
+    span.record("attempts", record.attempts);
+    span.record("latency_ms", call.started.elapsed().as_millis() as u64);
+    if let Some(status) = record.status {
+        span.record("status", status);
+    }
+    if let Some(id) = &record.request_id {
+        span.record("request_id", id.as_str());
+    }
+    let result = answer.and_then(|answer| response::read(answer, &record, success));
+    (result, record.request_ids)
+}

@@ -273,7 +273,7 @@ impl ShowBatchTask {
             "iotda.show_batch_task",
                 task_id = query.task_id.as_str(),
         );
-        let (result, _) = super::send!(&self.client, span, "ShowBatchTask", |call| {
+        let (result, _) = super::send!(&self.client, span, |call| {
             let mut op = call.show_batch_task().task_id(query.task_id);
             if let Some(status) = query.status {
                 op = op.task_detail_status(status);

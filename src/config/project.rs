@@ -125,7 +125,7 @@ impl ProjectDiscovery {
             .await
             .map_err(|e| fail(crate::error::chain(&e)))?;
         let status = response.status();
-        let request_id = crate::client::hooks::request_id(response.headers());
+        let request_id = crate::client::wire::request_id(response.headers());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| fail(crate::error::chain(&e)))? {
             if body.len() + chunk.len() > MAX_ANSWER_BYTES {

@@ -182,15 +182,15 @@ pub(crate) async fn send_targets(
     };
     let body = types::BatchTargets { targets };
     let (result, ids) = match operation {
-        Operation::Stop => send!(client, span, "StopBatchTask", |call| call
+        Operation::Stop => send!(client, span, |call| call
             .stop_batch_task()
             .task_id(task_id.clone())
             .body(body)),
-        Operation::Retry => send!(client, span, "RetryBatchTask", |call| call
+        Operation::Retry => send!(client, span, |call| call
             .retry_batch_task()
             .task_id(task_id.clone())
             .body(body)),
-        Operation::Confirm => send!(client, span, "ConfirmBatchTask", |call| call
+        Operation::Confirm => send!(client, span, |call| call
             .confirm_batch_task()
             .task_id(task_id.clone())
             .body(body)),

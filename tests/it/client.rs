@@ -8,7 +8,7 @@ use common::*;
 use std::sync::Arc;
 
 use iotda_batchtask::outcome::{Succeeded, TargetOutcome, Unknown};
-use iotda_batchtask::{Client, Credentials, Error, Signing, TargetsReport};
+use iotda_batchtask::{Client, Credentials, DeleteOutcome, Error, Signing, TargetsReport};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -197,6 +197,61 @@ async fn invalid_json_on_success_is_a_decode_error() {
                 (200, Some("rid-trunc"), "{\"targets\": [")
             );
         }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Each operation's answer is read at the one success status its spec
+/// documents: another 2xx, even with a body that would parse, is not an
+/// answer, and a 204 without content is DeleteBatchTask's.
+#[tokio::test]
+async fn only_the_documented_success_status_is_an_answer() {
+    let server = answering(202, FORGED_SUCCESS, "application/json", Some("rid-202")).await;
+    match &*stop_error(&server, true).await {
+        Error::Decode {
+            status,
+            message,
+            request_id,
+            ..
+        } => assert_eq!(
+            (*status, message.as_str(), request_id.as_deref()),
+            (202, "unexpected status 202; the API answers 200", Some("rid-202"))
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    let delete_path = format!("/v5/iot/{PROJECT}/batchtasks/{TASK}");
+    let delete = |server: &MockServer| {
+        client(&server.uri(), Mode::Derived)
+            .delete_batch_task(TASK)
+            .reconcile(false)
+            .send()
+    };
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path(&delete_path))
+        .respond_with(ResponseTemplate::new(204).insert_header("X-Request-Id", "rid-204"))
+        .mount(&server)
+        .await;
+    match delete(&server).await.unwrap() {
+        DeleteOutcome::Deleted { request_id } => assert_eq!(request_id.as_deref(), Some("rid-204")),
+        other => panic!("{other:?}"),
+    }
+
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path(&delete_path))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("{}", "application/json"))
+        .mount(&server)
+        .await;
+    match delete(&server).await.unwrap() {
+        DeleteOutcome::Unknown { error } => match &*error {
+            Error::Decode { status, message, .. } => assert_eq!(
+                (*status, message.as_str()),
+                (200, "unexpected status 200; the API answers 204")
+            ),
+            other => panic!("{other:?}"),
+        },
         other => panic!("{other:?}"),
     }
 }

@@ -205,3 +205,49 @@ fn missing_file_is_named() {
         "{message}"
     );
 }
+
+/// The library reads each answer at the one success status the spec gives
+/// its operation, and gets its request back from the generated `send` under
+/// a status no spec lists: a spec it could not read so is refused by name.
+#[test]
+fn a_success_the_send_path_cannot_read_is_refused() {
+    let spec = |responses: &str| {
+        format!(
+            "openapi: 3.0.3\ninfo: {{title: x, version: v1}}\npaths:\n  /a:\n    get:\n      operationId: GetA\n      responses:\n{responses}"
+        )
+    };
+    let cases = [
+        (
+            "        '200': {description: ok}\n        default: {description: any}\n",
+            "spec.yaml: progenitor cannot generate a client: paths./a.get has a `default` response: list its statuses instead",
+        ),
+        (
+            "        '200': {description: ok}\n        '201': {description: made}\n",
+            "spec.yaml: progenitor cannot generate a client: paths./a.get must document exactly one 2xx status (not a range)",
+        ),
+        (
+            "        '200': {description: ok}\n        '999': {description: odd}\n",
+            "spec.yaml: progenitor cannot generate a client: paths./a.get lists status 999, not an HTTP status (100 to 599)",
+        ),
+        (
+            "        '404': {description: gone}\n",
+            "spec.yaml: progenitor cannot generate a client: paths./a.get must document exactly one 2xx status (not a range)",
+        ),
+    ];
+    for (responses, expected) in cases {
+        let message = codegen::generate(&spec(responses), "spec.yaml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(message, expected);
+    }
+    // One 2xx, no `default`: generated, with the builder's success.
+    let generated = codegen::generate(&spec("        '204': {description: done}\n"), "spec.yaml").unwrap();
+    assert!(
+        generated
+            .client
+            .contains("impl crate::client::send::OperationSpec for builder::GetA<'_>")
+            && generated.client.contains("status: 204u16"),
+        "{}",
+        generated.client
+    );
+}
