@@ -284,7 +284,8 @@ impl WaveState {
         }
     }
 
-    fn name(&self) -> &'static str {
+    /// The state's `kind`, as in the plan file (`pending`, `creating`, ...).
+    pub fn kind(&self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Creating { .. } => "creating",
@@ -329,6 +330,18 @@ pub enum PlanState {
     },
     /// Every wave finished and met `advance_if` (or was forced past): final.
     Done,
+}
+
+impl PlanState {
+    /// The state's `kind`, as in the plan file (`running`, `halted`, `aborted`, `done`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Halted { .. } => "halted",
+            Self::Aborted { .. } => "aborted",
+            Self::Done => "done",
+        }
+    }
 }
 
 /// What the plan says to do next ([`Plan::next_action`]); a driver is a
@@ -791,7 +804,7 @@ impl Plan {
             // share, halted or aborted (`check` refuses it); say so rather
             // than act.
             other => Action::Halted {
-                reason: format!("wave {} is {} but the plan is running", wave + 1, other.name()),
+                reason: format!("wave {} is {} but the plan is running", wave + 1, other.kind()),
             },
         }
     }
@@ -810,7 +823,7 @@ impl Plan {
     }
 
     fn transition_error(&self, wave: usize, to: &str) -> PlanError {
-        let from = self.waves.get(wave).map_or("absent", |w| w.state.name());
+        let from = self.waves.get(wave).map_or("absent", |w| w.state.kind());
         PlanError::Transition {
             detail: format!(
                 "wave {} cannot become {to}: it is {from} and the plan's next action is {:?}",
@@ -1041,12 +1054,7 @@ impl Plan {
     }
 
     fn state_name(&self) -> &'static str {
-        match self.state {
-            PlanState::Running => "running",
-            PlanState::Halted { .. } => "halted",
-            PlanState::Aborted { .. } => "aborted",
-            PlanState::Done => "done",
-        }
+        self.state.kind()
     }
 
     /// Checks every invariant a plan holds (a hand-edited file may break
@@ -1159,7 +1167,7 @@ impl Plan {
                     "the plan is {} but {}",
                     self.state_name(),
                     match (current, state) {
-                        (Some(c), Some(s)) => format!("wave {} is {}", c + 1, s.name()),
+                        (Some(c), Some(s)) => format!("wave {} is {}", c + 1, s.kind()),
                         _ => "every wave is done".to_owned(),
                     }
                 ),

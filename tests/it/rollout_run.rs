@@ -127,6 +127,23 @@ fn assert_one_task_per_wave(emulator: &EmulatorHandle, plan: &Plan, waves_create
     assert_eq!(tasks.len(), waves_created, "{:?}", tasks.keys());
 }
 
+/// Creates wave 1's task through the plan, as a run would, and records it.
+async fn create_first_wave(client: &Client, store: &AtomicFileStore) -> String {
+    let mut plan = store.load().expect("plan");
+    plan.begin_create(0, jiff::Timestamp::now(), None).expect("intent");
+    let created = plan
+        .create_call(client, 0)
+        .expect("call")
+        .send()
+        .await
+        .expect("created");
+    let task_id = created.task_id().expect("id").to_owned();
+    plan.created(0, iotda_batchtask::validation::task_id(&task_id).expect("id"))
+        .expect("recorded");
+    store.save(&plan).expect("saved");
+    task_id
+}
+
 #[tokio::test]
 async fn every_wave_passes_in_order_one_task_each_and_the_plan_is_done() {
     let (emulator, client) = emulator(10).await;
@@ -375,19 +392,8 @@ async fn another_operators_stop_halts_the_plan_with_what_was_found() {
     // Devices run an emulated hour (36 s): long enough to be stopped by hand.
     let (_emulator, client) = emulator_running_for(10, Duration::from_secs(3600)).await;
     let (_dir, store) = plan_file(&client, devices(10, &[]), "5,all", json!({}));
-    let mut plan = store.load().expect("plan");
     // Create wave 1 through the plan, then stop it as another operator would.
-    plan.begin_create(0, jiff::Timestamp::now(), None).expect("intent");
-    let created = plan
-        .create_call(&client, 0)
-        .expect("call")
-        .send()
-        .await
-        .expect("created");
-    let task_id = created.task_id().expect("id").to_owned();
-    plan.created(0, iotda_batchtask::validation::task_id(&task_id).expect("id"))
-        .expect("recorded");
-    store.save(&plan).expect("saved");
+    let task_id = create_first_wave(&client, &store).await;
     client.stop_batch_task(&task_id).all().send().await.expect("stopped");
     let report = client.run_rollout(store.clone()).run().await.expect("runs");
     assert!(
@@ -507,18 +513,7 @@ async fn a_failed_save_ends_the_run_before_the_request_it_was_to_record() {
 async fn abort_stops_the_running_waves_task_and_marks_the_plan_aborted() {
     let (emulator, client) = emulator(10).await;
     let (_dir, store) = plan_file(&client, devices(4, &[]), "2,all", json!({}));
-    let mut plan = store.load().expect("plan");
-    plan.begin_create(0, jiff::Timestamp::now(), None).expect("intent");
-    let created = plan
-        .create_call(&client, 0)
-        .expect("call")
-        .send()
-        .await
-        .expect("created");
-    let task_id = created.task_id().expect("id").to_owned();
-    plan.created(0, iotda_batchtask::validation::task_id(&task_id).expect("id"))
-        .expect("recorded");
-    store.save(&plan).expect("saved");
+    let task_id = create_first_wave(&client, &store).await;
     let aborted = client.abort_rollout(&store, "by hand").await.expect("aborted");
     assert_eq!(aborted.task_id.as_deref(), Some(task_id.as_str()));
     assert!(aborted.stop.expect("a stop").is_ok());

@@ -487,7 +487,7 @@ impl Shown {
             output::json(&json!({
                 "event": "summary",
                 "plan_id": report.plan.plan_id(),
-                "plan_state": state_name(report.plan.state()),
+                "plan_state": report.plan.state().kind(),
                 "outcome": outcome,
                 "reason": reason,
                 "wave": report.plan.current_wave().map(|(w, _)| w + 1),
@@ -531,15 +531,6 @@ fn exit_of(report: &RolloutReport, signal: Option<signals::Signal>) -> Exit {
     match exit {
         Exit::Success | Exit::TargetsFailed if stuck_unknown => Exit::Unknown,
         exit => exit,
-    }
-}
-
-fn state_name(state: &PlanState) -> &'static str {
-    match state {
-        PlanState::Running => "running",
-        PlanState::Halted { .. } => "halted",
-        PlanState::Aborted { .. } => "aborted",
-        _ => "done",
     }
 }
 
@@ -600,7 +591,7 @@ fn end_words(report: &RolloutReport, signal: Option<signals::Signal>, path: &str
             "changed_elsewhere",
             format!(
                 "the plan file was changed by another process (it is now {}); this run ends without saving over it",
-                state_name(plan.state())
+                plan.state().kind()
             ),
         ),
         _ => ("ended", "the rollout ended".to_owned()),
@@ -616,7 +607,7 @@ fn waves_json(plan: &Plan) -> Vec<Value> {
             let mut value = json!({
                 "wave": i + 1,
                 "devices": wave.devices.len(),
-                "state": wave_state_name(&wave.state),
+                "state": wave.state.kind(),
                 "task_id": wave.state.task_id().map(|t| t.to_string()),
             });
             if let WaveState::Finished { status, counters, .. } = &wave.state {
@@ -629,18 +620,6 @@ fn waves_json(plan: &Plan) -> Vec<Value> {
             value
         })
         .collect()
-}
-
-fn wave_state_name(state: &WaveState) -> &'static str {
-    match state {
-        WaveState::Pending => "pending",
-        WaveState::Creating { .. } => "creating",
-        WaveState::Created { .. } => "created",
-        WaveState::Watching { .. } => "watching",
-        WaveState::Finished { .. } => "finished",
-        WaveState::Halted { .. } => "halted",
-        _ => "aborted",
-    }
 }
 
 /// What the plan does next, in words.
@@ -709,7 +688,7 @@ async fn status(args: StatusArgs) -> Exit {
             i + 1,
             plan.waves().len(),
             output::count(wave.devices.len(), "device", "devices"),
-            wave_state_name(&wave.state),
+            wave.state.kind(),
             wave.state.task_id().map_or("-".to_owned(), |t| sanitize::cell(t, 64)),
             status,
             counters.map(|c| format!("  {c}")).unwrap_or_default()
@@ -719,7 +698,7 @@ async fn status(args: StatusArgs) -> Exit {
     if args.output == Format::Json {
         output::json(&json!({
             "plan_id": plan.plan_id(),
-            "plan_state": state_name(plan.state()),
+            "plan_state": plan.state().kind(),
             "reason": match plan.state() {
                 PlanState::Halted { reason } | PlanState::Aborted { reason } => Some(reason.as_str()),
                 _ => None,
@@ -735,7 +714,7 @@ async fn status(args: StatusArgs) -> Exit {
         let mut text = format!(
             "plan {} ({}): {} in {} waves ({}), advance if {}\n",
             plan.plan_id(),
-            state_name(plan.state()),
+            plan.state().kind(),
             plan.task_type().task_type().as_str(),
             plan.waves().len(),
             sanitize::cell(plan.waves_spec(), 256),
@@ -807,7 +786,7 @@ async fn abort(args: AbortArgs) -> Exit {
     if args.output == Format::Json {
         output::json(&json!({
             "plan_id": aborted.plan.plan_id(),
-            "plan_state": state_name(aborted.plan.state()),
+            "plan_state": aborted.plan.state().kind(),
             "task_id": aborted.task_id,
             "stop": stop,
             "exit_code": exit.code(),

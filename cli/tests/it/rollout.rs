@@ -36,7 +36,7 @@ fn fast() -> Running {
     emulator(Duration::from_millis(200), Duration::ZERO)
 }
 
-fn command(emulator: &Running, args: &[&str]) -> StdCommand {
+fn command<S: AsRef<std::ffi::OsStr>>(emulator: &Running, args: &[S]) -> StdCommand {
     let mut cmd = StdCommand::new(assert_cmd::cargo::cargo_bin("iotda-batchtask"));
     cmd.env_clear()
         .env("IOTDA_ENDPOINT", emulator.handle.base_url())
@@ -50,11 +50,22 @@ fn command(emulator: &Running, args: &[&str]) -> StdCommand {
     cmd
 }
 
-fn run(emulator: &Running, args: &[&str]) -> Output {
+fn run<S: AsRef<std::ffi::OsStr>>(emulator: &Running, args: &[S]) -> Output {
     let mut cmd = Command::from_std(command(emulator, args));
     cmd.timeout(Duration::from_secs(120))
         .output()
         .expect("run iotda-batchtask")
+}
+
+/// `start --plan PLAN --task-type firmwareUpgrade --targets-file FLEET --waves WAVES`, then `extra`.
+fn start_args(plan: &Path, fleet: &Path, waves: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["start", "--plan"].map(String::from).to_vec();
+    args.push(plan.display().to_string());
+    args.extend(["--task-type", "firmwareUpgrade", "--targets-file"].map(String::from));
+    args.push(fleet.display().to_string());
+    args.extend(["--waves", waves].map(String::from));
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    args
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -213,20 +224,7 @@ fn start_runs_every_wave_in_order_and_status_and_json_lines_tell_it() {
     }
     assert!(status["next"].as_str().unwrap().contains("every wave is done"));
     // Done is final: starting again on the same file is refused.
-    let again = run(
-        &emulator,
-        &[
-            "start",
-            "--plan",
-            plan_path.to_str().unwrap(),
-            "--task-type",
-            "firmwareUpgrade",
-            "--targets-file",
-            fleet.to_str().unwrap(),
-            "--waves",
-            "100%",
-        ],
-    );
+    let again = run(&emulator, &start_args(&plan_path, &fleet, "100%", &[]));
     assert_eq!(again.status.code(), Some(2));
     assert!(
         text(&again.stderr).contains("exists already"),
@@ -245,21 +243,12 @@ fn a_bad_wave_trips_the_guard_exit_7_the_plan_aborted_and_no_later_wave() {
     let plan_path = dir.path().join("plan.json");
     let out = run(
         &emulator,
-        &[
-            "start",
-            "--plan",
-            plan_path.to_str().unwrap(),
-            "--task-type",
-            "firmwareUpgrade",
-            "--targets-file",
-            fleet.to_str().unwrap(),
-            "--waves",
+        &start_args(
+            &plan_path,
+            &fleet,
             "4,30,all",
-            "--abort-if",
-            "failed>=2",
-            "--interval",
-            "1",
-        ],
+            &["--abort-if", "failed>=2", "--interval", "1"],
+        ),
     );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(7), "{stdout}\n{}", text(&out.stderr));
@@ -396,19 +385,7 @@ fn abort_stops_the_running_waves_task_and_a_running_start_ends_without_undoing_i
     let plan_path = dir.path().join("plan.json");
     let child = command(
         &emulator,
-        &[
-            "start",
-            "--plan",
-            plan_path.to_str().unwrap(),
-            "--task-type",
-            "firmwareUpgrade",
-            "--targets-file",
-            fleet.to_str().unwrap(),
-            "--waves",
-            "50%,100%",
-            "--interval",
-            "1",
-        ],
+        &start_args(&plan_path, &fleet, "50%,100%", &["--interval", "1"]),
     )
     .spawn()
     .expect("start");
@@ -481,22 +458,7 @@ fn kill_9_at_twenty_points_then_resume_never_creates_twice_and_ends_as_the_emula
     let fleet = fleet(dir.path(), 40, &[15]);
     let plan_path = dir.path().join("plan.json");
     let plan_arg = plan_path.to_str().unwrap().to_owned();
-    let start_args: Vec<String> = [
-        "start",
-        "--plan",
-        &plan_arg,
-        "--task-type",
-        "firmwareUpgrade",
-        "--targets-file",
-        fleet.to_str().unwrap(),
-        "--waves",
-        "5%,10%,25%,50%,75%,100%",
-        "--interval",
-        "1",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+    let start = start_args(&plan_path, &fleet, "5%,10%,25%,50%,75%,100%", &["--interval", "1"]);
     // Twenty points spread over the run: right after each kind of saved
     // step (the intent saved with the create in flight, the task recorded,
     // the watch under way, a wave's end), and at times between them.
@@ -541,7 +503,7 @@ fn kill_9_at_twenty_points_then_resume_never_creates_twice_and_ends_as_the_emula
                 "1".into(),
             ]
         } else {
-            start_args.clone()
+            start.clone()
         };
         if state.starts_with("halted") {
             args.push("--force-advance".into());
