@@ -96,9 +96,19 @@ pub struct TaskOptions {
 impl TaskOptions {
     /// Checks the options by the rules CreateBatchTask applies before
     /// sending (the same limits from [`limits`]), naming the field, and
-    /// refuses `task_policy.schedule_time`: each wave starts when the one
-    /// before passed, so one start time cannot fit every wave.
+    /// refuses `task_policy.schedule_time` and `need_confirm: true`: each
+    /// wave starts when the one before passed, so one start time cannot fit
+    /// every wave, and a wave waiting for a confirmation would never finish.
     pub fn validate(&self) -> Result<(), InvalidInput> {
+        if self.need_confirm == Some(true) {
+            // The driver starts each wave itself; a wave whose sub-tasks wait
+            // for ConfirmBatchTask would never finish.
+            return Err(InvalidInput::new(
+                "need_confirm",
+                "is not for a rollout: each wave is started when the one before passed, and a wave waiting for \
+                 ConfirmBatchTask would never finish",
+            ));
+        }
         if let Some(policy) = &self.task_policy {
             // Each wave is created when the one before passed; one fixed
             // start time would be in the past for every later wave.

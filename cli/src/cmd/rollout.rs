@@ -89,7 +89,7 @@ struct StartArgs {
     connection: Connection,
     #[command(flatten)]
     plan: PlanArg,
-    /// The task type of every wave.
+    /// The task type of every wave: firmwareUpgrade or softwareUpgrade.
     #[arg(long, value_name = "TYPE", value_parser = parse_task_type)]
     task_type: RolloutTaskType,
     #[command(flatten)]
@@ -102,9 +102,9 @@ struct StartArgs {
     /// cumulative counts (10,100,all); the last reaches every device.
     #[arg(long, value_name = "SPEC", value_parser = parse_waves)]
     waves: WaveSpec,
-    /// A finished wave lets the next start when its Success share of
-    /// finished sub-tasks (Success + Fail) is at least this.
-    #[arg(long, value_name = "success>=P%", default_value = "success>=100%", value_parser = parse_advance_if)]
+    /// success>=P%: a finished wave lets the next start when its Success
+    /// share of finished sub-tasks (Success + Fail) is at least P.
+    #[arg(long, value_name = "RULE", default_value = "success>=100%", value_parser = parse_advance_if)]
     advance_if: AdvanceIf,
     #[command(flatten)]
     guard: GuardArgs,
@@ -180,7 +180,7 @@ fn parse_advance_if(text: &str) -> Result<AdvanceIf, String> {
 }
 
 /// The flag each plan field comes from, for errors that name it.
-const FLAGS: [(&str, &str); 15] = [
+const FLAGS: [(&str, &str); 16] = [
     ("targets-file", "--targets-file"),
     ("waves", "--waves"),
     ("advance_if", "--advance-if"),
@@ -196,6 +196,7 @@ const FLAGS: [(&str, &str); 15] = [
     ("task_policy.retry_interval", "--retry-interval"),
     ("task_ext_info", "--task-ext-info"),
     ("app_id", "--app-id"),
+    ("need_confirm", "--need-confirm"),
 ];
 
 /// Prints a plan error (naming the flag where there is one) and gives its

@@ -330,6 +330,10 @@ fn bad_input_is_refused_before_anything_is_written_or_sent() {
             vec!["--targets-file", fleet, "--waves", "100%", "--interval", "0"],
             "--interval",
         ),
+        (
+            vec!["--targets-file", fleet, "--waves", "100%", "--need-confirm"],
+            "--need-confirm",
+        ),
     ] {
         let out = start(&extra);
         let stderr = text(&out.stderr);
