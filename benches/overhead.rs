@@ -1,20 +1,30 @@
 //! (2) Client overhead without I/O: building, validating, serialising and
 //! signing one stop request.
 //!
-//! The real `Client` cannot run a call without sending it (the generated code
-//! builds the request and hands it straight to the hook that sends it), so
-//! this bench performs, with the crate's public pieces, the same steps in the
-//! same order as `StopBatchTask::send` and the progenitor-generated
-//! `send` + `pre` hook do before the first byte is written:
+//! The real `Client` cannot run a call without sending it: its one send path
+//! (`src/client/send.rs`) takes the request the generated builder's `send`
+//! hands back unsent (`src/client/hooks.rs`), then prepares, signs and sends
+//! it in one go (`Call::prepare` and `Call::execute`, `src/client/wire.rs`),
+//! none of it public. So this bench performs, with the crate's public pieces,
+//! the same steps in the same order as `stop_batch_task(..).targets(..).send()`
+//! does before the first byte is written:
 //!
 //! 1. collect the targets into `String`s (the builder's `.targets([...])`);
 //! 2. validate `task_id` and the targets (pattern, de-duplication, count);
 //! 3. build the generated body type and the URL (`format!` + progenitor's
-//!    path encoding), the header map with `api-version` and `Instance-Id`;
-//! 4. build the `reqwest::Request` (URL parse, `serde_json` body, headers);
-//! 5. the `prepare` hook: drop `api-version`/`Accept`, set `Content-Type`
+//!    path encoding), the header map with `api-version` (as the generated
+//!    `send` does) and `Instance-Id` (which `Call::prepare` now sets in step
+//!    5 instead: it stays here, one header either way, so that the figures
+//!    still compare with earlier runs');
+//! 4. build the `reqwest::Request` (URL parse, `serde_json` body, headers),
+//!    as the generated `send` does before handing it back;
+//! 5. `Call::prepare`: drop `api-version`/`Accept`, set `Content-Type`
 //!    and `User-Agent`, sign with the derived key at `Timestamp::now()`;
-//! 6. the retry spare (`try_clone`) and the per-attempt timeout.
+//! 6. `Call::execute`'s retry spare (`try_clone`) and per-attempt timeout.
+//!
+//! Not included: the hand-back itself (the request carried out of the
+//! generated `send` in a response extension and taken out again by
+//! `hooks::handed_back`) and the request's tracing span.
 //!
 //! `hand_written_build` is what a hand-written reqwest call does instead
 //! (URL parse and body copy of an already serialised, already signed
