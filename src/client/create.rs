@@ -65,6 +65,7 @@ impl Client {
             need_confirm: None,
             reconcile: true,
             settle_window: CreateBatchTask::DEFAULT_SETTLE_WINDOW,
+            newest_before: None,
         }
     }
 }
@@ -89,6 +90,10 @@ pub struct CreateBatchTask {
     need_confirm: Option<bool>,
     reconcile: bool,
     settle_window: Duration,
+    /// The newest task of the listing, when the caller read it just before
+    /// (the rollout driver records it with its intent): the call's own read
+    /// of it is then not made again.
+    newest_before: Option<Option<String>>,
 }
 
 /// The first pause between two settling listings, and the longest: a task
@@ -298,6 +303,14 @@ impl CreateBatchTask {
         self
     }
 
+    /// The newest task of this call's listing, read by the caller just
+    /// before (`None` inside: the listing was empty), so that `send` does
+    /// not read it again.
+    pub(crate) fn newest_before(mut self, newest: Option<String>) -> Self {
+        self.newest_before = Some(newest);
+        self
+    }
+
     /// The body [`send`](Self::send) would post, checked exactly as `send`
     /// checks it (the error names the field): for a dry run, a log or a
     /// review step. Nothing is sent.
@@ -334,7 +347,10 @@ impl CreateBatchTask {
         }
         let targets = body.targets.len();
         let mark = if self.reconcile {
-            Some(self.newest_task_id().await?)
+            match &self.newest_before {
+                Some(newest) => Some(newest.clone()),
+                None => Some(self.newest_task_id().await?),
+            }
         } else {
             None
         };

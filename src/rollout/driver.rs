@@ -525,6 +525,8 @@ impl<S: PlanStore> Driver<S> {
                 return self.halted_before_create(plan, wave, Arc::new(error));
             }
         };
+        // The create's own settling lists from the same mark.
+        let call = call.newest_before(newest_before.as_deref().cloned());
         let task_name = plan
             .begin_create(wave, Timestamp::now(), newest_before)
             .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
