@@ -695,12 +695,16 @@ impl<S: PlanStore> Driver<S> {
         });
         let end = report.end.clone();
         let counters = report.counters.clone().unwrap_or_default();
+        // The guard's own stops of hanging devices can leave the task Stopped
+        // (a stop that leaves nothing running ends it): that is this run's
+        // doing, and the wave finished with those devices timed out.
+        let stopped_stuck = !report.stuck.is_empty();
         self.last_watch = Some(report);
         let task = task_id.to_string();
         match end {
             WatchEnd::Finished {
                 status: TaskStatus::Stopped,
-            } => {
+            } if !stopped_stuck => {
                 let reason = format!(
                     "wave {}'s task {task} was Stopped by someone else (seen on a poll); \
                      resume with --force-advance to go on to the next wave",

@@ -258,6 +258,25 @@ async fn a_wave_below_advance_if_halts_and_goes_on_only_when_forced() {
 }
 
 #[tokio::test]
+async fn a_wave_the_guards_own_stuck_stop_leaves_stopped_is_finished_not_gone() {
+    let (emulator, client) = emulator(10).await;
+    // Wave 1: one good device and one that hangs, stopped by the guard after 1 s.
+    let fleet = vec!["dev-000".to_owned(), "hang-001".to_owned(), "dev-002".to_owned()];
+    let (_dir, store) = plan_file(&client, fleet, "2,all", json!({"stuck_after_seconds": 1}));
+    let report = client.run_rollout(store.clone()).run().await.expect("runs");
+    assert!(matches!(report.end, RolloutEnd::Done), "{:?}", report.end);
+    let plan = store.load().expect("plan");
+    let WaveState::Finished { status, counters, .. } = &plan.waves()[0].state else {
+        panic!("wave 1 is {:?}", plan.waves()[0].state)
+    };
+    assert_eq!(
+        (status.as_str(), counters.stopped, counters.success),
+        ("Stopped", Some(1), Some(1))
+    );
+    assert_one_task_per_wave(&emulator, &plan, 2);
+}
+
+#[tokio::test]
 async fn a_lost_create_answer_is_settled_by_listing_not_by_creating_again() {
     let (emulator, client) = emulator(10).await;
     emulator
