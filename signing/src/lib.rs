@@ -58,7 +58,7 @@ pub use authorization::Authorization;
 pub use date::{format_sdk_date, parse_sdk_date};
 pub use error::{SignError, VerifyError};
 pub use request::SignableRequest;
-pub use signer::{OutputHeader, Signer, SigningOutput};
+pub use signer::{OutputHeader, Signer, SigningOutput, SigningPreview};
 
 /// The `tracing` target of the signing logs.
 const LOG_TARGET: &str = "iotda_batchtask_signing";

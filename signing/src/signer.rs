@@ -19,6 +19,10 @@ use crate::push_all;
 use crate::request::SignableRequest;
 
 const X_SDK_DATE: &str = "x-sdk-date";
+const X_PROJECT_ID: &str = "x-project-id";
+const X_SECURITY_TOKEN: &str = "x-security-token";
+const HOST: &str = "host";
+const AUTHORIZATION: &str = "authorization";
 
 /// Signs requests with one access key pair and algorithm, and verifies
 /// requests signed with it.
@@ -114,6 +118,34 @@ impl fmt::Debug for SigningOutput<'_> {
     }
 }
 
+/// What [`Signer::sign`] would change in a request, without its values
+/// ([`Signer::preview`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningPreview {
+    headers: Vec<&'static str>,
+    query: Option<String>,
+}
+
+impl SigningPreview {
+    /// The lower-case names of the headers `sign` would set, in the order of
+    /// [`SigningOutput::headers`].
+    pub fn header_names(&self) -> &[&'static str] {
+        &self.headers
+    }
+
+    /// The query `sign` would send instead of the request's, as
+    /// [`SigningOutput::query`] says it.
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+}
+
+/// The canonical query when it differs from the request's: what to send
+/// instead (the official SDK sends the query it signed).
+fn changed_query(query: &str, canonical: String) -> Option<String> {
+    (canonical != query).then_some(canonical)
+}
+
 impl Signer {
     /// A signer for the access key `access_key` and its secret key. The
     /// access key is sent in every `Authorization`; the secret key never
@@ -173,13 +205,13 @@ impl Signer {
 
         let mut own: Vec<(&'static str, &str)> = Vec::with_capacity(4);
         if let Some(project_id) = &self.project_id {
-            own.push(("x-project-id", project_id));
+            own.push((X_PROJECT_ID, project_id));
         }
         if let Some(token) = &self.security_token {
-            own.push(("x-security-token", token.expose_secret()));
+            own.push((X_SECURITY_TOKEN, token.expose_secret()));
         }
         own.push((X_SDK_DATE, date.as_str()));
-        own.push(("host", host));
+        own.push((HOST, host));
 
         let signed = for_signing(&request.headers, &own)?;
         let canonical = CanonicalRequest::new(request.method, request.path, &canonical_query, &signed, request.body);
@@ -193,20 +225,20 @@ impl Signer {
         );
         // The access key is the one part of it no header check has read.
         if headers::text(authorization.as_bytes()).is_none() {
-            return Err(SignError::HeaderValue("authorization".to_owned()));
+            return Err(SignError::HeaderValue(AUTHORIZATION.to_owned()));
         }
 
         let mut headers: Vec<OutputHeader<'_>> = Vec::with_capacity(own.len() + 1);
         if let Some(project_id) = &self.project_id {
             headers.push(OutputHeader {
-                name: "x-project-id",
+                name: X_PROJECT_ID,
                 value: Cow::Borrowed(project_id),
                 sensitive: false,
             });
         }
         if let Some(token) = &self.security_token {
             headers.push(OutputHeader {
-                name: "x-security-token",
+                name: X_SECURITY_TOKEN,
                 value: Cow::Borrowed(token.expose_secret()),
                 sensitive: true,
             });
@@ -217,17 +249,43 @@ impl Signer {
             sensitive: false,
         });
         headers.push(OutputHeader {
-            name: "host",
+            name: HOST,
             value: Cow::Owned(host.to_owned()),
             sensitive: false,
         });
         headers.push(OutputHeader {
-            name: "authorization",
+            name: AUTHORIZATION,
             value: Cow::Owned(authorization),
             sensitive: true,
         });
-        let query = (canonical_query != request.query).then_some(canonical_query);
-        Ok(SigningOutput { headers, query })
+        Ok(SigningOutput {
+            headers,
+            query: changed_query(request.query, canonical_query),
+        })
+    }
+
+    /// What [`Signer::sign`] would change in a request with this query,
+    /// worked out without the secret key or a clock: the names of the
+    /// headers it would set and the query it would send instead. For showing
+    /// a request as it would be sent without signing it (a dry run).
+    pub fn preview(&self, query: &str) -> SigningPreview {
+        let mut headers = Vec::with_capacity(5);
+        if self.project_id.is_some() {
+            headers.push(X_PROJECT_ID);
+        }
+        if self.security_token.is_some() {
+            headers.push(X_SECURITY_TOKEN);
+        }
+        headers.extend([X_SDK_DATE, HOST, AUTHORIZATION]);
+        SigningPreview {
+            headers,
+            query: changed_query(query, canonical_query(query)),
+        }
+    }
+
+    /// The project ID sent as `X-Project-Id`, if any.
+    pub fn project_id(&self) -> Option<&str> {
+        self.project_id.as_deref()
     }
 
     /// Checks a request as the API gateway does: that `authorization` (the

@@ -95,6 +95,21 @@ impl Signer {
         self.inner.algorithm()
     }
 
+    /// What [`sign`](Self::sign) would do to `request` besides computing
+    /// values, without the secret key or a clock (for a plan): rewrites the
+    /// query as it would, and returns the lower-case names of the headers it
+    /// would set, in its order.
+    pub(crate) fn preview(&self, request: &mut reqwest::Request) -> Vec<&'static str> {
+        let preview = self.inner.preview(request.url().query().unwrap_or(""));
+        send_query(request, preview.query());
+        preview.header_names().to_vec()
+    }
+
+    /// The project ID it sends as `X-Project-Id`, if any.
+    pub(crate) fn project_id(&self) -> Option<&str> {
+        self.inner.project_id()
+    }
+
     /// Signs `request` in place as of `at`, like the official SDK:
     ///
     /// 1. adds `X-Project-Id`, `X-Security-Token` (temporary credentials),
@@ -135,9 +150,7 @@ impl Signer {
             );
         let output = self.inner.sign(&signable, at)?;
 
-        if let Some(query) = output.query() {
-            request.url_mut().set_query(Some(query).filter(|q| !q.is_empty()));
-        }
+        send_query(request, output.query());
         let headers = request.headers_mut();
         for header in output.headers() {
             let mut value = HeaderValue::from_str(header.value())
@@ -146,5 +159,12 @@ impl Signer {
             headers.insert(HeaderName::from_static(header.name()), value);
         }
         Ok(())
+    }
+}
+
+/// Sends `query` instead of the request's, when signing says to (`Some("")`: none).
+fn send_query(request: &mut reqwest::Request, query: Option<&str>) {
+    if let Some(query) = query {
+        request.url_mut().set_query(Some(query).filter(|q| !q.is_empty()));
     }
 }

@@ -11,7 +11,10 @@ use std::time::Duration;
 use futures_util::TryStreamExt as _;
 use serde_json::{Map, Value};
 
-use super::Client;
+use tracing::Instrument as _;
+
+use super::send::Built;
+use super::{Client, build};
 use crate::error::Error;
 use crate::limits;
 use crate::types::{self, TaskType};
@@ -360,7 +363,8 @@ impl CreateBatchTask {
             task_type = self.task_type.as_str(),
             targets,
         );
-        let (result, _) = super::send!(&self.client, span, |call| call.create_batch_task().body(body));
+        let built = self.request(body);
+        let (result, _) = super::send::run(&self.client, built).instrument(span).await;
         let error = match result {
             Ok((task, request_id)) => {
                 return Ok(CreateOutcome::Created {
@@ -595,13 +599,19 @@ impl CreateBatchTask {
     /// task of this type that marks where a lost answer's search starts
     /// (the search itself happens only if the answer is lost), then the POST.
     pub async fn plan(&self) -> Result<Vec<super::PlannedRequest>, Error> {
-        let body = serde_json::to_value(self.validated()?).expect("a generated request type serialises");
-        let auth = self.client.auth_kind().await?;
+        let body = self.validated()?;
+        let auth = self.client.current_auth().await?;
         let mut plan = Vec::new();
         if self.reconcile {
-            plan.push(self.listing().limit(1).planned(auth));
+            plan.push(self.listing().limit(1).planned(&auth).await?);
         }
-        plan.push(self.client.planned(auth, "POST", "/batchtasks", &[], Some(body)));
+        plan.push(self.client.planned(&auth, self.request(body).await)?);
         Ok(plan)
+    }
+
+    /// The POST of `body`, made by its generated builder and not sent: what
+    /// [`send`](Self::send) sends and [`plan`](Self::plan) shows.
+    async fn request(&self, body: types::NewBatchTask) -> Built<types::Task> {
+        build!(&self.client, |call| call.create_batch_task().body(body))
     }
 }

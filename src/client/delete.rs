@@ -4,9 +4,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::Client;
+use tracing::Instrument as _;
+
+use super::send::Built;
+use super::{Client, build};
 use crate::error::{Error, HuaweiCode};
-use crate::validation;
+use crate::{types, validation};
 
 impl Client {
     /// Starts a DeleteBatchTask call for `task_id`. Huawei deletes only
@@ -118,9 +121,8 @@ impl DeleteBatchTask {
             "iotda.delete_batch_task",
             task_id = task_id.as_str(),
         );
-        let (result, _) = super::send!(&self.client, span, |call| call
-            .delete_batch_task()
-            .task_id(task_id.clone()));
+        let built = self.request(&task_id);
+        let (result, _) = super::send::run(&self.client, built).instrument(span).await;
         let error = match result {
             Ok(((), request_id)) => return Ok(DeleteOutcome::Deleted { request_id }),
             Err(error) if !error.may_have_been_processed() => return Err(error),
@@ -153,13 +155,14 @@ impl DeleteBatchTask {
     /// validates, sending nothing.
     pub async fn plan(&self) -> Result<Vec<super::PlannedRequest>, Error> {
         let task_id = validation::task_id(&self.task_id)?;
-        let auth = self.client.auth_kind().await?;
-        Ok(vec![self.client.planned(
-            auth,
-            "DELETE",
-            &format!("/batchtasks/{}", task_id.as_str()),
-            &[],
-            None,
-        )])
+        let auth = self.client.current_auth().await?;
+        let built = self.request(&task_id).await;
+        Ok(vec![self.client.planned(&auth, built)?])
+    }
+
+    /// The DELETE of `task_id`, made by its generated builder and not sent:
+    /// what [`send`](Self::send) sends and [`plan`](Self::plan) shows.
+    async fn request(&self, task_id: &types::TaskId) -> Built<()> {
+        build!(&self.client, |call| call.delete_batch_task().task_id(task_id.clone()))
     }
 }

@@ -4,8 +4,11 @@ use std::fmt;
 
 use futures_util::stream::{Stream, StreamExt as _};
 
-use super::Client;
+use tracing::Instrument as _;
+
 use super::paging::{self, ItemBound, WalkPage, Window};
+use super::send::Built;
+use super::{Client, build};
 use crate::error::Error;
 use crate::limits;
 use crate::types;
@@ -268,16 +271,11 @@ impl ListBatchTasks {
         Ok((query, window))
     }
 
-    /// The GET [`send`](Self::send) would make, as planned without sending
-    /// (the page query as given; values are validated when sent).
-    pub(crate) fn planned(&self, auth: crate::config::AuthKind) -> super::PlannedRequest {
-        let mut query = vec![("task_type", self.task_type.as_str().to_owned())];
-        query.extend(self.app_id.clone().map(|app_id| ("app_id", app_id)));
-        query.extend(self.status.map(|status| ("status", status.as_str().to_owned())));
-        query.extend(self.limit.map(|limit| ("limit", limit.to_string())));
-        query.extend(self.marker.clone().map(|marker| ("marker", marker)));
-        query.extend(self.offset.map(|offset| ("offset", offset.to_string())));
-        self.client.planned(auth, "GET", "/batchtasks", &query, None)
+    /// The GET [`send`](Self::send) would make, validated as it validates,
+    /// sending nothing.
+    pub(crate) async fn planned(&self, auth: &super::Authenticator) -> Result<super::PlannedRequest, Error> {
+        let (query, window) = self.validated()?;
+        self.client.planned(auth, self.request(query, window).await)
     }
 
     async fn fetch(self, query: Query, window: Window) -> Result<ListOutput, Error> {
@@ -286,7 +284,15 @@ impl ListBatchTasks {
             "iotda.list_batch_tasks",
             task_type = query.task_type.as_str(),
         );
-        let (result, _) = super::send!(&self.client, span, |call| {
+        let built = self.request(query, window);
+        let (result, _) = super::send::run(&self.client, built).instrument(span).await;
+        result.map(|(response, request_id)| ListOutput { response, request_id })
+    }
+
+    /// The GET of one page, made by its generated builder and not sent:
+    /// what [`fetch`](Self::fetch) sends and a plan shows.
+    async fn request(&self, query: Query, window: Window) -> Built<types::Tasks> {
+        build!(&self.client, |call| {
             let mut op = call.list_batch_tasks().task_type(query.task_type);
             if let Some(app_id) = query.app_id {
                 op = op.app_id(app_id);
@@ -295,8 +301,7 @@ impl ListBatchTasks {
                 op = op.status(status);
             }
             paging::with_window!(op, window)
-        });
-        result.map(|(response, request_id)| ListOutput { response, request_id })
+        })
     }
 }
 

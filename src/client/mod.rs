@@ -28,6 +28,7 @@ mod plan;
 mod proxy;
 mod response;
 pub(crate) mod send;
+pub(crate) use send::build;
 pub(crate) use send::send;
 mod retry;
 mod show;

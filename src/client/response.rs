@@ -11,7 +11,7 @@ use crate::error::{ApiError, Error, chain};
 use crate::types;
 
 /// What a generated builder's `send` returns.
-pub(super) type GeneratedResult<T> =
+pub(crate) type GeneratedResult<T> =
     Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<types::ErrorBody>>;
 
 /// The answer read as the spec documents it: at its `success` status, the

@@ -2,7 +2,9 @@
 //! the request (URL, query, body, from the spec's types) and its `send`
 //! hands it back unsent ([`super::hooks`]); the library finishes and
 //! authenticates it, sends it with retries and failover ([`super::wire`]),
-//! and reads the answer as the spec documents it ([`super::response`]). The
+//! and reads the answer as the spec documents it ([`super::response`]). A
+//! plan (`plan()`, the CLI's `--dry-run`) shows the same handed-back request
+//! ([`super::plan`]), so what is planned is what is sent. The
 //! answer and the record of the wire (attempts, status, every request ID)
 //! are return values all the way: nothing is left in shared state to be
 //! read back.
@@ -45,19 +47,44 @@ pub(crate) fn spec_of<B: OperationSpec>(_builder: &B) -> (&'static str, Success)
     (B::NAME, B::SUCCESS)
 }
 
-/// `send!(client, span, |call| call.show_batch_task().task_id(id))`:
-/// `(Result<(T, Option<request ID>), Error>, Vec<every request ID>)`.
+/// A request its generated builder made and handed back unsent (see
+/// [`super::hooks`]), or why it could not be made, with its operation's
+/// name and success: what [`run`] sends and what a plan shows
+/// (`Client::planned`). `T` is the generated type of the operation's
+/// documented answer.
+pub(crate) struct Built<T> {
+    pub(crate) spec: (&'static str, Success),
+    pub(crate) sent: GeneratedResult<T>,
+}
+
+/// `build!(client, |call| call.show_batch_task().task_id(id))`: the
+/// [`Built`] request of that builder, on the endpoint in use, for the
+/// client's project. Nothing is sent: the generated `send` ends in the hook
+/// that hands the request back.
 ///
 /// A macro, not a function: each generated builder is its own type,
-/// borrowing the generated client it was made from (`call`, on the
-/// endpoint in use).
-macro_rules! send {
-    ($client:expr, $span:expr, |$call:ident| $builder:expr) => {{
+/// borrowing the generated client it was made from (`call`).
+macro_rules! build {
+    ($client:expr, |$call:ident| $builder:expr) => {{
         let client: &$crate::Client = $client;
         let $call = client.call();
         let builder = $builder.project_id(client.shared.project_id.clone());
-        let spec = $crate::client::send::spec_of(&builder);
-        ::tracing::Instrument::instrument($crate::client::send::run(client, spec, builder.send()), $span).await
+        $crate::client::send::Built {
+            spec: $crate::client::send::spec_of(&builder),
+            sent: builder.send().await,
+        }
+    }};
+}
+pub(crate) use build;
+
+/// `send!(client, span, |call| call.show_batch_task().task_id(id))`:
+/// [`build!`] and [`run`] in `span`:
+/// `(Result<(T, Option<request ID>), Error>, Vec<every request ID>)`.
+macro_rules! send {
+    ($client:expr, $span:expr, |$call:ident| $builder:expr) => {{
+        let client: &$crate::Client = $client;
+        let built = async { $crate::client::send::build!(client, |$call| $builder) };
+        ::tracing::Instrument::instrument($crate::client::send::run(client, built), $span).await
     }};
 }
 pub(crate) use send;
@@ -67,15 +94,18 @@ pub(crate) use send;
 /// that must keep them all.
 pub(crate) async fn run<T: DeserializeOwned>(
     client: &Client,
-    (name, success): (&'static str, Success),
-    built: impl Future<Output = GeneratedResult<T>>,
+    built: impl Future<Output = Built<T>>,
 ) -> (Result<(T, Option<String>), Error>, Vec<String>) {
     // No timer of its own: the wire gives every attempt a timeout that ends
     // at the call's deadline at the latest, never starts a retry that would
     // end after it, and bounds a credentials provider by it. One timer per
     // attempt, not two, is measurably cheaper on a fast network.
     let call = Call::new(&client.shared);
-    let (result, request_ids) = match hooks::handed_back(built.await, &call) {
+    let Built {
+        spec: (name, success),
+        sent,
+    } = built.await;
+    let (result, request_ids) = match hooks::handed_back(sent, &call) {
         Ok((request, operation)) => exchange(&call, request, operation, success).await,
         Err(error) => (Err(error), Vec::new()),
     };

@@ -12,8 +12,8 @@ use super::plan::PlannedRequest;
 use crate::error::Error;
 use crate::outcome::{Failed, TargetOutcome, TargetsReport};
 use crate::targeted::schedule::{self, Schedule};
-use crate::targeted::{Operation, every};
-use crate::validation::{self, InvalidInput, MAX_TARGETS_PER_REQUEST};
+use crate::targeted::{Operation, chunk, every};
+use crate::validation::{self, InvalidInput};
 
 /// Requests in flight at once unless told otherwise
 /// ([`BatchTargetsCall::concurrency`]).
@@ -217,26 +217,24 @@ impl<'a> BatchTargetsCall<'a> {
         if !(1..=MAX_CONCURRENCY).contains(&self.schedule.concurrency) {
             return Err(InvalidInput::new("concurrency", format!("must be 1 to {MAX_CONCURRENCY}")).into());
         }
-        let path = format!("/batchtasks/{}/{}", task_id.as_str(), self.operation.path_segment());
-        let bodies: Vec<serde_json::Value> = match &self.selection {
-            Selection::All => vec![serde_json::json!({})],
+        let chunks = match &self.selection {
+            Selection::All => vec![Vec::new()],
             Selection::Targets(list) => {
                 let targets = validation::unique_targets(list.iter().map(String::as_str))?;
                 if targets.is_empty() {
                     return Err(InvalidInput::new("targets", "is empty; name at least one device").into());
                 }
-                targets
-                    .chunks(MAX_TARGETS_PER_REQUEST)
-                    .map(|chunk| serde_json::json!({ "targets": chunk }))
-                    .collect()
+                schedule::chunks(targets)
             }
             Selection::Unset | Selection::Conflict => return Err(unselected(self.operation, &self.selection)),
         };
-        let auth = self.client.auth_kind().await?;
-        Ok(bodies
-            .into_iter()
-            .map(|body| self.client.planned(auth, "POST", &path, &[], Some(body)))
-            .collect())
+        let auth = self.client.current_auth().await?;
+        let mut plan = Vec::with_capacity(chunks.len());
+        for targets in chunks {
+            let built = chunk::request(&self.client, self.operation, &task_id, targets).await;
+            plan.push(self.client.planned(&auth, built)?);
+        }
+        Ok(plan)
     }
 
     /// Validates everything, sends, settles, and reports per target.

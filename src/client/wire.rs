@@ -69,6 +69,14 @@ impl<'a> Call<'a> {
 
     /// Final touches and authentication, after progenitor built the request.
     pub(crate) async fn prepare(&self, request: &mut reqwest::Request) -> Result<(), Error> {
+        self.finish(request);
+        self.authenticate(request, 0).await
+    }
+
+    /// The headers every request carries besides authentication: what
+    /// [`prepare`](Self::prepare) adds before signing, and all a plan shows
+    /// by value (it names the authentication's headers without computing them).
+    pub(crate) fn finish(&self, request: &mut reqwest::Request) {
         let headers = request.headers_mut();
         headers.remove(HeaderName::from_static("api-version"));
         headers.remove(ACCEPT);
@@ -81,7 +89,6 @@ impl<'a> Call<'a> {
                 .expect("a validated instance ID is visible ASCII, a legal header value");
             headers.insert(HeaderName::from_static("instance-id"), value);
         }
-        self.authenticate(request, 0).await
     }
 
     /// Sets `X-Auth-Token`, or signs the finished request (again, for a

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt as _};
+use tracing::Instrument as _;
 
 use super::Operation;
 use crate::Client;
-use crate::client::send;
+use crate::client::build;
+use crate::client::send::{self, Built};
 use crate::error::Error;
 use crate::outcome::{Failed, Succeeded, TargetOutcome, Unknown};
 use crate::output::{STATUS_FAILURE, STATUS_SUCCESS};
@@ -180,22 +182,35 @@ pub(crate) async fn send_targets(
             tracing::info_span!(target: "iotda_batchtask::client", "iotda.confirm_batch_task", task_id = task_id.as_str(), targets = count, all)
         }
     };
+    let built = request(client, operation, task_id, targets);
+    let (result, ids) = send::run(client, built).instrument(span).await;
+    (result.map(|(answer, request_id)| (answer.targets, request_id)), ids)
+}
+
+/// The request of `operation` for `targets` (empty: `{}`, every sub-task),
+/// made by its generated builder and not sent: what [`send_targets`] sends
+/// and a plan shows.
+pub(crate) async fn request(
+    client: &Client,
+    operation: Operation,
+    task_id: &types::TaskId,
+    targets: Vec<String>,
+) -> Built<types::BatchTargetsResponse> {
     let body = types::BatchTargets { targets };
-    let (result, ids) = match operation {
-        Operation::Stop => send!(client, span, |call| call
+    match operation {
+        Operation::Stop => build!(client, |call| call
             .stop_batch_task()
             .task_id(task_id.clone())
             .body(body)),
-        Operation::Retry => send!(client, span, |call| call
+        Operation::Retry => build!(client, |call| call
             .retry_batch_task()
             .task_id(task_id.clone())
             .body(body)),
-        Operation::Confirm => send!(client, span, |call| call
+        Operation::Confirm => build!(client, |call| call
             .confirm_batch_task()
             .task_id(task_id.clone())
             .body(body)),
-    };
-    (result.map(|(answer, request_id)| (answer.targets, request_id)), ids)
+    }
 }
 
 /// Per target of `sent` (indices into `targets`), what the answer or error

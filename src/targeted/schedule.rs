@@ -36,6 +36,18 @@ pub(crate) struct Schedule<'a> {
     pub(crate) abort: Option<Signal<'a>>,
 }
 
+/// `targets` split into requests of at most [`MAX_TARGETS_PER_REQUEST`],
+/// in order: what [`run`] sends and a plan shows.
+pub(crate) fn chunks(targets: Vec<String>) -> Vec<Vec<String>> {
+    // The targets move into their chunks (no copy).
+    let mut rest = targets.into_iter().peekable();
+    let mut chunks: Vec<Vec<String>> = Vec::new();
+    while rest.peek().is_some() {
+        chunks.push(rest.by_ref().take(MAX_TARGETS_PER_REQUEST).collect());
+    }
+    chunks
+}
+
 /// Sends `targets` (distinct, valid, at least one) and reports every one.
 pub(crate) async fn run(
     client: &Client,
@@ -44,12 +56,7 @@ pub(crate) async fn run(
     targets: Vec<String>,
     schedule: Schedule<'_>,
 ) -> TargetsReport {
-    // The targets move into their chunks (no copy).
-    let mut rest = targets.into_iter().peekable();
-    let mut chunks: Vec<Vec<String>> = Vec::new();
-    while rest.peek().is_some() {
-        chunks.push(rest.by_ref().take(MAX_TARGETS_PER_REQUEST).collect());
-    }
+    let chunks = chunks(targets);
     let mut progress = TargetsProgress {
         requests_done: 0,
         requests_total: chunks.len(),

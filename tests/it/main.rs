@@ -18,6 +18,7 @@ mod hostile_input;
 mod load;
 mod lost_answers;
 mod operator_loop;
+mod plan_is_what_is_sent;
 mod proxy;
 mod robustness;
 mod rollout_plan;

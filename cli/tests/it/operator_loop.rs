@@ -527,7 +527,8 @@ fn dry_run_sends_nothing_and_masks_credentials() {
             ],
             &[
                 "GET ",
-                "batchtasks?task_type=firmwareUpgrade&limit=1",
+                // The query as the generated builder sends it (by name).
+                "batchtasks?limit=1&task_type=firmwareUpgrade",
                 r#""document":{"package_id":"p1"}"#,
             ],
         ),

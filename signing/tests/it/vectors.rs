@@ -109,6 +109,52 @@ fn reproduces_every_official_sdk_signature() {
 }
 
 #[test]
+fn a_preview_names_what_signing_sets_without_the_key() {
+    // (signer, method, URL, body): every vector's, one without a project ID
+    // and with a query the signer rewrites, one of temporary credentials.
+    let mut cases: Vec<(Signer, String, http::Uri, String)> = vectors()
+        .iter()
+        .map(|vector| {
+            let input = &vector["input"];
+            (
+                signer_for(input),
+                input["method"].as_str().unwrap().to_owned(),
+                uri_of(input),
+                input["body"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let bare = Signer::new("AK", "SK".into(), Algorithm::Plain);
+    cases.push((
+        bare,
+        "GET".into(),
+        "https://h/v5/x?b=2&a=%7e".parse().unwrap(),
+        String::new(),
+    ));
+    let temporary = Signer::new("AK", "SK".into(), Algorithm::Plain).with_security_token("TOKEN".into());
+    cases.push((
+        temporary,
+        "GET".into(),
+        "https://h/v5/x".parse().unwrap(),
+        String::new(),
+    ));
+    let at = parse_sdk_date("20240102T030405Z").unwrap();
+    for (signer, method, uri, body) in &cases {
+        let query = uri.query().unwrap_or("");
+        let request = SignableRequest::new(method, uri.path(), query, body.as_bytes())
+            .authority(uri.authority().unwrap().as_str());
+        let output = signer.sign(&request, at).unwrap();
+        let preview = signer.preview(query);
+        let set: Vec<&str> = output.headers().iter().map(|h| h.name()).collect();
+        assert_eq!(preview.header_names(), set.as_slice(), "{signer:?} {uri}");
+        assert_eq!(preview.query(), output.query(), "{signer:?} {uri}");
+    }
+    let bare = &cases[cases.len() - 2].0;
+    assert_eq!(bare.preview("b=2&a=%7e").query(), Some("a=~&b=2"));
+    assert_eq!(bare.preview("a=~&b=2").query(), None);
+}
+
+#[test]
 fn the_sdk_predicate_chooses_each_vectors_algorithm() {
     for vector in vectors() {
         let input = &vector["input"];
