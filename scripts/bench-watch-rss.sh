@@ -52,9 +52,10 @@ fi
 cli="$PWD/target/release/iotda-batchtask"
 [ -x "$cli" ] || { echo "no $cli: build it (drop --no-build)" >&2; exit 2; }
 
-# The fixtures of benches/common/mod.rs.
-PROJECT=0123456789abcdef0123456789abcdef TASK=61a5f4cbd86b7a1d1c2f3e4a
-AK=HPUAEXAMPLEAK0000001 SK=ExampleSecretKeyDoNotUse0000000000000000 REGION=cn-north-4
+# The fixtures, start_emulator and stop_emulator.
+# shellcheck source=scripts/bench/emulator.sh
+source scripts/bench/emulator.sh
+TASK=61a5f4cbd86b7a1d1c2f3e4a
 
 python3 - "$work/seed.json" <<'EOF'
 import json, sys
@@ -66,22 +67,6 @@ task = {"project_id": "0123456789abcdef0123456789abcdef", "task_id": "61a5f4cbd8
 json.dump({"tasks": [task]}, open(sys.argv[1], "w"))
 EOF
 
-# Starts the emulator over the seed; sets $url and $emulator_pid.
-start_emulator() {
-  local log="$work/emulator.log"
-  "$cli" emulator --listen 127.0.0.1:0 --seed "$work/seed.json" --ak "$AK" --sk "$SK" --region "$REGION" \
-    --admin >"$log" 2>&1 &
-  emulator_pid=$!
-  for _ in $(seq 400); do
-    url="$(sed -n 's/^listening on \(http:\/\/127\.0\.0\.1:[0-9]*\)$/\1/p' "$log" | head -n1)"
-    [ -n "$url" ] && return 0
-    sleep 0.05
-  done
-  cat "$log" >&2
-  echo "the emulator did not start" >&2
-  exit 1
-}
-stop_emulator() { kill "$emulator_pid" 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true; emulator_pid=""; }
 
 # A clean environment: the test keys only, nothing of this machine's.
 home="$work/home"
