@@ -264,6 +264,13 @@ pub enum RolloutEnd {
         /// The error.
         error: Arc<PlanError>,
     },
+    /// The plan refused a step (a transition its state does not allow, or
+    /// options it no longer accepts): nothing more was sent, and the plan
+    /// file holds the last state saved.
+    PlanRefused {
+        /// The refusal.
+        error: Arc<PlanError>,
+    },
     /// The stored plan was changed by someone else since this run saved it
     /// (e.g. `rollout abort` from another terminal): this run ends without
     /// saving over it. The report's plan is the stored one.
@@ -281,8 +288,9 @@ pub enum Halt {
     BelowAdvanceIf,
     /// The wave's task was stopped or deleted by someone else.
     TaskGone,
-    /// The create was refused before it was processed (nothing created:
-    /// e.g. `IOTDA.014206`, the account's 10 running tasks).
+    /// The create was refused before it was processed, or not sent because
+    /// the listing before it failed: nothing created (e.g. `IOTDA.014206`,
+    /// the account's 10 running tasks).
     CreateRefused {
         /// The refusal.
         error: Arc<Error>,
@@ -326,9 +334,6 @@ pub struct RolloutReport {
     pub plan: Plan,
     /// The report of the last wave's watch in this run, if any.
     pub last_watch: Option<Box<WatchReport>>,
-    /// The waves whose task this run created (the create answered, or its
-    /// own listing found the task after a lost answer).
-    pub waves_created: Vec<usize>,
 }
 
 impl<S: PlanStore + Send + 'static> RunRollout<S> {
@@ -395,7 +400,6 @@ impl<S: PlanStore + Send + 'static> RunRollout<S> {
             tx,
             last_saved: stored,
             last_watch: None,
-            waves_created: Vec::new(),
         };
         Ok(crate::event_stream::events(rx, Box::pin(driver.run(plan)), |report| {
             RolloutEvent::Ended(Box::new(report))
@@ -424,7 +428,6 @@ struct Driver<S> {
     /// The plan as this run last saved it (or loaded it).
     last_saved: Plan,
     last_watch: Option<Box<WatchReport>>,
-    waves_created: Vec<usize>,
 }
 
 /// One step's result: go on, or the run's end.
@@ -450,7 +453,6 @@ impl<S: PlanStore> Driver<S> {
             end,
             plan,
             last_watch: self.last_watch,
-            waves_created: self.waves_created,
         }
     }
 
@@ -514,9 +516,7 @@ impl<S: PlanStore> Driver<S> {
 
     /// Saves the intent, then creates the wave's task once.
     async fn create(&mut self, plan: &mut Plan, wave: usize) -> Step {
-        let call = plan
-            .create_call(&self.client, wave)
-            .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+        let call = plan.create_call(&self.client, wave).map_err(|e| refused(e))?;
         // The newest task before the create bounds a listing after a crash.
         let newest_before = match newest_task(&self.client, plan).await {
             Ok(newest) => newest,
@@ -529,7 +529,7 @@ impl<S: PlanStore> Driver<S> {
         let call = call.newest_before(newest_before.as_deref().cloned());
         let task_name = plan
             .begin_create(wave, Timestamp::now(), newest_before)
-            .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+            .map_err(|e| refused(e))?;
         self.save(plan)?;
         self.emit(RolloutEvent::Creating {
             wave,
@@ -555,10 +555,8 @@ impl<S: PlanStore> Driver<S> {
                         },
                     );
                 };
-                plan.created(wave, task_id.clone())
-                    .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+                plan.created(wave, task_id.clone()).map_err(|e| refused(e))?;
                 self.save(plan)?;
-                self.waves_created.push(wave);
                 self.emit(RolloutEvent::Created {
                     wave,
                     task_id: task_id.to_string(),
@@ -570,8 +568,7 @@ impl<S: PlanStore> Driver<S> {
             Err(error) => {
                 let error = Arc::new(error);
                 let reason = create_refusal(wave, &error);
-                plan.not_created(wave, reason)
-                    .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+                plan.not_created(wave, reason).map_err(|e| refused(e))?;
                 self.save(plan)?;
                 Err(RolloutEnd::Halted {
                     wave: Some(wave),
@@ -610,8 +607,7 @@ impl<S: PlanStore> Driver<S> {
             .await
             {
                 Ok(Found::One(task_id)) => {
-                    plan.created(wave, task_id.clone())
-                        .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+                    plan.created(wave, task_id.clone()).map_err(|e| refused(e))?;
                     self.save(plan)?;
                     self.emit(RolloutEvent::Created {
                         wave,
@@ -621,8 +617,7 @@ impl<S: PlanStore> Driver<S> {
                     return Ok(());
                 }
                 Ok(Found::None) if listed_at >= intent_at.saturating_add(settle_after).expect("in range") => {
-                    plan.create_not_found(wave)
-                        .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+                    plan.create_not_found(wave).map_err(|e| refused(e))?;
                     self.save(plan)?;
                     self.emit(RolloutEvent::CreateNotFound { wave });
                     return Ok(());
@@ -658,8 +653,7 @@ impl<S: PlanStore> Driver<S> {
     /// Watches the wave's task with the guard and records how it ended.
     async fn watch(&mut self, plan: &mut Plan, wave: usize, task_id: types::TaskId) -> Step {
         if matches!(plan.current_wave(), Some((_, WaveState::Created { .. }))) {
-            plan.watching(wave)
-                .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+            plan.watching(wave).map_err(|e| refused(e))?;
             self.save(plan)?;
         }
         let mut watch = plan.guard().apply(
@@ -714,7 +708,7 @@ impl<S: PlanStore> Driver<S> {
             }
             WatchEnd::Finished { status } => {
                 plan.finished(wave, status.as_str(), counters, Timestamp::now())
-                    .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+                    .map_err(|e| refused(e))?;
                 self.save(plan)?;
                 match plan.state() {
                     PlanState::Halted { .. } => Err(RolloutEnd::Halted {
@@ -730,7 +724,7 @@ impl<S: PlanStore> Driver<S> {
                         "{trip} tripped on wave {}: its task {task} was stopped",
                         wave + 1
                     ))
-                    .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+                    .map_err(|e| refused(e))?;
                     self.save(plan)?;
                     Err(RolloutEnd::Aborted { wave: Some(wave) })
                 }
@@ -738,7 +732,7 @@ impl<S: PlanStore> Driver<S> {
                     // The task finished before the stop could act: record its end.
                     let status = status.to_string();
                     plan.finished(wave, status, counters, Timestamp::now())
-                        .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+                        .map_err(|e| refused(e))?;
                     self.save(plan)?;
                     match plan.state() {
                         PlanState::Running => Ok(()),
@@ -772,7 +766,7 @@ impl<S: PlanStore> Driver<S> {
             "wave {}'s create was not sent: the listing before it failed ({error}); resume to try again",
             wave + 1
         ))
-        .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+        .map_err(|e| refused(e))?;
         self.save(plan)?;
         Err(RolloutEnd::Halted {
             wave: Some(wave),
@@ -781,8 +775,7 @@ impl<S: PlanStore> Driver<S> {
     }
 
     fn gone(&mut self, plan: &mut Plan, wave: usize, reason: String) -> Step {
-        plan.task_gone(wave, reason)
-            .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+        plan.task_gone(wave, reason).map_err(|e| refused(e))?;
         self.save(plan)?;
         Err(RolloutEnd::Halted {
             wave: Some(wave),
@@ -792,23 +785,17 @@ impl<S: PlanStore> Driver<S> {
 
     /// Halts the plan where it is (the wave keeps its state) and ends the run.
     fn halted(&mut self, plan: &mut Plan, wave: usize, halt: Halt) -> Step {
-        plan.halt(halt_reason(wave, &halt))
-            .map_err(|e| self.halt_on_plan_error(plan, Some(wave), e))?;
+        plan.halt(halt_reason(wave, &halt)).map_err(|e| refused(e))?;
         self.save(plan)?;
         Err(RolloutEnd::Halted { wave: Some(wave), halt })
     }
+}
 
-    /// A transition the plan refused: a driver bug or two processes on one
-    /// plan. Nothing more is sent; the plan file keeps its last state.
-    fn halt_on_plan_error(&self, _plan: &Plan, wave: Option<usize>, error: PlanError) -> RolloutEnd {
-        tracing::warn!(%error, "the plan refused a step; sending nothing more");
-        RolloutEnd::Halted {
-            wave,
-            halt: Halt::CreateUnsettled {
-                detail: error.to_string(),
-            },
-        }
-    }
+/// A step the plan refused (a driver bug, or a plan its checks refuse to
+/// move on): nothing more is sent; the plan file keeps its last state.
+fn refused(error: PlanError) -> RolloutEnd {
+    tracing::warn!(%error, "the plan refused a step; sending nothing more");
+    RolloutEnd::PlanRefused { error: Arc::new(error) }
 }
 
 /// Waits until `until`, or `cancel`; `false` when cancelled.

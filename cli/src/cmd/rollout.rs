@@ -527,6 +527,7 @@ fn exit_of(report: &RolloutReport, signal: Option<signals::Signal>) -> Exit {
         },
         RolloutEnd::Cancelled => signal.map_or(Exit::Interrupted, signals::Signal::exit),
         RolloutEnd::ChangedElsewhere => Exit::TargetsFailed,
+        RolloutEnd::PlanRefused { .. } => Exit::RequestFailed,
         _ => Exit::RequestFailed,
     };
     match exit {
@@ -585,6 +586,13 @@ fn end_words(report: &RolloutReport, signal: Option<signals::Signal>, path: &str
             "save_failed",
             format!(
                 "the plan could not be saved ({}); nothing more was sent; {resume} goes on from the last state saved",
+                sanitize::cell(&error.to_string(), 4096)
+            ),
+        ),
+        RolloutEnd::PlanRefused { error } => (
+            "plan_refused",
+            format!(
+                "the plan refused a step ({}); nothing more was sent; {resume} goes on from the last state saved",
                 sanitize::cell(&error.to_string(), 4096)
             ),
         ),
