@@ -516,7 +516,7 @@ impl<S: PlanStore> Driver<S> {
 
     /// Saves the intent, then creates the wave's task once.
     async fn create(&mut self, plan: &mut Plan, wave: usize) -> Step {
-        let call = plan.create_call(&self.client, wave).map_err(|e| refused(e))?;
+        let call = plan.create_call(&self.client, wave).map_err(refused)?;
         // The newest task before the create bounds a listing after a crash.
         let newest_before = match newest_task(&self.client, plan).await {
             Ok(newest) => newest,
@@ -529,7 +529,7 @@ impl<S: PlanStore> Driver<S> {
         let call = call.newest_before(newest_before.as_deref().cloned());
         let task_name = plan
             .begin_create(wave, Timestamp::now(), newest_before)
-            .map_err(|e| refused(e))?;
+            .map_err(refused)?;
         self.save(plan)?;
         self.emit(RolloutEvent::Creating {
             wave,
@@ -555,7 +555,7 @@ impl<S: PlanStore> Driver<S> {
                         },
                     );
                 };
-                plan.created(wave, task_id.clone()).map_err(|e| refused(e))?;
+                plan.created(wave, task_id.clone()).map_err(refused)?;
                 self.save(plan)?;
                 self.emit(RolloutEvent::Created {
                     wave,
@@ -568,7 +568,7 @@ impl<S: PlanStore> Driver<S> {
             Err(error) => {
                 let error = Arc::new(error);
                 let reason = create_refusal(wave, &error);
-                plan.not_created(wave, reason).map_err(|e| refused(e))?;
+                plan.not_created(wave, reason).map_err(refused)?;
                 self.save(plan)?;
                 Err(RolloutEnd::Halted {
                     wave: Some(wave),
@@ -607,7 +607,7 @@ impl<S: PlanStore> Driver<S> {
             .await
             {
                 Ok(Found::One(task_id)) => {
-                    plan.created(wave, task_id.clone()).map_err(|e| refused(e))?;
+                    plan.created(wave, task_id.clone()).map_err(refused)?;
                     self.save(plan)?;
                     self.emit(RolloutEvent::Created {
                         wave,
@@ -617,7 +617,7 @@ impl<S: PlanStore> Driver<S> {
                     return Ok(());
                 }
                 Ok(Found::None) if listed_at >= intent_at.saturating_add(settle_after).expect("in range") => {
-                    plan.create_not_found(wave).map_err(|e| refused(e))?;
+                    plan.create_not_found(wave).map_err(refused)?;
                     self.save(plan)?;
                     self.emit(RolloutEvent::CreateNotFound { wave });
                     return Ok(());
@@ -653,7 +653,7 @@ impl<S: PlanStore> Driver<S> {
     /// Watches the wave's task with the guard and records how it ended.
     async fn watch(&mut self, plan: &mut Plan, wave: usize, task_id: types::TaskId) -> Step {
         if matches!(plan.current_wave(), Some((_, WaveState::Created { .. }))) {
-            plan.watching(wave).map_err(|e| refused(e))?;
+            plan.watching(wave).map_err(refused)?;
             self.save(plan)?;
         }
         let mut watch = plan.guard().apply(
@@ -708,7 +708,7 @@ impl<S: PlanStore> Driver<S> {
             }
             WatchEnd::Finished { status } => {
                 plan.finished(wave, status.as_str(), counters, Timestamp::now())
-                    .map_err(|e| refused(e))?;
+                    .map_err(refused)?;
                 self.save(plan)?;
                 match plan.state() {
                     PlanState::Halted { .. } => Err(RolloutEnd::Halted {
@@ -724,7 +724,7 @@ impl<S: PlanStore> Driver<S> {
                         "{trip} tripped on wave {}: its task {task} was stopped",
                         wave + 1
                     ))
-                    .map_err(|e| refused(e))?;
+                    .map_err(refused)?;
                     self.save(plan)?;
                     Err(RolloutEnd::Aborted { wave: Some(wave) })
                 }
@@ -732,7 +732,7 @@ impl<S: PlanStore> Driver<S> {
                     // The task finished before the stop could act: record its end.
                     let status = status.to_string();
                     plan.finished(wave, status, counters, Timestamp::now())
-                        .map_err(|e| refused(e))?;
+                        .map_err(refused)?;
                     self.save(plan)?;
                     match plan.state() {
                         PlanState::Running => Ok(()),
@@ -766,7 +766,7 @@ impl<S: PlanStore> Driver<S> {
             "wave {}'s create was not sent: the listing before it failed ({error}); resume to try again",
             wave + 1
         ))
-        .map_err(|e| refused(e))?;
+        .map_err(refused)?;
         self.save(plan)?;
         Err(RolloutEnd::Halted {
             wave: Some(wave),
@@ -775,7 +775,7 @@ impl<S: PlanStore> Driver<S> {
     }
 
     fn gone(&mut self, plan: &mut Plan, wave: usize, reason: String) -> Step {
-        plan.task_gone(wave, reason).map_err(|e| refused(e))?;
+        plan.task_gone(wave, reason).map_err(refused)?;
         self.save(plan)?;
         Err(RolloutEnd::Halted {
             wave: Some(wave),
@@ -785,7 +785,7 @@ impl<S: PlanStore> Driver<S> {
 
     /// Halts the plan where it is (the wave keeps its state) and ends the run.
     fn halted(&mut self, plan: &mut Plan, wave: usize, halt: Halt) -> Step {
-        plan.halt(halt_reason(wave, &halt)).map_err(|e| refused(e))?;
+        plan.halt(halt_reason(wave, &halt)).map_err(refused)?;
         self.save(plan)?;
         Err(RolloutEnd::Halted { wave: Some(wave), halt })
     }
