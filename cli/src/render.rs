@@ -311,16 +311,32 @@ pub fn summary(rows: &Rows) -> String {
     let total = rows.targets.len();
     let noun = if total == 1 { "target" } else { "targets" };
     let done = rows.done;
-    let mut text = format!(
-        "{} of {total} {noun} {done}, {} not {done}, {} unknown, {} not attempted",
-        rows.count(SUCCESS),
-        rows.count(FAILURE),
-        rows.count(UNKNOWN),
-        rows.count(NOT_ATTEMPTED),
-    );
-    if let Some(status) = &rows.task_status {
-        text.push_str(&format!("; the task is {}", sanitize::cell(status, 32)));
-    }
+    let mut text = match (&rows.task_status, total) {
+        // `--all` whose answer was lost: no per-target answer, only the
+        // task as a read found it ("0 of 0 targets" would read as nothing done).
+        (Some(status), 0) => format!(
+            "no per-target answer (the answer was lost); a read found the task {}{}",
+            sanitize::cell(status, 32),
+            match rows.applied {
+                Some(true) => format!(": every sub-task it applied to was {done}"),
+                Some(false) => format!(": nothing was {done}"),
+                None => String::new(),
+            }
+        ),
+        (status, _) => {
+            let mut text = format!(
+                "{} of {total} {noun} {done}, {} not {done}, {} unknown, {} not attempted",
+                rows.count(SUCCESS),
+                rows.count(FAILURE),
+                rows.count(UNKNOWN),
+                rows.count(NOT_ATTEMPTED),
+            );
+            if let Some(status) = status {
+                text.push_str(&format!("; the task is {}", sanitize::cell(status, 32)));
+            }
+            text
+        }
+    };
     if rows.duplicates_dropped > 0 {
         let noun = if rows.duplicates_dropped == 1 {
             "repeat"
@@ -397,5 +413,30 @@ mod tests {
             "{many}"
         );
         assert!(!many.contains("rid-8,"), "{many}");
+    }
+
+    #[test]
+    fn a_lost_all_answer_settled_by_a_read_says_so_not_zero_of_zero() {
+        let settled = Rows {
+            done: "stopped",
+            applied: Some(true),
+            task_status: Some("Stopped".to_owned()),
+            ..rows(2)
+        };
+        let text = summary(&settled);
+        assert!(
+            text.starts_with(
+                "no per-target answer (the answer was lost); a read found the task Stopped: every sub-task it \
+                 applied to was stopped"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("0 of 0"), "{text}");
+        let not = summary(&Rows {
+            applied: Some(false),
+            task_status: Some("Success".to_owned()),
+            ..settled
+        });
+        assert!(not.contains("found the task Success: nothing was stopped"), "{not}");
     }
 }
