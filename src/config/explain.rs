@@ -209,8 +209,11 @@ pub fn explain(env: &Env, provider: &dyn ProvideCredentials, given: &Given) -> V
                 Some(pair) => {
                     rows.push(setting("access_key", mask(pair.access_key()), source.clone()));
                     rows.push(setting("secret_key", MASKED, source.clone()));
-                    let token = if pair.is_temporary() { MASKED } else { UNSET };
-                    rows.push(setting("security_token", token, source));
+                    rows.push(if pair.is_temporary() {
+                        setting("security_token", MASKED, source)
+                    } else {
+                        setting("security_token", UNSET, "not set")
+                    });
                 }
                 None => rows.push(setting("auth_token", MASKED, source)),
             }

@@ -1120,3 +1120,19 @@ fn the_chain_tells_its_auth_kind_without_a_request() {
     assert_eq!(get("security_token").0, "****************");
     assert!(!format!("{settings:?}").contains("AKFILE0001"), "{settings:?}");
 }
+
+#[test]
+fn without_a_security_token_the_explanation_says_it_is_not_set() {
+    let env = Env::from_vars([
+        ("HUAWEICLOUD_SDK_AK", "AKENV00001"),
+        ("HUAWEICLOUD_SDK_SK", "secret"),
+        ("IOTDA_METADATA_ENDPOINT", "http://127.0.0.1:9"),
+    ]);
+    let chain = CredentialChain::new(&env).expect("chain");
+    let settings = iotda_batchtask::config::explain(&env, &chain, &iotda_batchtask::config::Given::new());
+    let token = settings
+        .iter()
+        .find(|s| s.name == "security_token")
+        .unwrap_or_else(|| panic!("{settings:?}"));
+    assert_eq!((token.value.as_str(), token.source.as_str()), ("-", "not set"));
+}
